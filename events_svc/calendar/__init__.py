@@ -1,0 +1,1 @@
+"""Pure calendar functions: times, zones, RRULEs, iCalendar output."""

@@ -1,0 +1,182 @@
+"""Pure time rules: zones, local wall-clock times, RRULEs and ISO 8601 durations."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, available_timezones
+
+from dateutil.rrule import rrulestr
+
+#: how many occurrences we expand to find a series' end; beyond it, the series counts as open
+MAX_EXPANDED_OCCURRENCES = 5000
+ALLOWED_FREQS = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+
+
+class TimeRuleError(ValueError):
+    """A time value breaks a rule; `field` names the input."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone `name`; only names from the tz database (no paths, no 'localtime')."""
+    if name not in _zone_names() or name in ("localtime", "Factory"):
+        raise TimeRuleError("timezone", f"unknown time zone {name!r}; use an IANA name")
+    return ZoneInfo(name)
+
+
+def to_local(value: datetime, tz: ZoneInfo) -> datetime:
+    """A naive local wall-clock time; an aware value is converted into `tz` first."""
+    if value.tzinfo is not None:
+        value = value.astimezone(tz).replace(tzinfo=None)
+    return value.replace(microsecond=0)
+
+
+def local_to_utc(local: datetime, tz: ZoneInfo, *, field: str) -> datetime:
+    """The UTC instant of a naive wall-clock time; refuses times that a DST gap skips."""
+    aware = local.replace(tzinfo=tz)
+    utc = aware.astimezone(UTC)
+    if utc.astimezone(tz).replace(tzinfo=None) != local:
+        raise TimeRuleError(field, f"{local.isoformat()} does not exist in {tz.key} (DST gap)")
+    return utc
+
+
+def local_iso(local: datetime) -> str:
+    return local.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+_UNTIL_RE = re.compile(r"UNTIL=([0-9T]+Z?)", re.IGNORECASE)
+
+
+def normalize_rrule(rule: str, *, start_local: datetime, tz: ZoneInfo) -> str:
+    """Validate an RRULE value and return it canonical (upper case, UNTIL in UTC).
+
+    RFC 5545 wants UNTIL in UTC when DTSTART carries a TZID; a local UNTIL (or a date) is
+    read as wall-clock time in the event's zone, the end of that day for a date.
+    """
+    text = rule.strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[6:]
+    if not text or any(ch in text for ch in "\r\n") or "DTSTART" in text.upper():
+        raise TimeRuleError("recurrence", "give a single RRULE value such as FREQ=WEEKLY;COUNT=6")
+    parts: dict[str, str] = {}
+    for item in text.split(";"):
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise TimeRuleError("recurrence", f"malformed RRULE part {item!r}")
+        key = key.strip().upper()
+        if key in parts:
+            raise TimeRuleError("recurrence", f"RRULE part {key} given twice")
+        parts[key] = value.strip().upper()
+    freq = parts.get("FREQ")
+    if freq not in ALLOWED_FREQS:
+        raise TimeRuleError("recurrence", f"FREQ must be one of {', '.join(ALLOWED_FREQS)}")
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise TimeRuleError("recurrence", "COUNT and UNTIL cannot both be given")
+    if "COUNT" in parts:
+        if not parts["COUNT"].isdigit() or not 1 <= int(parts["COUNT"]) <= 1000:
+            raise TimeRuleError("recurrence", "COUNT must be a whole number from 1 to 1000")
+    if "UNTIL" in parts:
+        parts["UNTIL"] = _until_utc(parts["UNTIL"], tz)
+    canonical = ";".join(f"{k}={v}" for k, v in parts.items())
+    try:
+        rule_obj = rrulestr(canonical, dtstart=start_local.replace(tzinfo=tz))
+        first = next(iter(rule_obj), None)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+        raise TimeRuleError("recurrence", f"invalid RRULE: {exc}") from exc
+    if first is None:
+        raise TimeRuleError("recurrence", "the RRULE yields no occurrence")
+    return canonical
+
+
+def _until_utc(value: str, tz: ZoneInfo) -> str:
+    try:
+        if value.endswith("Z"):
+            parsed = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        elif "T" in value:
+            parsed = datetime.strptime(value, "%Y%m%dT%H%M%S").replace(tzinfo=tz)
+        else:
+            parsed = datetime.strptime(value, "%Y%m%d").replace(
+                hour=23, minute=59, second=59, tzinfo=tz
+            )
+    except ValueError as exc:
+        raise TimeRuleError("recurrence", f"UNTIL {value!r} is not a date or date-time") from exc
+    return parsed.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def occurrences(
+    rule: str, *, start_local: datetime, tz: ZoneInfo, limit: int = MAX_EXPANDED_OCCURRENCES
+) -> list[datetime]:
+    """Local start times of a series' occurrences (at most `limit`)."""
+    out: list[datetime] = []
+    for occ in rrulestr(rule, dtstart=start_local.replace(tzinfo=tz)):
+        out.append(occ.replace(tzinfo=None))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def series_end_utc(
+    rule: str | None, *, start_local: datetime, end_local: datetime, tz: ZoneInfo
+) -> datetime | None:
+    """End of the last occurrence in UTC; None for an endless series."""
+    if rule is None:
+        return local_to_utc(end_local, tz, field="ends_at")
+    parts = dict(p.split("=", 1) for p in rule.split(";"))
+    if "COUNT" not in parts and "UNTIL" not in parts:
+        return None
+    occs = occurrences(rule, start_local=start_local, tz=tz, limit=MAX_EXPANDED_OCCURRENCES + 1)
+    if len(occs) > MAX_EXPANDED_OCCURRENCES:
+        return None
+    last_start = occs[-1]
+    # Durations are exact (UTC) durations, as RFC 5545 defines for DTEND - DTSTART.
+    duration = local_to_utc(end_local, tz, field="ends_at") - local_to_utc(
+        start_local, tz, field="starts_at"
+    )
+    return last_start.replace(tzinfo=tz).astimezone(UTC) + duration
+
+
+_DURATION_RE = re.compile(
+    r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+)
+
+
+def parse_duration(value: str, *, field: str) -> timedelta:
+    """An ISO 8601 duration such as P1D, PT1H or PT90S (weeks, days, hours, minutes, seconds)."""
+    match = _DURATION_RE.match(value.strip().upper())
+    if not match or value.strip().upper().endswith("T"):
+        raise TimeRuleError(field, f"{value!r} is not an ISO 8601 duration such as P1D or PT1H")
+    parts = {k: int(v) for k, v in match.groupdict().items() if v}
+    delta = timedelta(
+        weeks=parts.get("weeks", 0),
+        days=parts.get("days", 0),
+        hours=parts.get("hours", 0),
+        minutes=parts.get("minutes", 0),
+        seconds=parts.get("seconds", 0),
+    )
+    if delta <= timedelta(0):
+        raise TimeRuleError(field, "must be longer than zero")
+    if delta > timedelta(days=366):
+        raise TimeRuleError(field, "must be at most a year")
+    return delta
+
+
+def parse_instant(value: str, *, field: str) -> datetime:
+    """An ISO 8601 date or date-time; UTC when it carries no offset."""
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise TimeRuleError(field, f"{value!r} is not an ISO 8601 date or date-time") from exc
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

@@ -1,0 +1,155 @@
+"""The `events-svc` command: migrate, serve, worker, org create, dev."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from events_svc.settings import Settings, SettingsError, get_settings
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        print(f"events-svc: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+def _database_url_or_exit() -> str:
+    """Only DATABASE_URL is needed by the database commands."""
+    import os
+
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        print("events-svc: configuration error: DATABASE_URL: is not set", file=sys.stderr)
+        raise SystemExit(2)
+    if not url.startswith(("postgres://", "postgresql://")):
+        print(
+            "events-svc: configuration error: DATABASE_URL: must be a postgresql:// URL",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    return url
+
+
+async def migrate(database_url: str) -> None:
+    """Apply every Piccolo migration not applied yet."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    from events_svc.piccolo_conf import DB
+
+    DB.config["dsn"] = database_url
+    result = await run_forwards(app_name="events_svc", migration_id="all")
+    if not result.success:
+        raise RuntimeError(f"migration failed: {result.message}")
+
+
+async def _org_create(
+    database_url: str, slug: str, name: str, email: str, name_en: str | None
+) -> dict[str, object]:
+    from events_svc.orgs import service
+    from events_svc.piccolo_conf import DB
+
+    DB.config["dsn"] = database_url
+    org, key = await service.create_org(slug=slug, name=name, email=email, name_en=name_en)
+    return {"organization": {**org, "created_at": org["created_at"].isoformat()}, "api_key": key}
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    asyncio.run(migrate(_database_url_or_exit()))
+    print("events-svc: migrations applied", file=sys.stderr)
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    _settings_or_exit()
+    uvicorn.run(
+        "events_svc.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from arq.worker import run_worker
+
+    from workers.main import WorkerSettings, redis_settings
+
+    _settings_or_exit()
+    run_worker(WorkerSettings, redis_settings=redis_settings())  # type: ignore[arg-type]
+    return 0
+
+
+def _cmd_org_create(args: argparse.Namespace) -> int:
+    from events_svc.errors import ServiceError
+
+    try:
+        out = asyncio.run(
+            _org_create(_database_url_or_exit(), args.slug, args.name, args.email, args.name_en)
+        )
+    except ServiceError as exc:
+        print(f"events-svc: {exc.detail}", file=sys.stderr)
+        return 1
+    print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+def _cmd_dev(args: argparse.Namespace) -> int:
+    from events_svc.dev.embedded import run_dev
+
+    return run_dev(port=args.port, var_dir=args.var)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="events-svc", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("migrate", help="apply the database migrations to DATABASE_URL")
+    p.set_defaults(func=_cmd_migrate)
+
+    p = sub.add_parser("serve", help="run the HTTP API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("worker", help="run an arq worker (sending, sweeps)")
+    p.set_defaults(func=_cmd_worker)
+
+    org = sub.add_parser("org", help="manage organizations")
+    org_sub = org.add_subparsers(dest="org_command", required=True)
+    p = org_sub.add_parser("create", help="create an organization and print its API key once")
+    p.add_argument("--slug", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--email", required=True)
+    p.add_argument("--name-en", default=None)
+    p.set_defaults(func=_cmd_org_create)
+
+    p = sub.add_parser("dev", help="run everything embedded: PostgreSQL, Redis, mail catcher")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--var", default="var", help="where data persists (default ./var)")
+    p.set_defaults(func=_cmd_dev)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

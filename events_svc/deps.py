@@ -1,0 +1,36 @@
+"""Dependencies shared by the controllers: the settings and the calling organization."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.di import Provide
+from litestar.openapi.spec import Components, SecurityScheme
+
+from events_svc.orgs.service import Caller, authenticate
+from events_svc.settings import Settings
+
+
+async def provide_caller(request: Request[Any, Any, Any]) -> Caller:
+    return await authenticate(authorization=request.headers.get("authorization"))
+
+
+def provide_settings(request: Request[Any, Any, Any]) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+CALLER = {"caller": Provide(provide_caller)}
+#: OpenAPI requirement for routes that take an organization's API key
+BEARER: list[dict[str, list[str]]] = [{"BearerAuth": []}]
+SECURITY_COMPONENTS = Components(
+    security_schemes={
+        "BearerAuth": SecurityScheme(
+            type="http",
+            scheme="bearer",
+            bearer_format="evs_<prefix>_<secret>",
+            description="An organization's API key (or ADMIN_TOKEN for POST /orgs).",
+        )
+    }
+)

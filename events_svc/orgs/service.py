@@ -1,0 +1,199 @@
+"""Organizations and API keys: creation, authentication, revocation."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.headerregistry import Address
+from typing import Any
+
+from asyncpg.exceptions import UniqueViolationError
+
+from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound, Unauthorized
+from events_svc.orgs.tables import ApiKey, Organization
+
+KEY_PREFIX = "evs"
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_KEY_RE = re.compile(r"^evs_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
+# Compared against when a prefix is unknown, so that a miss costs the same as a wrong key.
+_DUMMY_HASH = hashlib.sha256(b"events-svc-dummy").hexdigest()
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The organization an API key speaks for."""
+
+    org_id: uuid.UUID
+    slug: str
+    name: str
+    email: str
+    key_prefix: str
+
+
+def hash_key(key: str) -> str:
+    # Keys carry 256 random bits, so a fast hash is enough; slow KDFs are for guessable secrets.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key() -> tuple[str, str]:
+    """A fresh key and its public prefix."""
+    prefix = secrets.token_hex(6)
+    return f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}", prefix
+
+
+def validate_email(value: str, *, field: str) -> str:
+    """An addr-spec without display name, CR/LF or spaces; returns it stripped."""
+    value = value.strip()
+    try:
+        address = Address(addr_spec=value)
+    except (ValueError, IndexError, TypeError) as exc:
+        raise InvalidInput.field(field, f"{value!r} is not an e-mail address") from exc
+    if (
+        not address.username
+        or "." not in address.domain
+        or any(ch.isspace() for ch in value)
+        or address.addr_spec != value
+    ):
+        raise InvalidInput.field(field, f"{value!r} is not an e-mail address")
+    return value
+
+
+def org_to_dict(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "slug": row["slug"],
+        "name": row["name"],
+        "name_en": row["name_en"],
+        "email": row["email"],
+        "created_at": row["created_at"],
+    }
+
+
+async def create_org(
+    *, slug: str, name: str, email: str, name_en: str | None = None, label: str = "initial"
+) -> tuple[dict[str, Any], str]:
+    """Create an organization with its first API key; returns (org, key)."""
+    if not SLUG_RE.match(slug):
+        raise InvalidInput.field("slug", "use 1-63 lower-case letters, digits and inner hyphens")
+    email = validate_email(email, field="email")
+    if not name.strip():
+        raise InvalidInput.field("name", "must not be blank")
+    key, prefix = new_key()
+    org_id = uuid.uuid4()
+    try:
+        async with Organization._meta.db.transaction():
+            await Organization.insert(
+                Organization(id=org_id, slug=slug, name=name.strip(), name_en=name_en, email=email)
+            )
+            await ApiKey.insert(
+                ApiKey(org=org_id, prefix=prefix, key_hash=hash_key(key), label=label)
+            )
+    except UniqueViolationError as exc:
+        raise Conflict(
+            f"an organization with slug {slug!r} already exists",
+            errors=[FieldError(field="slug", message="already taken")],
+        ) from exc
+    row = await Organization.select().where(Organization.id == org_id).first()
+    assert row is not None
+    return org_to_dict(row), key
+
+
+async def get_org(*, org_id: uuid.UUID) -> dict[str, Any]:
+    row = await Organization.select().where(Organization.id == org_id).first()
+    if row is None:
+        raise NotFound("organization not found")
+    return org_to_dict(row)
+
+
+async def authenticate(*, authorization: str | None, now: datetime | None = None) -> Caller:
+    """Resolve an `Authorization: Bearer <key>` header to the calling organization."""
+    if not authorization:
+        raise Unauthorized("an API key is required: Authorization: Bearer <key>")
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("use the Bearer scheme: Authorization: Bearer <key>")
+    match = _KEY_RE.match(token)
+    prefix = match.group(1) if match else ""
+    row = None
+    if prefix:
+        row = (
+            await ApiKey.select(
+                ApiKey.id,
+                ApiKey.key_hash,
+                ApiKey.revoked_at,
+                ApiKey.last_used_at,
+                ApiKey.org.id,
+                ApiKey.org.slug,
+                ApiKey.org.name,
+                ApiKey.org.email,
+            )
+            .where(ApiKey.prefix == prefix)
+            .first()
+        )
+    expected = row["key_hash"] if row else _DUMMY_HASH
+    valid = hmac.compare_digest(hash_key(token), expected)
+    if row is None or not valid or row["revoked_at"] is not None:
+        raise Unauthorized("the API key is not valid or has been revoked")
+    now = now or datetime.now(UTC)
+    last = row["last_used_at"]
+    if last is None or now - last > LAST_USED_RESOLUTION:
+        await ApiKey.update({ApiKey.last_used_at: now}).where(ApiKey.id == row["id"])
+    return Caller(
+        org_id=row["org.id"],
+        slug=row["org.slug"],
+        name=row["org.name"],
+        email=row["org.email"],
+        key_prefix=prefix,
+    )
+
+
+def check_admin_token(*, authorization: str | None, admin_token: str | None) -> None:
+    if admin_token is None:
+        raise Unauthorized("organization creation over HTTP is disabled: ADMIN_TOKEN is not set")
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        token.strip().encode(), admin_token.encode()
+    ):
+        raise Unauthorized("the admin token is missing or wrong")
+
+
+async def create_api_key(*, org_id: uuid.UUID, label: str) -> tuple[dict[str, Any], str]:
+    key, prefix = new_key()
+    await ApiKey.insert(ApiKey(org=org_id, prefix=prefix, key_hash=hash_key(key), label=label))
+    rows = await list_api_keys(org_id=org_id)
+    return next(r for r in rows if r["prefix"] == prefix), key
+
+
+async def list_api_keys(*, org_id: uuid.UUID) -> list[dict[str, Any]]:
+    return list(
+        await ApiKey.select(
+            ApiKey.prefix, ApiKey.label, ApiKey.created_at, ApiKey.last_used_at, ApiKey.revoked_at
+        )
+        .where(ApiKey.org == org_id)
+        .order_by(ApiKey.created_at)
+    )
+
+
+async def revoke_api_key(
+    *, org_id: uuid.UUID, prefix: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """Revoke one of the organization's keys; revoking twice keeps the first time."""
+    now = now or datetime.now(UTC)
+    row = (
+        await ApiKey.select(ApiKey.id, ApiKey.revoked_at)
+        .where((ApiKey.org == org_id) & (ApiKey.prefix == prefix))
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no API key with prefix {prefix!r}")
+    if row["revoked_at"] is None:
+        await ApiKey.update({ApiKey.revoked_at: now}).where(ApiKey.id == row["id"])
+    rows = await list_api_keys(org_id=org_id)
+    return next(r for r in rows if r["prefix"] == prefix)

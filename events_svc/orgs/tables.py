@@ -1,0 +1,25 @@
+"""Organizations and their API keys."""
+
+from piccolo.columns import UUID, ForeignKey, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+
+class Organization(Table, tablename="organization"):
+    id = UUID(primary_key=True)  #: stable, non-enumerable identifier
+    slug = Varchar(length=63, unique=True, index=True)  #: URL name, e.g. "bjswa"
+    name = Varchar(length=200)  #: display name (usually Chinese)
+    name_en = Varchar(length=200, null=True, default=None)  #: English name, when known
+    email = Varchar(length=254)  #: contact address; Reply-To of the organization's mail
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class ApiKey(Table, tablename="api_key"):
+    id = UUID(primary_key=True)
+    org = ForeignKey(references=Organization, null=False, index=True)  #: the key's owner
+    prefix = Varchar(length=16, unique=True)  #: public part of the key, used to look it up
+    key_hash = Varchar(length=64)  #: SHA-256 hex of the whole key; the key itself is never stored
+    label = Varchar(length=100, default="")  #: what the key is for
+    created_at = Timestamptz(default=TimestamptzNow())
+    last_used_at = Timestamptz(null=True, default=None)  #: updated at most once a minute
+    revoked_at = Timestamptz(null=True, default=None)  #: a revoked key authenticates nothing

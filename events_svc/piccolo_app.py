@@ -1,0 +1,19 @@
+"""The Piccolo app: every table of the service and the migrations folder."""
+
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+import migrations
+from events_svc.events.tables import Event
+from events_svc.orgs.tables import ApiKey, Organization
+
+TABLES = [Organization, ApiKey, Event]
+
+APP_CONFIG = AppConfig(
+    app_name="events_svc",
+    migrations_folder_path=str(Path(migrations.__file__).parent),
+    table_classes=TABLES,
+    migration_dependencies=[],
+    commands=[],
+)

@@ -1,0 +1,131 @@
+"""The one settings object, read from the environment and validated at start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.utils import parseaddr
+from functools import lru_cache
+from urllib.parse import parse_qs, unquote, urlsplit
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int
+    use_tls: bool  #: implicit TLS (smtps://)
+    start_tls: bool  #: STARTTLS upgrade on a plain connection (?starttls=1)
+    username: str | None
+    password: str | None = field(repr=False)
+
+    @classmethod
+    def parse(cls, url: str) -> SmtpSettings:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise SettingsError("SMTP_URL", "scheme must be smtp:// or smtps://")
+        if not parts.hostname:
+            raise SettingsError("SMTP_URL", "a host is required, e.g. smtp://mail.example.org:587")
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise SettingsError("SMTP_URL", "port must be a number from 1 to 65535") from exc
+        query = parse_qs(parts.query)
+        starttls = query.get("starttls", ["0"])[-1].lower() in ("1", "true", "yes", "on")
+        use_tls = parts.scheme == "smtps"
+        if use_tls and starttls:
+            raise SettingsError("SMTP_URL", "smtps:// already uses TLS; drop ?starttls=1")
+        return cls(
+            host=parts.hostname,
+            port=port or (465 if use_tls else 25),
+            use_tls=use_tls,
+            start_tls=starttls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    redis_url: str
+    smtp: SmtpSettings
+    public_base_url: str
+    secret_key: str = field(repr=False)
+    mail_from: str
+    admin_token: str | None = field(repr=False)
+    #: only set by `events-svc dev`: the folder where the mail catcher keeps .eml files
+    dev_mail_dir: str | None = None
+    max_body_bytes: int = 1024 * 1024
+
+    @property
+    def public_host(self) -> str:
+        return urlsplit(self.public_base_url).hostname or "localhost"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                raise SettingsError(name, "is not set")
+            return value
+
+        database_url = required("DATABASE_URL")
+        if urlsplit(database_url).scheme not in ("postgres", "postgresql"):
+            raise SettingsError("DATABASE_URL", "must be a postgresql:// URL")
+        redis_url = required("REDIS_URL")
+        if urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise SettingsError("REDIS_URL", "must be a redis://, rediss:// or unix:// URL")
+        smtp = SmtpSettings.parse(env.get("SMTP_URL", "").strip() or "smtp://127.0.0.1:1025")
+
+        public_base_url = (
+            env.get("PUBLIC_BASE_URL", "").strip() or "http://127.0.0.1:8000"
+        ).rstrip("/")
+        public = urlsplit(public_base_url)
+        if public.scheme not in ("http", "https") or not public.hostname:
+            raise SettingsError("PUBLIC_BASE_URL", "must be an absolute http(s) URL")
+
+        secret_key = required("SECRET_KEY")
+        if len(secret_key) < 32:
+            raise SettingsError("SECRET_KEY", "must be at least 32 characters")
+
+        mail_from = env.get("MAIL_FROM", "").strip() or f"events@{public.hostname}"
+        _name, address = parseaddr(mail_from)
+        try:
+            Address(addr_spec=address)
+        except (ValueError, IndexError) as exc:
+            raise SettingsError("MAIL_FROM", f"{mail_from!r} is not an e-mail address") from exc
+        if "@" not in address or any(c in mail_from for c in "\r\n"):
+            raise SettingsError("MAIL_FROM", f"{mail_from!r} is not an e-mail address")
+
+        admin_token = env.get("ADMIN_TOKEN", "").strip() or None
+        if admin_token is not None and len(admin_token) < 16:
+            raise SettingsError("ADMIN_TOKEN", "must be at least 16 characters")
+
+        return cls(
+            database_url=database_url,
+            redis_url=redis_url,
+            smtp=smtp,
+            public_base_url=public_base_url,
+            secret_key=secret_key,
+            mail_from=address,
+            admin_token=admin_token,
+            dev_mail_dir=env.get("EVENTS_SVC_DEV_MAIL_DIR") or None,
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings.from_env()

@@ -1,0 +1,1 @@
+"""Piccolo migration files for the events_svc app (generated, then reviewed)."""

@@ -1,0 +1,166 @@
+"""Test fixtures on real PostgreSQL and Redis.
+
+DATABASE_URL / REDIS_URL, when set, name the servers to use (the suite creates its own
+database `events_svc_test` there and uses Redis database 15); otherwise the suite starts the
+same embedded PostgreSQL and Redis that `events-svc dev` uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+TEST_DB = "events_svc_test"
+TEST_REDIS_DB = 15
+ADMIN_TOKEN = "test-admin-token-0123456789"
+
+_state: dict[str, Any] = {}
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+async def _recreate_database(admin_url: str, name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
+    finally:
+        await conn.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if "events_svc_configured" in _state:
+        return
+    _state["events_svc_configured"] = True
+    tmp = Path(tempfile.mkdtemp(prefix="events-svc-tests-"))
+    _state["tmp"] = tmp
+    admin_url = os.environ.get("DATABASE_URL", "").strip()
+    if not admin_url:
+        from events_svc.dev.embedded import start_postgres
+
+        server, admin_url = start_postgres(tmp / "postgres")
+        _state["pg_server"] = server
+    redis_url = os.environ.get("REDIS_URL", "").strip()
+    if redis_url:
+        parts = urlsplit(redis_url)
+        redis_url = urlunsplit(parts._replace(path=f"/{TEST_REDIS_DB}"))
+    else:
+        from events_svc.dev.embedded import start_redis
+
+        redis = start_redis(tmp / "redis", persist=False)
+        _state["redis"] = redis
+        redis_url = redis.url
+    database_url = _with_database(admin_url, TEST_DB)
+    asyncio.run(_recreate_database(admin_url, TEST_DB))
+    os.environ.update(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "SECRET_KEY": "test-secret-key-" + "x" * 40,
+            "ADMIN_TOKEN": ADMIN_TOKEN,
+            "PUBLIC_BASE_URL": "https://events.example.org",
+            "MAIL_FROM": "events@events.example.org",
+            "SMTP_URL": "smtp://127.0.0.1:2525",
+        }
+    )
+    from events_svc.cli import migrate
+
+    asyncio.run(migrate(database_url))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    redis = _state.pop("redis", None)
+    if redis is not None:
+        redis.stop()
+    server = _state.pop("pg_server", None)
+    if server is not None:
+        server.cleanup()
+    tmp = _state.pop("tmp", None)
+    if tmp is not None:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Any:
+    from events_svc.settings import Settings
+
+    return Settings.from_env()
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Any) -> AsyncIterator[Any]:
+    from events_svc.app import create_app
+
+    application = create_app(settings)
+    # Litestar's lifespan must be entered and left in one task; pytest-asyncio may tear
+    # a session fixture down from another, so a task of its own holds it open.
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def hold_lifespan() -> None:
+        async with application.lifespan():
+            started.set()
+            await stop.wait()
+
+    holder = asyncio.create_task(hold_lifespan())
+    await asyncio.wait([holder, asyncio.create_task(started.wait())], return_when="FIRST_COMPLETED")
+    if holder.done():
+        holder.result()  # start-up failed: raise its error
+    yield application
+    stop.set()
+    await holder
+
+
+@pytest.fixture(autouse=True)
+async def clean_state(app: Any) -> AsyncIterator[None]:
+    """Each test starts from empty tables and an empty Redis database."""
+    from events_svc.piccolo_app import TABLES
+
+    names = ", ".join(f'"{t._meta.tablename}"' for t in TABLES)
+    await TABLES[0].raw(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    await app.state.arq.flushdb()
+    yield
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[Any]:
+    import httpx
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://events.example.org") as c:
+        yield c
+
+
+OrgFactory = Callable[..., Awaitable[tuple[dict[str, Any], str]]]
+
+
+@pytest.fixture
+def make_org() -> OrgFactory:
+    """Create an organization; returns (org, api_key). Defaults can be overridden."""
+    from events_svc.orgs import service
+
+    counter = {"n": 0}
+
+    async def factory(**kwargs: Any) -> tuple[dict[str, Any], str]:
+        counter["n"] += 1
+        values = {
+            "slug": f"org{counter['n']}",
+            "name": f"社会工作协会{counter['n']}",
+            "email": f"office{counter['n']}@assoc.example.org",
+        }
+        values.update(kwargs)
+        return await service.create_org(**values)
+
+    return factory

@@ -1,0 +1,23 @@
+"""Small helpers shared by the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def event_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "kind": "forum",
+        "title": "第二届社会工作本色与本土论坛",
+        "description": "京粤社工交流",
+        "location": "广州市越秀区",
+        "starts_at": "2027-06-10T09:30:00",
+        "ends_at": "2027-06-10T17:00:00",
+        "timezone": "Asia/Shanghai",
+    }
+    body.update(overrides)
+    return body
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}

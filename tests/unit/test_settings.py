@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+from events_svc.settings import Settings, SettingsError, SmtpSettings
+
+BASE = {
+    "DATABASE_URL": "postgresql://u@db/events",
+    "REDIS_URL": "redis://redis:6379/0",
+    "SECRET_KEY": "k" * 40,
+}
+
+
+def test_minimal_environment_gives_defaults() -> None:
+    s = Settings.from_env(BASE)
+    assert s.smtp.host == "127.0.0.1" and s.smtp.port == 1025
+    assert s.public_base_url == "http://127.0.0.1:8000"
+    assert s.mail_from == "events@127.0.0.1"
+    assert s.admin_token is None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DATABASE_URL", ""),
+        ("DATABASE_URL", "mysql://x/y"),
+        ("REDIS_URL", ""),
+        ("REDIS_URL", "http://x"),
+        ("SECRET_KEY", "short"),
+        ("SMTP_URL", "http://mail"),
+        ("SMTP_URL", "smtp://"),
+        ("SMTP_URL", "smtp://mail:99999"),
+        ("SMTP_URL", "smtps://mail?starttls=1"),
+        ("PUBLIC_BASE_URL", "ftp://x"),
+        ("MAIL_FROM", "not an address"),
+        ("ADMIN_TOKEN", "short"),
+    ],
+)
+def test_bad_values_name_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({**BASE, variable: value})
+    assert info.value.variable == variable
+    assert str(info.value).startswith(variable)
+
+
+def test_smtp_url_forms() -> None:
+    s = SmtpSettings.parse("smtp://user%40x:p%3Ass@mail.example.org:587?starttls=1")
+    assert (s.host, s.port, s.start_tls, s.use_tls) == ("mail.example.org", 587, True, False)
+    assert (s.username, s.password) == ("user@x", "p:ss")
+    s = SmtpSettings.parse("smtps://mail.example.org")
+    assert (s.port, s.use_tls, s.start_tls, s.username) == (465, True, False, None)
+    assert "p:ss" not in repr(SmtpSettings.parse("smtp://u:p%3Ass@m"))
+
+
+def test_mail_from_with_display_name_keeps_the_address() -> None:
+    s = Settings.from_env({**BASE, "MAIL_FROM": "Events <events@example.org>"})
+    assert s.mail_from == "events@example.org"
