@@ -8,7 +8,7 @@ from typing import Any
 
 from arq.connections import RedisSettings
 
-from events_svc.app import configure_database
+from events_svc.app import configure_database, start_database_pool
 from events_svc.piccolo_conf import DB
 from events_svc.settings import get_settings
 
@@ -16,7 +16,7 @@ from events_svc.settings import get_settings
 async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
     configure_database(settings)
-    await DB.start_connection_pool(min_size=1, max_size=10)
+    await start_database_pool(max_size=10)
     ctx["settings"] = settings
     ctx["worker_name"] = f"{socket.gethostname()}:{os.getpid()}"
 

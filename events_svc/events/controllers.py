@@ -7,7 +7,8 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, patch, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from events_svc.deps import BEARER, CALLER
@@ -33,35 +34,40 @@ class EventController(Controller):
     security = BEARER
 
     @post("/", status_code=HTTP_201_CREATED, responses=problems(401), summary="Create an event")
-    async def create_event(self, caller: Caller, data: EventCreate, settings: Settings) -> EventOut:
+    async def create_event(
+        self,
+        caller: NamedDependency[Caller],
+        data: JSONBody[EventCreate],
+        settings: NamedDependency[Settings],
+    ) -> EventOut:
         row = await service.create_event(
-            org_id=caller.org_id, data=data, uid_host=settings.public_host
+            org_id=caller.org_id, org_slug=caller.slug, data=data, uid_host=settings.public_host
         )
         return msgspec.convert(row, EventOut)
 
     @get("/", responses=problems(401), summary="The caller's events, by start time")
     async def list_events(
         self,
-        caller: Caller,
+        caller: NamedDependency[Caller],
         from_: Annotated[
             str | None,
-            Parameter(
-                query="from",
+            QueryParameter(
+                name="from",
                 max_length=40,
                 description="events ending after this ISO 8601 date or date-time (UTC if naive)",
             ),
         ] = None,
         to: Annotated[
             str | None,
-            Parameter(
+            QueryParameter(
                 max_length=40,
                 description="events starting before this ISO 8601 date or date-time (UTC if naive)",
             ),
         ] = None,
-        kind: Annotated[list[EventKind] | None, Parameter(description="repeatable")] = None,
-        status: EventStatus | None = None,
-        cursor: Annotated[str | None, Parameter(max_length=200)] = None,
-        limit: Annotated[int, Parameter(ge=1, le=service.MAX_PAGE)] = service.DEFAULT_PAGE,
+        kind: Annotated[list[EventKind] | None, QueryParameter(description="repeatable")] = None,
+        status: FromQuery[EventStatus | None] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=service.MAX_PAGE)] = service.DEFAULT_PAGE,
     ) -> EventPage:
         rows, next_cursor = await service.list_events(
             org_id=caller.org_id,
@@ -75,7 +81,9 @@ class EventController(Controller):
         return EventPage(items=msgspec.convert(rows, list[EventOut]), next=next_cursor)
 
     @get("/{event_id:uuid}", responses=problems(401, 404), summary="One event")
-    async def get_event(self, caller: Caller, event_id: uuid.UUID) -> EventOut:
+    async def get_event(
+        self, caller: NamedDependency[Caller], event_id: FromPath[uuid.UUID]
+    ) -> EventOut:
         row = await service.get_event(org_id=caller.org_id, event_id=event_id)
         return msgspec.convert(row, EventOut)
 
@@ -84,7 +92,12 @@ class EventController(Controller):
         responses=problems(401, 404, 409),
         summary="Change an event; SEQUENCE rises when times, recurrence, location or status change",
     )
-    async def update_event(self, caller: Caller, event_id: uuid.UUID, data: EventPatch) -> EventOut:
+    async def update_event(
+        self,
+        caller: NamedDependency[Caller],
+        event_id: FromPath[uuid.UUID],
+        data: JSONBody[EventPatch],
+    ) -> EventOut:
         row = await service.update_event(org_id=caller.org_id, event_id=event_id, patch=data)
         return msgspec.convert(row, EventOut)
 
@@ -94,6 +107,8 @@ class EventController(Controller):
         responses=problems(401, 404),
         summary="Cancel an event",
     )
-    async def cancel_event(self, caller: Caller, event_id: uuid.UUID) -> EventOut:
+    async def cancel_event(
+        self, caller: NamedDependency[Caller], event_id: FromPath[uuid.UUID]
+    ) -> EventOut:
         row = await service.cancel_event(org_id=caller.org_id, event_id=event_id)
         return msgspec.convert(row, EventOut)

@@ -6,6 +6,8 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from events_svc.deps import BEARER, CALLER
@@ -35,7 +37,10 @@ class OrgController(Controller):
         summary="Create an organization (ADMIN_TOKEN); answers its first API key once",
     )
     async def create_org(
-        self, request: Request[Any, Any, Any], data: OrgCreate, settings: Settings
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[OrgCreate],
+        settings: NamedDependency[Settings],
     ) -> OrgCreated:
         service.check_admin_token(
             authorization=request.headers.get("authorization"), admin_token=settings.admin_token
@@ -52,7 +57,7 @@ class OrgController(Controller):
         responses=problems(401),
         summary="The calling organization",
     )
-    async def me(self, caller: Caller) -> OrgOut:
+    async def me(self, caller: NamedDependency[Caller]) -> OrgOut:
         return msgspec.convert(await service.get_org(org_id=caller.org_id), OrgOut)
 
     @get(
@@ -62,7 +67,7 @@ class OrgController(Controller):
         responses=problems(401),
         summary="The organization's API keys (prefixes only)",
     )
-    async def list_keys(self, caller: Caller) -> list[ApiKeyOut]:
+    async def list_keys(self, caller: NamedDependency[Caller]) -> list[ApiKeyOut]:
         return msgspec.convert(await service.list_api_keys(org_id=caller.org_id), list[ApiKeyOut])
 
     @post(
@@ -73,7 +78,9 @@ class OrgController(Controller):
         responses=problems(401),
         summary="Create another API key; the key is shown only in this answer",
     )
-    async def create_key(self, caller: Caller, data: ApiKeyCreate) -> ApiKeyCreated:
+    async def create_key(
+        self, caller: NamedDependency[Caller], data: JSONBody[ApiKeyCreate]
+    ) -> ApiKeyCreated:
         row, key = await service.create_api_key(org_id=caller.org_id, label=data.label)
         return ApiKeyCreated(key=msgspec.convert(row, ApiKeyOut), api_key=key)
 
@@ -85,6 +92,6 @@ class OrgController(Controller):
         responses=problems(401, 404),
         summary="Revoke an API key",
     )
-    async def revoke_key(self, caller: Caller, prefix: str) -> ApiKeyOut:
+    async def revoke_key(self, caller: NamedDependency[Caller], prefix: FromPath[str]) -> ApiKeyOut:
         row = await service.revoke_api_key(org_id=caller.org_id, prefix=prefix)
         return msgspec.convert(row, ApiKeyOut)

@@ -123,20 +123,14 @@ async def authenticate(*, authorization: str | None, now: datetime | None = None
     prefix = match.group(1) if match else ""
     row = None
     if prefix:
-        row = (
-            await ApiKey.select(
-                ApiKey.id,
-                ApiKey.key_hash,
-                ApiKey.revoked_at,
-                ApiKey.last_used_at,
-                ApiKey.org.id,
-                ApiKey.org.slug,
-                ApiKey.org.name,
-                ApiKey.org.email,
-            )
-            .where(ApiKey.prefix == prefix)
-            .first()
+        # Raw SQL on this per-request path: Piccolo's query builder costs more than the query.
+        rows = await ApiKey.raw(
+            "SELECT k.id, k.key_hash, k.revoked_at, k.last_used_at, o.id AS org_id, o.slug,"
+            " o.name, o.email FROM api_key k JOIN organization o ON o.id = k.org"
+            " WHERE k.prefix = {}",
+            prefix,
         )
+        row = rows[0] if rows else None
     expected = row["key_hash"] if row else _DUMMY_HASH
     valid = hmac.compare_digest(hash_key(token), expected)
     if row is None or not valid or row["revoked_at"] is not None:
@@ -146,10 +140,10 @@ async def authenticate(*, authorization: str | None, now: datetime | None = None
     if last is None or now - last > LAST_USED_RESOLUTION:
         await ApiKey.update({ApiKey.last_used_at: now}).where(ApiKey.id == row["id"])
     return Caller(
-        org_id=row["org.id"],
-        slug=row["org.slug"],
-        name=row["org.name"],
-        email=row["org.email"],
+        org_id=row["org_id"],
+        slug=row["slug"],
+        name=row["name"],
+        email=row["email"],
         key_prefix=prefix,
     )
 

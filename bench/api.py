@@ -1,0 +1,237 @@
+"""Benchmark: create + fetch events with 32 concurrent clients against the served API.
+
+Serves the real app (`events-svc serve`, one uvicorn process, real PostgreSQL) and, as the bare
+baseline, a Litestar app with one JSON endpoint served the same way; drives both with the same
+keep-alive HTTP/1.1 clients in alternating rounds, and prints requests/s, p50/p99 latency and the
+ratio app/bare (medians over the rounds).
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/0 \
+        python bench/api.py [--clients 32] [--seconds 8] [--rounds 3]
+
+Without DATABASE_URL / REDIS_URL it starts the embedded PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BENCH_DB = "events_svc_bench"
+
+EVENT = {
+    "kind": "forum",
+    "title": "第二届社会工作本色与本土论坛",
+    "description": "京粤社工交流",
+    "location": "广州市越秀区",
+    "starts_at": "2027-06-10T09:30:00",
+    "ends_at": "2027-06-10T17:00:00",
+    "timezone": "Asia/Shanghai",
+}
+
+BARE_APP = """
+from litestar import Litestar, get, post
+import uuid
+
+@post("/events", status_code=201)
+async def create(data: dict) -> dict:
+    return {"id": str(uuid.uuid4()), **data}
+
+@get("/events/{event_id:str}")
+async def fetch(event_id: str) -> dict:
+    return {"id": event_id, "title": "第二届社会工作本色与本土论坛"}
+
+app = Litestar([create, fetch])
+"""
+
+
+class Conn:
+    """A minimal keep-alive HTTP/1.1 client, so the load generator costs little CPU."""
+
+    def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
+        self.host, self.port = host, port
+        self.extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n{self.extra}"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        data = await self.reader.readexactly(length) if length else b""
+        return status, data
+
+
+async def run_load(
+    port: int, headers: dict[str, str], clients: int, seconds: float
+) -> dict[str, float]:
+    body = json.dumps(EVENT, ensure_ascii=False).encode()
+    latencies: list[float] = []
+    errors = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def client() -> None:
+        nonlocal errors
+        conn = Conn("127.0.0.1", port, headers)
+        await conn.open()
+        while time.perf_counter() < stop_at:
+            t0 = time.perf_counter()
+            status, data = await conn.request("POST", "/events", body)
+            t1 = time.perf_counter()
+            latencies.append(t1 - t0)
+            if status != 201:
+                errors += 1
+                continue
+            event_id = json.loads(data)["id"]
+            status, _ = await conn.request("GET", f"/events/{event_id}")
+            latencies.append(time.perf_counter() - t1)
+            if status != 200:
+                errors += 1
+        conn.writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "requests": len(latencies),
+        "errors": errors,
+    }
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server for {url} exited")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+async def prepare_database(admin_url: str) -> tuple[str, str]:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    finally:
+        await conn.close()
+    url = urlunsplit(urlsplit(admin_url)._replace(path="/" + BENCH_DB))
+    from events_svc.cli import migrate
+    from events_svc.orgs import service
+
+    await migrate(url)
+    _org, key = await service.create_org(
+        slug="bench", name="基准测试协会", email="b@bench.example.org"
+    )
+    return url, key
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    from events_svc.dev.embedded import free_port, start_postgres, start_redis
+
+    tmp = Path(tempfile.mkdtemp(prefix="events-svc-bench-"))
+    cleanups = []
+    admin_url = os.environ.get("DATABASE_URL", "")
+    if not admin_url:
+        server, admin_url = start_postgres(tmp / "pg")
+        cleanups.append(server.cleanup)
+    redis_url = os.environ.get("REDIS_URL", "")
+    if not redis_url:
+        redis = start_redis(tmp / "redis", persist=False)
+        cleanups.append(redis.stop)
+        redis_url = redis.url
+    os.environ["DATABASE_URL"] = admin_url
+    database_url, key = asyncio.run(prepare_database(admin_url))
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "bench-secret-" + "x" * 40,
+        "PUBLIC_BASE_URL": "http://127.0.0.1",
+    }
+    (tmp / "bare_app.py").write_text(BARE_APP)
+    app_port, bare_port = free_port(), free_port()
+    uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
+    procs = [
+        subprocess.Popen(
+            [*uvicorn, "--factory", "events_svc.app:create_app", "--port", str(app_port)],
+            env=env,
+            cwd=ROOT,
+        ),
+        subprocess.Popen([*uvicorn, "bare_app:app", "--port", str(bare_port)], env=env, cwd=tmp),
+    ]
+    try:
+        wait_http(f"http://127.0.0.1:{app_port}/healthz", procs[0])
+        wait_http(f"http://127.0.0.1:{bare_port}/events/x", procs[1])
+        auth = {"Authorization": f"Bearer {key}"}
+        # warm-up, then alternate rounds so both see the same machine state
+        asyncio.run(run_load(app_port, auth, args.clients, 2))
+        asyncio.run(run_load(bare_port, {}, args.clients, 2))
+        app_runs, bare_runs = [], []
+        for _ in range(args.rounds):
+            app_runs.append(asyncio.run(run_load(app_port, auth, args.clients, args.seconds)))
+            bare_runs.append(asyncio.run(run_load(bare_port, {}, args.clients, args.seconds)))
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+        for cleanup in cleanups:
+            cleanup()
+
+    def med(runs: list[dict[str, float]], key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    errors = sum(r["errors"] for r in app_runs + bare_runs)
+    ratio = med(app_runs, "rps") / med(bare_runs, "rps")
+    print(
+        f"api create+fetch, {args.clients} clients, median of {args.rounds} x {args.seconds:.0f}s: "
+        f"app {med(app_runs, 'rps'):.0f} req/s (p50 {med(app_runs, 'p50_ms'):.1f} ms, "
+        f"p99 {med(app_runs, 'p99_ms'):.1f} ms) | bare litestar {med(bare_runs, 'rps'):.0f} req/s "
+        f"(p50 {med(bare_runs, 'p50_ms'):.1f} ms, p99 {med(bare_runs, 'p99_ms'):.1f} ms) | "
+        f"ratio app/bare {ratio:.3f} | errors {errors}"
+    )
+
+
+if __name__ == "__main__":
+    main()
