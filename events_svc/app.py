@@ -18,6 +18,7 @@ from events_svc.deps import SECURITY_COMPONENTS, provide_settings
 from events_svc.errors import EXCEPTION_HANDLERS
 from events_svc.events.controllers import EventController
 from events_svc.health import healthz, readyz
+from events_svc.invitations.controllers import InvitationController
 from events_svc.orgs.controllers import OrgController
 from events_svc.piccolo_conf import DB
 from events_svc.settings import Settings, get_settings
@@ -57,7 +58,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await app.state.arq.aclose()
             await DB.close_connection_pool()
 
-    route_handlers: list[object] = [healthz, readyz, OrgController, EventController]
+    route_handlers: list[object] = [
+        healthz,
+        readyz,
+        OrgController,
+        EventController,
+        InvitationController,
+    ]
     if settings.dev_mail_dir:
         from events_svc.dev.mailviews import MailCatcherController
 

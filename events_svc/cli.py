@@ -83,12 +83,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    from arq.worker import run_worker
+    from arq.worker import Worker
 
-    from workers.main import WorkerSettings, redis_settings
+    from workers.main import worker_options
 
-    _settings_or_exit()
-    run_worker(WorkerSettings, redis_settings=redis_settings())  # type: ignore[arg-type]
+    settings = _settings_or_exit()
+    Worker(**worker_options(settings)).run()
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from arq.connections import ArqRedis
 from litestar import Request
 from litestar.di import Provide
 from litestar.openapi.spec import Components, SecurityScheme
@@ -16,12 +17,19 @@ async def provide_caller(request: Request[Any, Any, Any]) -> Caller:
     return await authenticate(authorization=request.headers.get("authorization"))
 
 
+def provide_queue(request: Request[Any, Any, Any]) -> ArqRedis:
+    """The arq pool, for enqueueing after commit."""
+    queue: ArqRedis = request.app.state.arq
+    return queue
+
+
 def provide_settings(request: Request[Any, Any, Any]) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
 CALLER = {"caller": Provide(provide_caller)}
+QUEUE = {"queue": Provide(provide_queue, sync_to_thread=False)}
 #: OpenAPI requirement for routes that take an organization's API key
 BEARER: list[dict[str, list[str]]] = [{"BearerAuth": []}]
 SECURITY_COMPONENTS = Components(

@@ -6,9 +6,12 @@ from piccolo.conf.apps import AppConfig
 
 import migrations
 from events_svc.events.tables import Event
+from events_svc.invitations.tables import Invitation
+from events_svc.notifications.tables import Notification
 from events_svc.orgs.tables import ApiKey, Organization
+from events_svc.people.tables import Person
 
-TABLES = [Organization, ApiKey, Event]
+TABLES = [Organization, ApiKey, Event, Person, Invitation, Notification]
 
 APP_CONFIG = AppConfig(
     app_name="events_svc",

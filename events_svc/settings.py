@@ -66,6 +66,19 @@ class Settings:
     #: only set by `events-svc dev`: the folder where the mail catcher keeps .eml files
     dev_mail_dir: str | None = None
     max_body_bytes: int = 1024 * 1024
+    #: delay before the first retry of a message after a transient failure; doubles each time
+    send_retry_first: float = 15.0
+    #: a message still failing transiently this long after it was queued is marked failed
+    send_give_up_after: float = 24 * 3600.0
+    #: a message claimed by a worker that died is retried after this long
+    send_lease: float = 300.0
+    #: how often the worker's cron sweep re-enqueues queued messages (divides 60)
+    sweep_interval: int = 10
+    #: a queued message is re-enqueued by the sweep once it has waited this long
+    sweep_grace: float = 60.0
+    #: open SMTP connections per worker, reused across messages
+    smtp_pool_size: int = 4
+    smtp_timeout: float = 30.0
 
     @property
     def public_host(self) -> str:
@@ -113,7 +126,30 @@ class Settings:
         if admin_token is not None and len(admin_token) < 16:
             raise SettingsError("ADMIN_TOKEN", "must be at least 16 characters")
 
+        def number(name: str, default: float, low: float, high: float) -> float:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = float(raw)
+            except ValueError as exc:
+                raise SettingsError(name, f"{raw!r} is not a number") from exc
+            if not low <= value <= high:
+                raise SettingsError(name, f"must be between {low:g} and {high:g}")
+            return value
+
+        sweep_interval = int(number("SWEEP_INTERVAL_SECONDS", 10, 1, 30))
+        if 60 % sweep_interval:
+            raise SettingsError("SWEEP_INTERVAL_SECONDS", "must divide 60 (1, 2, 5, 10, 15 ...)")
+
         return cls(
+            send_retry_first=number("SEND_RETRY_FIRST_SECONDS", 15, 0.1, 30),
+            send_give_up_after=number("SEND_GIVE_UP_AFTER_SECONDS", 24 * 3600, 1, 30 * 24 * 3600),
+            send_lease=number("SEND_LEASE_SECONDS", 300, 5, 24 * 3600),
+            sweep_interval=sweep_interval,
+            sweep_grace=number("SWEEP_GRACE_SECONDS", 60, 1, 3600),
+            smtp_pool_size=int(number("SMTP_POOL_SIZE", 4, 1, 64)),
+            smtp_timeout=number("SMTP_TIMEOUT_SECONDS", 30, 1, 600),
             database_url=database_url,
             redis_url=redis_url,
             smtp=smtp,

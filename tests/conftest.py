@@ -11,7 +11,7 @@ import asyncio
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -64,6 +64,9 @@ def pytest_configure(config: pytest.Config) -> None:
         _state["redis"] = redis
         redis_url = redis.url
     database_url = _with_database(admin_url, TEST_DB)
+    from events_svc.dev.embedded import free_port
+
+    _state["smtp_port"] = free_port()
     asyncio.run(_recreate_database(admin_url, TEST_DB))
     os.environ.update(
         {
@@ -73,7 +76,13 @@ def pytest_configure(config: pytest.Config) -> None:
             "ADMIN_TOKEN": ADMIN_TOKEN,
             "PUBLIC_BASE_URL": "https://events.example.org",
             "MAIL_FROM": "events@events.example.org",
-            "SMTP_URL": "smtp://127.0.0.1:2525",
+            "SMTP_URL": f"smtp://127.0.0.1:{_state['smtp_port']}",
+            # short timings, so tests move quickly through retries, leases and sweeps
+            "SEND_RETRY_FIRST_SECONDS": "0.3",
+            "SEND_LEASE_SECONDS": "5",
+            "SWEEP_INTERVAL_SECONDS": "1",
+            "SWEEP_GRACE_SECONDS": "2",
+            "SMTP_TIMEOUT_SECONDS": "5",
         }
     )
     from events_svc.cli import migrate
@@ -141,6 +150,36 @@ async def client(app: Any) -> AsyncIterator[Any]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://events.example.org") as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[Any]:
+    from tests.smtp_sink import SmtpSink
+
+    sink = SmtpSink(_state["smtp_port"])
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server: Any) -> Iterator[Any]:
+    """The SMTP sink, emptied and running at the start of the test."""
+    smtp_server.start()
+    smtp_server.clear()
+    yield smtp_server
+    smtp_server.start()
+
+
+@pytest.fixture
+async def worker(app: Any, settings: Any) -> AsyncIterator[Any]:
+    """Runs the real worker functions in this process: `await worker.drain()` works through
+    every job until the queue is empty; `await worker.sweep()` runs the cron sweep once."""
+    from tests.workers import InProcessWorker
+
+    w = InProcessWorker(settings)
+    yield w
+    await w.close()
 
 
 OrgFactory = Callable[..., Awaitable[tuple[dict[str, Any], str]]]

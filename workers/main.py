@@ -6,11 +6,15 @@ import os
 import socket
 from typing import Any
 
+from arq import cron, func
 from arq.connections import RedisSettings
 
 from events_svc.app import configure_database, start_database_pool
+from events_svc.jobs import SEND_NOTIFICATION, SWEEP_NOTIFICATIONS
+from events_svc.mail.smtp import SmtpPool
 from events_svc.piccolo_conf import DB
-from events_svc.settings import get_settings
+from events_svc.settings import Settings, get_settings
+from workers.notifications import send_notification, sweep_notifications
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -18,10 +22,15 @@ async def startup(ctx: dict[str, Any]) -> None:
     configure_database(settings)
     await start_database_pool(max_size=10)
     ctx["settings"] = settings
+    ctx["smtp"] = SmtpPool(
+        settings.smtp, size=settings.smtp_pool_size, timeout=settings.smtp_timeout
+    )
     ctx["worker_name"] = f"{socket.gethostname()}:{os.getpid()}"
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    if "smtp" in ctx:
+        await ctx["smtp"].close()
     await DB.close_connection_pool()
 
 
@@ -34,12 +43,49 @@ def redis_settings() -> RedisSettings:
     return RedisSettings.from_dsn(get_settings().redis_url)
 
 
+def functions() -> list[Any]:
+    return [
+        ping,
+        # keep_result is short: a finished job's id can be reused soon by the sweep
+        func(send_notification, name=SEND_NOTIFICATION, keep_result=5, max_tries=1, timeout=120),
+    ]
+
+
+def cron_jobs(settings: Settings) -> list[Any]:
+    seconds = set(range(0, 60, settings.sweep_interval))
+    return [
+        cron(
+            sweep_notifications,
+            name=SWEEP_NOTIFICATIONS,
+            second=seconds,
+            unique=True,
+            run_at_startup=True,
+            keep_result=0,
+        )
+    ]
+
+
+def worker_options(settings: Settings) -> dict[str, Any]:
+    """Everything `arq.Worker` needs; used by `events-svc worker` and by the tests."""
+    return {
+        "functions": functions(),
+        "cron_jobs": cron_jobs(settings),
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "max_jobs": 50,
+        "job_timeout": 120,
+        "keep_result": 60,
+        "health_check_interval": 10,
+    }
+
+
 class WorkerSettings:
-    functions: list[Any] = [ping]
-    cron_jobs: list[Any] = []
+    """For `arq workers.main.WorkerSettings`; `events-svc worker` uses `worker_options`."""
+
+    functions = functions()
     on_startup = startup
     on_shutdown = shutdown
     max_jobs = 50
     job_timeout = 120
-    keep_result = 60
     health_check_interval = 10

@@ -6,12 +6,13 @@ import uuid
 from typing import Annotated
 
 import msgspec
+from arq.connections import ArqRedis
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from events_svc.deps import BEARER, CALLER
+from events_svc.deps import BEARER, CALLER, QUEUE
 from events_svc.events import service
 from events_svc.events.schemas import (
     EventCreate,
@@ -30,7 +31,7 @@ from events_svc.settings import Settings
 class EventController(Controller):
     path = "/events"
     tags = ["events"]
-    dependencies = CALLER
+    dependencies = {**CALLER, **QUEUE}
     security = BEARER
 
     @post("/", status_code=HTTP_201_CREATED, responses=problems(401), summary="Create an event")
@@ -97,18 +98,24 @@ class EventController(Controller):
         caller: NamedDependency[Caller],
         event_id: FromPath[uuid.UUID],
         data: JSONBody[EventPatch],
+        queue: NamedDependency[ArqRedis],
     ) -> EventOut:
-        row = await service.update_event(org_id=caller.org_id, event_id=event_id, patch=data)
+        row = await service.update_event(
+            org_id=caller.org_id, event_id=event_id, patch=data, queue=queue
+        )
         return msgspec.convert(row, EventOut)
 
     @post(
         "/{event_id:uuid}/cancel",
         status_code=HTTP_200_OK,
         responses=problems(401, 404),
-        summary="Cancel an event",
+        summary="Cancel an event; every invitee gets a CANCEL",
     )
     async def cancel_event(
-        self, caller: NamedDependency[Caller], event_id: FromPath[uuid.UUID]
+        self,
+        caller: NamedDependency[Caller],
+        event_id: FromPath[uuid.UUID],
+        queue: NamedDependency[ArqRedis],
     ) -> EventOut:
-        row = await service.cancel_event(org_id=caller.org_id, event_id=event_id)
+        row = await service.cancel_event(org_id=caller.org_id, event_id=event_id, queue=queue)
         return msgspec.convert(row, EventOut)

@@ -27,6 +27,8 @@ from events_svc.calendar.timeutil import (
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
 from events_svc.events.schemas import EventCreate, EventPatch, ReminderRule
 from events_svc.events.tables import Event
+from events_svc.jobs import JobQueue, enqueue_notifications
+from events_svc.notifications import service as outbox
 
 #: changes to these make calendars treat the event as rescheduled (RFC 5546 §2.1.4)
 SEQUENCE_FIELDS = ("starts_at", "ends_at", "timezone", "recurrence", "location", "status")
@@ -214,9 +216,10 @@ async def get_event(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]
 
 
 async def update_event(
-    *, org_id: uuid.UUID, event_id: uuid.UUID, patch: EventPatch
+    *, org_id: uuid.UUID, event_id: uuid.UUID, patch: EventPatch, queue: JobQueue | None = None
 ) -> dict[str, Any]:
-    """Apply a partial update; SEQUENCE rises when the event's identity changes."""
+    """Apply a partial update; SEQUENCE rises when the event's identity changes, and then every
+    invitee who has not declined is sent an update."""
     given = {
         f: getattr(patch, f)
         for f in patch.__struct_fields__
@@ -267,11 +270,17 @@ async def update_event(
         if "online_url" in given:
             changes["online_url"] = _url(given["online_url"], field="online_url")
         changes = {k: v for k, v in changes.items() if _differs(current[k], v)}
+        queued: list[dict[str, Any]] = []
         if changes:
             if any(f in changes for f in SEQUENCE_FIELDS):
                 changes["sequence"] = current["sequence"] + 1
             changes["updated_at"] = datetime.now(UTC)
             await Event.update(changes).where(Event.id == event_id)  # type: ignore[arg-type]
+            if "sequence" in changes:
+                queued = await outbox.queue_event_change(
+                    event_id=event_id, sequence=changes["sequence"], kind="update"
+                )
+    await enqueue_notifications(queue, queued)
     return await get_event(org_id=org_id, event_id=event_id)
 
 
@@ -294,8 +303,12 @@ def _differs(old: Any, new: Any) -> bool:
     return bool(old != new)
 
 
-async def cancel_event(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
-    """Cancel an event; cancelling twice is harmless and keeps the first SEQUENCE."""
+async def cancel_event(
+    *, org_id: uuid.UUID, event_id: uuid.UUID, queue: JobQueue | None = None
+) -> dict[str, Any]:
+    """Cancel an event and send every invitee a CANCEL; cancelling twice is harmless and
+    keeps the first SEQUENCE."""
+    queued: list[dict[str, Any]] = []
     async with Event._meta.db.transaction():
         current = (
             await Event.select(Event.status, Event.sequence)
@@ -306,13 +319,18 @@ async def cancel_event(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, A
         if current is None:
             raise NotFound("event not found")
         if current["status"] != "cancelled":
+            sequence = current["sequence"] + 1
             await Event.update(
                 {
                     Event.status: "cancelled",
-                    Event.sequence: current["sequence"] + 1,
+                    Event.sequence: sequence,
                     Event.updated_at: datetime.now(UTC),
                 }
             ).where(Event.id == event_id)
+            queued = await outbox.queue_event_change(
+                event_id=event_id, sequence=sequence, kind="cancellation"
+            )
+    await enqueue_notifications(queue, queued)
     return await get_event(org_id=org_id, event_id=event_id)
 
 

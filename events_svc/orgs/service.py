@@ -9,13 +9,13 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.headerregistry import Address
 from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
 
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound, Unauthorized
 from events_svc.orgs.tables import ApiKey, Organization
+from events_svc.validation import validate_email
 
 KEY_PREFIX = "evs"
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -45,23 +45,6 @@ def new_key() -> tuple[str, str]:
     """A fresh key and its public prefix."""
     prefix = secrets.token_hex(6)
     return f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}", prefix
-
-
-def validate_email(value: str, *, field: str) -> str:
-    """An addr-spec without display name, CR/LF or spaces; returns it stripped."""
-    value = value.strip()
-    try:
-        address = Address(addr_spec=value)
-    except (ValueError, IndexError, TypeError) as exc:
-        raise InvalidInput.field(field, f"{value!r} is not an e-mail address") from exc
-    if (
-        not address.username
-        or "." not in address.domain
-        or any(ch.isspace() for ch in value)
-        or address.addr_spec != value
-    ):
-        raise InvalidInput.field(field, f"{value!r} is not an e-mail address")
-    return value
 
 
 def org_to_dict(row: dict[str, Any]) -> dict[str, Any]:

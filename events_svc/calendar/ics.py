@@ -1,0 +1,155 @@
+"""Event (+ person) -> iCalendar bytes: iTIP REQUEST / CANCEL bodies (RFC 5545, RFC 5546)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from icalendar import Calendar, Event, vCalAddress, vRecur, vText
+
+from events_svc import __version__
+from events_svc.calendar.timeutil import zone
+from events_svc.calendar.vtimezone import vtimezone
+
+PRODID = f"-//events-svc//events-svc {__version__}//EN"
+Method = Literal["REQUEST", "CANCEL", "PUBLISH"]
+
+ROLES = {
+    "chair": "CHAIR",
+    "required": "REQ-PARTICIPANT",
+    "optional": "OPT-PARTICIPANT",
+    "non-participant": "NON-PARTICIPANT",
+}
+PARTSTATS = {
+    "needs-action": "NEEDS-ACTION",
+    "accepted": "ACCEPTED",
+    "tentative": "TENTATIVE",
+    "declined": "DECLINED",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EventData:
+    """What a calendar shows of an event; times are local wall-clock in `timezone`."""
+
+    uid: str
+    sequence: int
+    title: str
+    description: str
+    location: str
+    online_url: str
+    url: str  #: a page or file about the event (its .ics)
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    recurrence: str | None
+    status: str  #: scheduled / cancelled
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """An ORGANIZER or ATTENDEE: address, display name and, for attendees, role and answer."""
+
+    email: str
+    name: str
+    role: str = "required"
+    rsvp: str = "needs-action"
+
+
+def _cn(name: str) -> str:
+    # Outlook does not read RFC 6868 (^') escapes, so double quotes become single ones.
+    return " ".join(name.replace('"', "'").split())
+
+
+def _address(party: Party) -> vCalAddress:
+    address = vCalAddress(f"mailto:{party.email}")
+    if party.name.strip():
+        address.params["CN"] = vText(_cn(party.name))
+    return address
+
+
+def _description(event: EventData) -> str:
+    parts = [event.description.strip()]
+    if event.online_url:
+        parts.append(event.online_url)
+    return "\n\n".join(p for p in parts if p)
+
+
+def vevent(
+    event: EventData,
+    *,
+    organizer: Party,
+    attendees: Sequence[Party],
+    dtstamp: datetime,
+    cancelled: bool = False,
+) -> Event:
+    """One VEVENT with UID, SEQUENCE, DTSTAMP, zone-qualified times and the given attendees."""
+    tz = zone(event.timezone)
+    component = Event()
+    component.add("uid", event.uid)
+    component.add("sequence", event.sequence)
+    component.add("dtstamp", dtstamp.astimezone(UTC))
+    component.add("dtstart", event.starts_at.replace(tzinfo=tz))
+    component.add("dtend", event.ends_at.replace(tzinfo=tz))
+    if event.recurrence:
+        component.add("rrule", vRecur.from_ical(event.recurrence))
+    component.add("summary", event.title)
+    description = _description(event)
+    if description:
+        component.add("description", description)
+    if event.location:
+        component.add("location", event.location)
+    component.add("url", event.online_url or event.url)
+    status = "CANCELLED" if cancelled or event.status == "cancelled" else "CONFIRMED"
+    component.add("status", status)
+    component.add("transp", "OPAQUE")
+    component.add("created", event.created_at.astimezone(UTC))
+    component.add("last-modified", event.updated_at.astimezone(UTC))
+    component.add("organizer", _address(organizer))
+    for person in attendees:
+        attendee = _address(person)
+        attendee.params["CUTYPE"] = "INDIVIDUAL"
+        attendee.params["ROLE"] = ROLES[person.role]
+        attendee.params["PARTSTAT"] = PARTSTATS[person.rsvp]
+        attendee.params["RSVP"] = "TRUE"
+        component.add("attendee", attendee)
+    return component
+
+
+def calendar(method: Method | None, events: Sequence[Event], timezones: Sequence[str]) -> Calendar:
+    """A VCALENDAR around `events` with one rule-based VTIMEZONE per zone used."""
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    if method:
+        cal.add("method", method)
+    for tzid in dict.fromkeys(timezones):  # each zone once, in first-use order
+        cal.add_component(vtimezone(tzid))
+    for component in events:
+        cal.add_component(component)
+    return cal
+
+
+def itip(
+    method: Literal["REQUEST", "CANCEL"],
+    event: EventData,
+    *,
+    organizer: Party,
+    attendee: Party,
+    dtstamp: datetime | None = None,
+) -> bytes:
+    """The iTIP message for one attendee: REQUEST (invitation, update) or CANCEL."""
+    component = vevent(
+        event,
+        organizer=organizer,
+        attendees=[attendee],
+        dtstamp=dtstamp or datetime.now(UTC),
+        cancelled=method == "CANCEL",
+    )
+    ics: bytes = calendar(method, [component], [event.timezone]).to_ical()
+    return ics

@@ -1,0 +1,88 @@
+"""HTTP routes of invitations."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import msgspec
+from arq.connections import ArqRedis
+from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+
+from events_svc.deps import BEARER, CALLER, QUEUE
+from events_svc.invitations import service
+from events_svc.invitations.schemas import (
+    InvitationOut,
+    InvitationPage,
+    InvitationsCreate,
+    InvitationsCreated,
+)
+from events_svc.openapi import problems
+from events_svc.orgs.service import Caller
+
+#: 10,000 invitees do not fit in the general 1 MiB limit
+INVITATIONS_MAX_BODY = 8 * 1024 * 1024
+
+
+class InvitationController(Controller):
+    path = "/events/{event_id:uuid}/invitations"
+    tags = ["invitations"]
+    dependencies = {**CALLER, **QUEUE}
+    security = BEARER
+
+    @post(
+        "/",
+        status_code=HTTP_202_ACCEPTED,
+        request_max_body_size=INVITATIONS_MAX_BODY,
+        responses=problems(401, 404, 409),
+        summary="Invite people (up to 10,000); each new invitee gets one iMIP invitation",
+        description="Idempotent per e-mail address (compared case-insensitively). One invalid "
+        "address refuses the whole request, and the problem document lists every bad one. "
+        "A cancelled event answers 409. Bodies may be up to 8 MiB here.",
+    )
+    async def invite(
+        self,
+        caller: NamedDependency[Caller],
+        queue: NamedDependency[ArqRedis],
+        event_id: FromPath[uuid.UUID],
+        data: JSONBody[InvitationsCreate],
+    ) -> InvitationsCreated:
+        invited, already = await service.invite(
+            org_id=caller.org_id,
+            event_id=event_id,
+            invitees=data.invitees,
+            message=data.message,
+            queue=queue,
+        )
+        return InvitationsCreated(invited=invited, already_invited=already)
+
+    @get("/", responses=problems(401, 404), summary="Invitees with their answer and delivery")
+    async def list_invitations(
+        self,
+        caller: NamedDependency[Caller],
+        event_id: FromPath[uuid.UUID],
+        cursor: Annotated[str | None, QueryParameter(max_length=400)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=service.MAX_PAGE)] = service.DEFAULT_PAGE,
+    ) -> InvitationPage:
+        items, next_cursor = await service.list_invitations(
+            org_id=caller.org_id, event_id=event_id, cursor=cursor, limit=limit
+        )
+        return InvitationPage(items=msgspec.convert(items, list[InvitationOut]), next=next_cursor)
+
+    @delete(
+        "/{email:str}",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problems(401, 404),
+        summary="Un-invite a person; they get a CANCEL",
+    )
+    async def uninvite(
+        self,
+        caller: NamedDependency[Caller],
+        queue: NamedDependency[ArqRedis],
+        event_id: FromPath[uuid.UUID],
+        email: FromPath[str],
+    ) -> None:
+        await service.uninvite(org_id=caller.org_id, event_id=event_id, email=email, queue=queue)

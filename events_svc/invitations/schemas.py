@@ -1,0 +1,55 @@
+"""Request and response bodies of invitations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+Role = Literal["chair", "required", "optional", "non-participant"]
+Rsvp = Literal["needs-action", "accepted", "tentative", "declined"]
+LocaleName = Literal["zh-CN", "en"]
+MAX_INVITEES = 10_000
+
+
+class InviteeIn(msgspec.Struct, forbid_unknown_fields=True):
+    email: Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
+    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    role: Role = "required"
+    locale: LocaleName = "zh-CN"
+
+
+class InvitationsCreate(msgspec.Struct, forbid_unknown_fields=True):
+    invitees: Annotated[list[InviteeIn], msgspec.Meta(min_length=1, max_length=MAX_INVITEES)]
+    message: Annotated[str, msgspec.Meta(max_length=5000)] = ""
+
+
+class InvitationsCreated(msgspec.Struct):
+    invited: int  #: people newly invited (each gets one invitation e-mail)
+    already_invited: int  #: people who were on the list already (nothing is sent)
+
+
+class Delivery(msgspec.Struct):
+    """The latest message to this person about this event."""
+
+    kind: str
+    status: str  #: queued / sending / sent / failed / skipped
+    attempts: int
+    last_error: str
+    sent_at: datetime | None
+
+
+class InvitationOut(msgspec.Struct):
+    email: str
+    name: str
+    role: str
+    rsvp: str
+    locale: str
+    invited_at: datetime
+    delivery: Delivery | None
+
+
+class InvitationPage(msgspec.Struct):
+    items: list[InvitationOut]
+    next: str | None

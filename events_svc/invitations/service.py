@@ -1,0 +1,182 @@
+"""Invitations: who is invited to which event, and the messages that go with it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
+from events_svc.events.tables import Event
+from events_svc.invitations.schemas import InviteeIn
+from events_svc.invitations.tables import Invitation
+from events_svc.jobs import JobQueue, enqueue_notifications
+from events_svc.notifications import service as outbox
+from events_svc.people.service import PersonIn, upsert_people
+from events_svc.validation import email_problem
+
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+
+
+async def _lock_event(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
+    """The caller's event, locked against concurrent changes of its SEQUENCE."""
+    rows = await Event.raw(
+        "SELECT id, sequence, status FROM event WHERE id = {} AND org = {} FOR UPDATE",
+        event_id,
+        org_id,
+    )
+    if not rows:
+        raise NotFound("event not found")
+    return dict(rows[0])
+
+
+def _check_invitees(invitees: Sequence[InviteeIn]) -> list[InviteeIn]:
+    """Refuse the whole list when any address is bad, naming every one; drop repeats."""
+    errors: list[FieldError] = []
+    unique: dict[str, InviteeIn] = {}
+    for i, invitee in enumerate(invitees):
+        email = invitee.email.strip()
+        problem = email_problem(email)
+        if problem:
+            errors.append(FieldError(field=f"invitees.{i}.email", message=problem))
+            continue
+        if any(ch in invitee.name for ch in "\r\n"):
+            errors.append(FieldError(field=f"invitees.{i}.name", message="must be a single line"))
+            continue
+        unique.setdefault(
+            email.lower(),
+            InviteeIn(
+                email=email, name=invitee.name.strip(), role=invitee.role, locale=invitee.locale
+            ),
+        )
+    if errors:
+        bad = ", ".join(e.field for e in errors[:20])
+        more = f" and {len(errors) - 20} more" if len(errors) > 20 else ""
+        raise InvalidInput(f"{len(errors)} invalid invitee(s): {bad}{more}", errors=errors)
+    return list(unique.values())
+
+
+async def invite(
+    *,
+    org_id: uuid.UUID,
+    event_id: uuid.UUID,
+    invitees: Sequence[InviteeIn],
+    message: str,
+    queue: JobQueue | None,
+) -> tuple[int, int]:
+    """Invite people; returns (newly invited, already invited). Idempotent per address."""
+    people = _check_invitees(invitees)
+    async with Event._meta.db.transaction():
+        event = await _lock_event(org_id=org_id, event_id=event_id)
+        if event["status"] == "cancelled":
+            raise Conflict("the event is cancelled; nobody can be invited to it")
+        ids = await upsert_people(
+            [PersonIn(email=p.email, name=p.name, locale=p.locale) for p in people]
+        )
+        rows = await Invitation.raw(
+            "INSERT INTO invitation (id, event, person, role, message)"
+            " SELECT gen_random_uuid(), {}, p, r, {}"
+            " FROM unnest({}::uuid[], {}::text[]) AS u(p, r)"
+            " ON CONFLICT (event, person) DO UPDATE SET removed_at = NULL,"
+            " generation = invitation.generation + 1, role = EXCLUDED.role,"
+            " message = EXCLUDED.message, rsvp = 'needs-action', updated_at = now()"
+            " WHERE invitation.removed_at IS NOT NULL"
+            " RETURNING person, generation",
+            event_id,
+            message,
+            [ids[p.email.lower()] for p in people],
+            [p.role for p in people],
+        )
+        queued = await outbox.queue_invitations(
+            event_id=event_id, sequence=event["sequence"], invitations=rows
+        )
+    await enqueue_notifications(queue, queued)
+    return len(rows), len(people) - len(rows)
+
+
+async def uninvite(
+    *, org_id: uuid.UUID, event_id: uuid.UUID, email: str, queue: JobQueue | None
+) -> None:
+    """Take a person off the list; they get a CANCEL for the event."""
+    async with Event._meta.db.transaction():
+        event = await _lock_event(org_id=org_id, event_id=event_id)
+        rows = await Invitation.raw(
+            "UPDATE invitation i SET removed_at = now(), updated_at = now()"
+            " FROM person p WHERE p.id = i.person AND p.email_key = lower({})"
+            " AND i.event = {} AND i.removed_at IS NULL RETURNING i.person, i.generation",
+            email.strip(),
+            event_id,
+        )
+        if not rows:
+            raise NotFound(f"{email!r} is not invited to this event")
+        queued: list[dict[str, Any]] = []
+        if event["status"] != "cancelled":  # after a cancellation there is nothing to take back
+            queued = await outbox.queue_uninvite(
+                event_id=event_id,
+                sequence=event["sequence"],
+                person_id=rows[0]["person"],
+                generation=rows[0]["generation"],
+            )
+    await enqueue_notifications(queue, queued)
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidInput.field("cursor", "not a cursor this API gave out") from exc
+
+
+async def list_invitations(
+    *,
+    org_id: uuid.UUID,
+    event_id: uuid.UUID,
+    cursor: str | None = None,
+    limit: int = DEFAULT_PAGE,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Current invitees by address, each with the delivery state of their latest message."""
+    exists = await Event.raw("SELECT 1 FROM event WHERE id = {} AND org = {}", event_id, org_id)
+    if not exists:
+        raise NotFound("event not found")
+    after = _decode_cursor(cursor) if cursor else ""
+    rows = await Invitation.raw(
+        "SELECT p.email, p.email_key, p.name, p.locale, i.role, i.rsvp,"
+        " i.created_at AS invited_at, n.kind, n.status, n.attempts, n.last_error, n.sent_at"
+        " FROM invitation i JOIN person p ON p.id = i.person"
+        " LEFT JOIN LATERAL (SELECT kind, status, attempts, last_error, sent_at"
+        "   FROM notification WHERE event = i.event AND person = i.person"
+        "   ORDER BY created_at DESC LIMIT 1) n ON true"
+        " WHERE i.event = {} AND i.removed_at IS NULL AND p.email_key > {}"
+        " ORDER BY p.email_key LIMIT {}",
+        event_id,
+        after,
+        limit + 1,
+    )
+    items = [
+        {
+            "email": r["email"],
+            "name": r["name"],
+            "role": r["role"],
+            "rsvp": r["rsvp"],
+            "locale": r["locale"],
+            "invited_at": r["invited_at"],
+            "delivery": None
+            if r["kind"] is None
+            else {
+                "kind": r["kind"],
+                "status": r["status"],
+                "attempts": r["attempts"],
+                "last_error": r["last_error"],
+                "sent_at": r["sent_at"],
+            },
+        }
+        for r in rows[:limit]
+    ]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]["email_key"]
+        next_cursor = base64.urlsafe_b64encode(last.encode()).decode().rstrip("=")
+    return items, next_cursor

@@ -1,0 +1,173 @@
+"""Words and formats of the mail in zh-CN and en: dates, zones, recurrence, roles."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from events_svc.calendar.timeutil import zone
+
+Locale = Literal["zh-CN", "en"]
+LOCALES: tuple[Locale, ...] = ("zh-CN", "en")
+
+_ZH_WEEKDAYS = "一二三四五六日"
+_EN_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_EN_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+_ZH_ZONE_NAMES = {
+    "Asia/Shanghai": "北京时间",
+    "Asia/Chongqing": "北京时间",
+    "Asia/Harbin": "北京时间",
+    "Asia/Urumqi": "乌鲁木齐时间",
+    "Asia/Hong_Kong": "香港时间",
+    "Asia/Macau": "澳门时间",
+    "Asia/Taipei": "台北时间",
+    "Asia/Tokyo": "东京时间",
+    "Asia/Singapore": "新加坡时间",
+    "Europe/London": "伦敦时间",
+    "America/New_York": "纽约时间",
+    "UTC": "协调世界时",
+}
+_EN_ZONE_NAMES = {"Asia/Shanghai": "China Standard Time", "Asia/Hong_Kong": "Hong Kong Time"}
+
+_BYDAY = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
+
+TEXT: dict[str, dict[Locale, str]] = {
+    "subject.invitation": {
+        "zh-CN": "邀请：{title}（{when}）",
+        "en": "Invitation: {title} ({when})",
+    },
+    "subject.update": {"zh-CN": "更新：{title}（{when}）", "en": "Updated: {title} ({when})"},
+    "subject.cancellation": {
+        "zh-CN": "已取消：{title}（{when}）",
+        "en": "Cancelled: {title} ({when})",
+    },
+    "subject.uninvited": {
+        "zh-CN": "邀请已撤回：{title}（{when}）",
+        "en": "Invitation withdrawn: {title} ({when})",
+    },
+    "intro.invitation": {"zh-CN": "{org} 邀请您参加：", "en": "{org} invites you to:"},
+    "intro.update": {
+        "zh-CN": "{org} 更新了以下活动，以下为最新安排：",
+        "en": "{org} has updated this event; here are the current details:",
+    },
+    "intro.cancellation": {
+        "zh-CN": "{org} 已取消以下活动：",
+        "en": "{org} has cancelled this event:",
+    },
+    "intro.uninvited": {
+        "zh-CN": "{org} 已将您从以下活动的邀请名单中移除：",
+        "en": "{org} has withdrawn your invitation to this event:",
+    },
+    "label.when": {"zh-CN": "时间", "en": "When"},
+    "label.repeats": {"zh-CN": "重复", "en": "Repeats"},
+    "label.where": {"zh-CN": "地点", "en": "Where"},
+    "label.online": {"zh-CN": "线上参会", "en": "Join online"},
+    "label.role": {"zh-CN": "您的身份", "en": "Your role"},
+    "label.note": {"zh-CN": "主办方留言", "en": "Note from the organizer"},
+    "label.details": {"zh-CN": "活动说明", "en": "Details"},
+    "label.ics": {"zh-CN": "日历文件（.ics）", "en": "Calendar file (.ics)"},
+    "label.feed": {"zh-CN": "订阅我的日历", "en": "Subscribe to my calendar"},
+    "hint.invitation": {
+        "zh-CN": "本邮件附有日历邀请，可在 Outlook、Gmail、Apple 日历或 Thunderbird 中"
+        "直接接受或拒绝。",
+        "en": "This message carries a calendar invitation: accept or decline it in Outlook, "
+        "Gmail, Apple Calendar or Thunderbird.",
+    },
+    "hint.cancellation": {
+        "zh-CN": "您的日历会自动移除此活动。",
+        "en": "Your calendar will remove this event.",
+    },
+    "footer": {
+        "zh-CN": "此邮件由 events-svc 代 {org} 自动发送。如有疑问，请直接回复本邮件联系主办方。",
+        "en": "Sent automatically by events-svc on behalf of {org}. "
+        "Reply to this message to reach the organizer.",
+    },
+    "role.chair": {"zh-CN": "主持人", "en": "Chair"},
+    "role.required": {"zh-CN": "必要参加者", "en": "Required participant"},
+    "role.optional": {"zh-CN": "可选参加者", "en": "Optional participant"},
+    "role.non-participant": {"zh-CN": "知会（无需参加）", "en": "For information only"},
+}
+
+
+def t(key: str, locale: Locale, **values: str) -> str:
+    return TEXT[key][locale].format(**values)
+
+
+def zone_label(tzid: str, when: datetime, locale: Locale) -> str:
+    """'北京时间，Asia/Shanghai，UTC+08:00' / 'China Standard Time, Asia/Shanghai, UTC+08:00'."""
+    offset = when.replace(tzinfo=zone(tzid)).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign = "+" if minutes >= 0 else "-"
+    utc = f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    names = _ZH_ZONE_NAMES if locale == "zh-CN" else _EN_ZONE_NAMES
+    sep = "，" if locale == "zh-CN" else ", "
+    parts = [names[tzid]] if tzid in names else []
+    return sep.join([*parts, tzid, utc])
+
+
+def _date(value: datetime, locale: Locale) -> str:
+    if locale == "zh-CN":
+        return f"{value.year}年{value.month}月{value.day}日（星期{_ZH_WEEKDAYS[value.weekday()]}）"
+    return (
+        f"{_EN_WEEKDAYS[value.weekday()]}, {value.day} {_EN_MONTHS[value.month - 1]} {value.year}"
+    )
+
+
+def when(start: datetime, end: datetime, tzid: str, locale: Locale) -> str:
+    """The event's time in its own zone, with the zone named."""
+    label = zone_label(tzid, start, locale)
+    gap = "" if locale == "zh-CN" else " "  # the zh date already ends in a full-width bracket
+    if start.date() == end.date():
+        text = f"{_date(start, locale)}{gap}{start:%H:%M}–{end:%H:%M}"
+    else:
+        text = f"{_date(start, locale)}{gap}{start:%H:%M} – {_date(end, locale)}{gap}{end:%H:%M}"
+    return f"{text}（{label}）" if locale == "zh-CN" else f"{text} ({label})"
+
+
+def short_when(start: datetime, locale: Locale) -> str:
+    """The start for subject lines: '2027年6月10日 09:30' / '10 Jun 2027 09:30'."""
+    if locale == "zh-CN":
+        return f"{start.year}年{start.month}月{start.day}日 {start:%H:%M}"
+    return f"{start.day} {_EN_MONTHS[start.month - 1][:3]} {start.year} {start:%H:%M}"
+
+
+def recurrence(rule: str | None, tzid: str, locale: Locale) -> str:
+    """A readable RRULE: '每周（周二、周四），共 6 次' / 'Weekly on Tue, Thu, 6 times'."""
+    if not rule:
+        return ""
+    parts = dict(p.split("=", 1) for p in rule.split(";"))
+    freq = parts.get("FREQ", "")
+    interval = int(parts.get("INTERVAL", "1") or 1)
+    days = [d[-2:] for d in parts.get("BYDAY", "").split(",") if d[-2:] in _BYDAY]
+    if locale == "zh-CN":
+        unit = {"DAILY": "天", "WEEKLY": "周", "MONTHLY": "月", "YEARLY": "年"}.get(freq, "")
+        text = f"每{unit}" if interval == 1 else f"每 {interval} {unit}"
+        if days:
+            text += "（" + "、".join(f"周{_ZH_WEEKDAYS[_BYDAY[d]]}" for d in days) + "）"
+        if "COUNT" in parts:
+            text += f"，共 {parts['COUNT']} 次"
+        elif "UNTIL" in parts:
+            text += f"，至 {_until_local(parts['UNTIL'], tzid):%Y年%m月%d日}"
+        return text
+    unit = {"DAILY": "day", "WEEKLY": "week", "MONTHLY": "month", "YEARLY": "year"}.get(freq, "")
+    text = {"DAILY": "Daily", "WEEKLY": "Weekly", "MONTHLY": "Monthly", "YEARLY": "Yearly"}.get(
+        freq, freq
+    )
+    if interval != 1:
+        text = f"Every {interval} {unit}s"
+    if days:
+        text += " on " + ", ".join(_EN_WEEKDAYS[_BYDAY[d]][:3] for d in days)
+    if "COUNT" in parts:
+        text += f", {parts['COUNT']} times"
+    elif "UNTIL" in parts:
+        until = _until_local(parts["UNTIL"], tzid)
+        text += f", until {until.day} {_EN_MONTHS[until.month - 1]} {until.year}"
+    return text
+
+
+def _until_local(value: str, tzid: str) -> datetime:
+    instant = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return instant.astimezone(zone(tzid))

@@ -1,0 +1,111 @@
+"""Sending through aiosmtplib with a small pool of connections reused across messages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+import aiosmtplib
+
+from events_svc.settings import SmtpSettings
+
+log = logging.getLogger("events_svc.mail.smtp")
+
+
+class TransientSendError(Exception):
+    """Worth retrying later: connection trouble or a 4xx reply."""
+
+
+class PermanentSendError(Exception):
+    """Not worth retrying: a 5xx reply."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    response: str  #: the server's reply to the message, e.g. "250 OK queued as 1234"
+
+
+class SmtpPool:
+    """At most `size` open connections; each send borrows one and returns it when done."""
+
+    def __init__(self, settings: SmtpSettings, *, size: int, timeout: float) -> None:
+        self.settings = settings
+        self.timeout = timeout
+        self._idle: asyncio.LifoQueue[aiosmtplib.SMTP] = asyncio.LifoQueue()
+        self._slots = asyncio.Semaphore(size)
+
+    def _client(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        return aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            use_tls=s.use_tls,
+            start_tls=True if s.start_tls else False if not s.use_tls else None,
+            username=s.username,
+            password=s.password,
+            timeout=self.timeout,
+        )
+
+    async def _connected(self) -> tuple[aiosmtplib.SMTP, bool]:
+        """An open connection and whether it was reused (may have gone stale while idle)."""
+        while not self._idle.empty():
+            client = self._idle.get_nowait()
+            if client.is_connected:
+                return client, True
+        client = self._client()
+        await client.connect()
+        return client, False
+
+    async def send(self, *, sender: str, recipient: str, message: bytes) -> SendResult:
+        async with self._slots:
+            for attempt in range(2):
+                try:
+                    client, reused = await self._connected()
+                except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+                    raise TransientSendError(f"cannot connect to SMTP server: {exc}") from exc
+                try:
+                    errors, response = await client.sendmail(sender, [recipient], message)
+                except aiosmtplib.SMTPRecipientsRefused as exc:
+                    await self._discard(client, reset=True)
+                    refused = exc.recipients[0] if exc.recipients else None
+                    code = refused.code if refused is not None else 550
+                    text = f"{code} {refused.message if refused is not None else exc}"
+                    raise _classify(code, text) from exc
+                except aiosmtplib.SMTPResponseException as exc:
+                    await self._discard(client, reset=True)
+                    raise _classify(exc.code, f"{exc.code} {exc.message}") from exc
+                except aiosmtplib.SMTPServerDisconnected as exc:
+                    await self._discard(client)
+                    if reused and attempt == 0:
+                        continue  # the server closed an idle connection; one fresh try
+                    raise TransientSendError(f"SMTP server disconnected: {exc}") from exc
+                except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+                    await self._discard(client)
+                    raise TransientSendError(f"SMTP error: {exc}") from exc
+                self._idle.put_nowait(client)
+                return SendResult(response=str(response))
+        raise TransientSendError("SMTP server disconnected twice")  # pragma: no cover
+
+    async def _discard(self, client: aiosmtplib.SMTP, *, reset: bool = False) -> None:
+        """Drop a connection, or keep it after RSET when the server only refused one message."""
+        if reset and client.is_connected:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+                await client.rset()
+                self._idle.put_nowait(client)
+                return
+        client.close()
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            client = self._idle.get_nowait()
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+                await client.quit()
+            client.close()
+
+
+def _classify(code: int, text: str) -> Exception:
+    if 400 <= code < 500:
+        return TransientSendError(text)
+    return PermanentSendError(text)

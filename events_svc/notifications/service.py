@@ -1,0 +1,366 @@
+"""The outbox: creating notification rows, claiming, rendering, sending and recording them.
+
+Every outgoing message is a row first (created in the same transaction as the change that
+causes it); workers claim a row atomically, render it from the event as it is now, send it and
+record the outcome. Raw SQL is used where the query builder would cost more than the query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from events_svc.calendar.ics import EventData, Party, itip
+from events_svc.mail.i18n import LOCALES, Locale
+from events_svc.mail.render import Links, MailContext, build_message, to_bytes
+from events_svc.mail.smtp import PermanentSendError, SmtpPool, TransientSendError
+from events_svc.notifications.tables import Notification
+from events_svc.settings import Settings
+
+log = logging.getLogger("events_svc.notifications")
+
+#: kinds whose ICS is a REQUEST (the full current event)
+REQUEST_KINDS = ("invitation", "update")
+MAX_BACKOFF = timedelta(hours=1)
+CLAIM_WAIT = 0.1  # seconds between claim attempts while a sibling message is being sent
+CLAIM_WAITS = 50
+
+
+def _key(kind: str, event_id: uuid.UUID, person_id: uuid.UUID, suffix: str) -> str:
+    return f"{kind}:{event_id}:{person_id}:{suffix}"
+
+
+async def queue_invitations(
+    *, event_id: uuid.UUID, sequence: int, invitations: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One invitation row per new (or renewed) invitation; call inside the transaction."""
+    if not invitations:
+        return []
+    keys = [
+        _key("invitation", event_id, inv["person"], f"g{inv['generation']}") for inv in invitations
+    ]
+    return await _insert(
+        kind="invitation",
+        event_id=event_id,
+        sequence=sequence,
+        person_ids=[inv["person"] for inv in invitations],
+        keys=keys,
+        detail="",
+    )
+
+
+async def queue_uninvite(
+    *, event_id: uuid.UUID, sequence: int, person_id: uuid.UUID, generation: int
+) -> list[dict[str, Any]]:
+    """A CANCEL for one person taken off the list; call inside the transaction."""
+    return await _insert(
+        kind="cancellation",
+        event_id=event_id,
+        sequence=sequence,
+        person_ids=[person_id],
+        keys=[_key("uninvite", event_id, person_id, f"g{generation}")],
+        detail="uninvited",
+    )
+
+
+async def queue_event_change(
+    *, event_id: uuid.UUID, sequence: int, kind: Literal["update", "cancellation"]
+) -> list[dict[str, Any]]:
+    """Rows for every current invitee after the event's SEQUENCE rose; inside the transaction.
+
+    Updates skip people who declined; a cancellation reaches everyone still invited.
+    """
+    rows = await Notification.raw(
+        "INSERT INTO notification (id, key, kind, event, person, sequence, detail)"
+        " SELECT gen_random_uuid(), {} || ':' || i.event || ':' || i.person || ':' || {},"
+        " {}, i.event, i.person, {}, ''"
+        " FROM invitation i WHERE i.event = {} AND i.removed_at IS NULL"
+        " AND ({} OR i.rsvp <> 'declined')"
+        " ON CONFLICT (key) DO NOTHING RETURNING id, key, attempts",
+        kind,
+        f"s{sequence}",
+        kind,
+        sequence,
+        event_id,
+        kind == "cancellation",  # updates skip people who declined; a cancellation does not
+    )
+    return list(rows)
+
+
+async def _insert(
+    *,
+    kind: str,
+    event_id: uuid.UUID,
+    sequence: int,
+    person_ids: Sequence[uuid.UUID],
+    keys: Sequence[str],
+    detail: str,
+) -> list[dict[str, Any]]:
+    rows = await Notification.raw(
+        "INSERT INTO notification (id, key, kind, event, person, sequence, detail)"
+        " SELECT gen_random_uuid(), k, {}, {}, p, {}, {}"
+        " FROM unnest({}::text[], {}::uuid[]) AS u(k, p)"
+        " ON CONFLICT (key) DO NOTHING RETURNING id, key, attempts",
+        kind,
+        event_id,
+        sequence,
+        detail,
+        list(keys),
+        list(person_ids),
+    )
+    return list(rows)
+
+
+# --- delivery ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: Literal["sent", "skipped", "failed", "retry", "noop"]
+    detail: str = ""
+    #: for "retry": when to try again, and the row for the next job id
+    retry_at: datetime | None = None
+    row: dict[str, Any] | None = None
+
+
+def backoff(attempts: int, first: float) -> timedelta:
+    """first, 2 x first, 4 x first, ... capped at an hour."""
+    return min(timedelta(seconds=first * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+async def claim(
+    *, notification_id: uuid.UUID, now: datetime, lease: float
+) -> dict[str, Any] | None:
+    """Take a row for sending, atomically; None when it is not due, another worker has it, or
+    another message to the same person about the same event is being sent right now.
+
+    The last rule keeps each person's messages in order (an invitation and the update that
+    follows it never race); the invitation row lock makes it hold across workers.
+    """
+    stale = now - timedelta(seconds=lease)
+    async with Notification._meta.db.transaction():
+        await Notification.raw(
+            "SELECT i.id FROM invitation i JOIN notification n"
+            " ON n.event = i.event AND n.person = i.person WHERE n.id = {} FOR UPDATE OF i",
+            notification_id,
+        )
+        rows = await Notification.raw(
+            "UPDATE notification n SET status = 'sending', claimed_at = {},"
+            " attempts = attempts + 1"
+            " WHERE n.id = {} AND ((n.status = 'queued' AND n.next_attempt_at <= {})"
+            " OR (n.status = 'sending' AND n.claimed_at < {}))"
+            " AND NOT EXISTS (SELECT 1 FROM notification o WHERE o.event = n.event"
+            "   AND o.person = n.person AND o.id <> n.id AND o.status = 'sending'"
+            "   AND o.claimed_at >= {})"
+            " RETURNING id, key, kind, event, person, sequence, occurrence, detail, attempts,"
+            " created_at",
+            now,
+            notification_id,
+            now,
+            stale,
+            stale,
+        )
+    return rows[0] if rows else None
+
+
+async def _waits_for_sibling(notification_id: uuid.UUID, *, now: datetime) -> bool:
+    """Whether the row is due and still queued (so only a sibling in flight blocked it)."""
+    rows = await Notification.raw(
+        "SELECT 1 FROM notification WHERE id = {} AND status = 'queued' AND next_attempt_at <= {}",
+        notification_id,
+        now,
+    )
+    return bool(rows)
+
+
+_CONTEXT_SQL = (
+    "SELECT e.id AS event_id, e.uid, e.sequence AS event_sequence, e.title, e.description,"
+    " e.location, e.online_url, e.starts_at, e.ends_at, e.timezone, e.recurrence, e.status,"
+    " e.created_at AS event_created_at, e.updated_at AS event_updated_at,"
+    " o.name AS org_name, o.email AS org_email,"
+    " p.email, p.name AS person_name, p.locale,"
+    " i.role, i.rsvp, i.message, i.generation, i.removed_at"
+    " FROM event e JOIN organization o ON o.id = e.org"
+    " JOIN person p ON p.id = {}"
+    " LEFT JOIN invitation i ON i.event = e.id AND i.person = p.id"
+    " WHERE e.id = {}"
+)
+
+
+async def _skip_reason(row: dict[str, Any], ctx: dict[str, Any]) -> str | None:
+    """Why this message should not go out (None: send it), from the state as it is now."""
+    kind = row["kind"]
+    if ctx["role"] is None:
+        return "not invited"
+    if kind in REQUEST_KINDS:
+        if ctx["status"] == "cancelled":
+            return "event cancelled"
+        if ctx["removed_at"] is not None:
+            return "uninvited"
+        if kind == "update" and ctx["rsvp"] == "declined":
+            return "declined"
+        if kind == "update":
+            newer = await Notification.raw(
+                "SELECT 1 FROM notification WHERE event = {} AND person = {} AND id <> {}"
+                " AND ((kind IN ('update', 'cancellation') AND sequence > {})"
+                " OR (kind IN ('invitation', 'update') AND status = 'sent'"
+                " AND sent_sequence >= {})) LIMIT 1",
+                row["event"],
+                row["person"],
+                row["id"],
+                row["sequence"],
+                ctx["event_sequence"],
+            )
+            if newer:
+                return "superseded"
+        return None
+    # A CANCEL only makes sense to someone who has (or is being sent) the event.
+    if row["detail"] == "uninvited" and ctx["removed_at"] is None:
+        return "invited again"
+    had_request = await Notification.raw(
+        "SELECT 1 FROM notification WHERE event = {} AND person = {}"
+        " AND kind IN ('invitation', 'update') AND status IN ('sent', 'sending') LIMIT 1",
+        row["event"],
+        row["person"],
+    )
+    return None if had_request else "nothing was sent before"
+
+
+def render(
+    row: dict[str, Any], ctx: dict[str, Any], *, settings: Settings, now: datetime
+) -> tuple[bytes, str, int]:
+    """The message bytes, its Message-ID and the SEQUENCE it carries."""
+    event_id = ctx["event_id"]
+    event = EventData(
+        uid=ctx["uid"],
+        sequence=ctx["event_sequence"],
+        title=ctx["title"],
+        description=ctx["description"],
+        location=ctx["location"],
+        online_url=ctx["online_url"],
+        url=f"{settings.public_base_url}/events/{event_id}.ics",
+        starts_at=ctx["starts_at"],
+        ends_at=ctx["ends_at"],
+        timezone=ctx["timezone"],
+        recurrence=ctx["recurrence"],
+        status=ctx["status"],
+        created_at=ctx["event_created_at"],
+        updated_at=ctx["event_updated_at"],
+    )
+    method: Literal["REQUEST", "CANCEL"] = "REQUEST" if row["kind"] in REQUEST_KINDS else "CANCEL"
+    organizer = Party(email=settings.mail_from, name=ctx["org_name"])
+    attendee = Party(
+        email=ctx["email"], name=ctx["person_name"], role=ctx["role"], rsvp=ctx["rsvp"]
+    )
+    ics = itip(method, event, organizer=organizer, attendee=attendee, dtstamp=now)
+    locale: Locale = ctx["locale"] if ctx["locale"] in LOCALES else "zh-CN"
+    mail = MailContext(
+        kind=row["kind"],
+        uninvited=row["detail"] == "uninvited",
+        locale=locale,
+        event=event,
+        org_name=ctx["org_name"],
+        org_email=ctx["org_email"],
+        mail_from=settings.mail_from,
+        recipient_email=ctx["email"],
+        recipient_name=ctx["person_name"],
+        role=ctx["role"],
+        note=ctx["message"] if row["kind"] == "invitation" else "",
+        links=Links(ics=event.url),
+        method=method,
+        ics=ics,
+        message_id_domain=settings.public_host,
+    )
+    msg = build_message(mail, now=now)
+    return to_bytes(msg), str(msg["Message-ID"]), event.sequence
+
+
+async def deliver(
+    *, notification_id: uuid.UUID, settings: Settings, smtp: SmtpPool, now: datetime | None = None
+) -> Outcome:
+    """Claim, render, send and record one notification. Idempotent: a sent row is a no-op."""
+    now = now or datetime.now(UTC)
+    row = await claim(notification_id=notification_id, now=now, lease=settings.send_lease)
+    for _ in range(CLAIM_WAITS):
+        if row is not None or not await _waits_for_sibling(notification_id, now=now):
+            break
+        # Another message to this person is in flight; it takes milliseconds, so wait here
+        # rather than give the row back (the sweep would still pick it up if we gave up).
+        await asyncio.sleep(CLAIM_WAIT)
+        now = datetime.now(UTC)
+        row = await claim(notification_id=notification_id, now=now, lease=settings.send_lease)
+    if row is None:
+        return Outcome("noop")
+    contexts = await Notification.raw(_CONTEXT_SQL, row["person"], row["event"])
+    if not contexts:
+        return await _finish(row, "skipped", error="event or person no longer exists")
+    ctx = contexts[0]
+    reason = await _skip_reason(row, ctx)
+    if reason:
+        return await _finish(row, "skipped", error=reason)
+    try:
+        message, message_id, sequence = render(row, ctx, settings=settings, now=now)
+    except Exception as exc:  # a bug or bad data: retrying will not help
+        log.exception("rendering notification %s failed", row["id"])
+        return await _finish(row, "failed", error=f"rendering failed: {exc}")
+    try:
+        result = await smtp.send(sender=settings.mail_from, recipient=ctx["email"], message=message)
+    except PermanentSendError as exc:
+        return await _finish(row, "failed", error=str(exc))
+    except TransientSendError as exc:
+        age = (now - row["created_at"]).total_seconds()
+        if age >= settings.send_give_up_after:
+            return await _finish(row, "failed", error=f"gave up after {row['attempts']}: {exc}")
+        retry_at = now + backoff(row["attempts"], settings.send_retry_first)
+        await Notification.raw(
+            "UPDATE notification SET status = 'queued', next_attempt_at = {}, last_error = {},"
+            " claimed_at = NULL WHERE id = {} AND status = 'sending'",
+            retry_at,
+            str(exc)[:2000],
+            row["id"],
+        )
+        return Outcome("retry", str(exc), retry_at=retry_at, row=row)
+    await Notification.raw(
+        "UPDATE notification SET status = 'sent', sent_at = {}, message_id = {},"
+        " smtp_response = {}, sent_sequence = {}, last_error = '' WHERE id = {}",
+        datetime.now(UTC),
+        message_id,
+        result.response[:2000],
+        sequence,
+        row["id"],
+    )
+    return Outcome("sent", result.response)
+
+
+async def _finish(
+    row: dict[str, Any], status: Literal["skipped", "failed"], *, error: str
+) -> Outcome:
+    await Notification.raw(
+        "UPDATE notification SET status = {}, last_error = {}, claimed_at = NULL WHERE id = {}",
+        status,
+        error[:2000],
+        row["id"],
+    )
+    return Outcome(status, error)
+
+
+async def due_for_sweep(
+    *, now: datetime, grace: float, lease: float, limit: int = 10_000
+) -> list[dict[str, Any]]:
+    """Rows that should be in the queue but may not be: queued and due for a while, or claimed
+    by a worker that has not finished within the lease (it probably died)."""
+    rows = await Notification.raw(
+        "SELECT id, key, attempts FROM notification"
+        " WHERE (status = 'queued' AND next_attempt_at <= {})"
+        " OR (status = 'sending' AND claimed_at < {})"
+        " ORDER BY next_attempt_at LIMIT {}",
+        now - timedelta(seconds=grace),
+        now - timedelta(seconds=lease),
+        limit,
+    )
+    return list(rows)

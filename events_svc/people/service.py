@@ -1,0 +1,35 @@
+"""People, found or created by e-mail address (compared case-insensitively)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from events_svc.people.tables import Person
+
+
+@dataclass(frozen=True, slots=True)
+class PersonIn:
+    email: str
+    name: str
+    locale: str
+
+
+async def upsert_people(people: Sequence[PersonIn]) -> dict[str, uuid.UUID]:
+    """Ids by lower-cased address; new people are created, known ones keep their data
+    (a blank name is filled in). Call inside a transaction."""
+    if not people:
+        return {}
+    rows = await Person.raw(
+        "INSERT INTO person (id, email, email_key, name, locale)"
+        " SELECT gen_random_uuid(), e, lower(e), n, l"
+        " FROM unnest({}::text[], {}::text[], {}::text[]) AS u(e, n, l)"
+        " ON CONFLICT (email_key) DO UPDATE SET name = CASE WHEN person.name = ''"
+        " THEN EXCLUDED.name ELSE person.name END"
+        " RETURNING id, email_key",
+        [p.email for p in people],
+        [p.name for p in people],
+        [p.locale for p in people],
+    )
+    return {r["email_key"]: r["id"] for r in rows}

@@ -1,0 +1,57 @@
+"""The real worker functions, run in the test's process and event loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq.worker import Worker
+
+from events_svc.mail.smtp import SmtpPool
+from workers.main import functions
+from workers.notifications import sweep_notifications
+
+
+class InProcessWorker:
+    def __init__(self, settings: Any) -> None:
+        from arq.connections import RedisSettings
+
+        self.settings = settings
+        self.smtp = SmtpPool(settings.smtp, size=settings.smtp_pool_size, timeout=5)
+        self.redis_settings = RedisSettings.from_dsn(settings.redis_url)
+        self._redis: Any = None
+
+    async def _ctx_startup(self, ctx: dict[str, Any]) -> None:
+        # The database pool is the app fixture's; the worker only adds its own SMTP pool.
+        ctx["settings"] = self.settings
+        ctx["smtp"] = self.smtp
+        ctx["worker_name"] = "test-worker"
+
+    async def drain(self) -> None:
+        """Run queued jobs (including deferred ones that come due) until none is left."""
+        worker = Worker(
+            functions=functions(),
+            redis_settings=self.redis_settings,
+            burst=True,
+            poll_delay=0.05,
+            on_startup=self._ctx_startup,
+            handle_signals=False,
+            max_jobs=20,
+        )
+        try:
+            await worker.main()
+        finally:
+            await worker.close()
+
+    async def sweep(self) -> int:
+        from arq import create_pool
+
+        if self._redis is None:
+            self._redis = await create_pool(self.redis_settings)
+        ctx = {"settings": self.settings, "redis": self._redis}
+        count: int = await sweep_notifications(ctx)
+        return count
+
+    async def close(self) -> None:
+        await self.smtp.close()
+        if self._redis is not None:
+            await self._redis.aclose()

@@ -1,0 +1,46 @@
+"""Jobs that send notification rows, and the sweep that keeps Redis honest."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from events_svc.jobs import enqueue_notifications
+from events_svc.notifications import service
+from events_svc.settings import Settings
+
+log = logging.getLogger("workers.notifications")
+
+
+async def send_notification(ctx: dict[str, Any], notification_id: str) -> str:
+    """Send one row; takes only its id and re-reads everything (idempotent)."""
+    settings: Settings = ctx["settings"]
+    outcome = await service.deliver(
+        notification_id=uuid.UUID(notification_id), settings=settings, smtp=ctx["smtp"]
+    )
+    if outcome.status == "retry" and outcome.row is not None:
+        # The next attempt is its own job (new id); the sweep re-creates it if Redis loses it.
+        await enqueue_notifications(ctx["redis"], [outcome.row], defer_until=outcome.retry_at)
+        log.info(
+            "notification %s: retry at %s: %s", notification_id, outcome.retry_at, outcome.detail
+        )
+    elif outcome.status in ("failed", "skipped"):
+        log.info("notification %s %s: %s", notification_id, outcome.status, outcome.detail)
+    return outcome.status
+
+
+async def sweep_notifications(ctx: dict[str, Any]) -> int:
+    """Enqueue rows still queued after a grace period, or claimed by a worker that died."""
+    settings: Settings = ctx["settings"]
+    now = datetime.now(UTC)
+    rows = await service.due_for_sweep(
+        now=now, grace=settings.sweep_grace, lease=settings.send_lease
+    )
+    # One slot per grace period: sweeps within it enqueue a row once; a later one tries again.
+    slot = int(now.timestamp() // settings.sweep_grace)
+    count = await enqueue_notifications(ctx["redis"], rows, sweep_slot=slot)
+    if rows:
+        log.info("sweep: %d notification(s) re-enqueued", count)
+    return count
