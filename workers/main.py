@@ -73,7 +73,10 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "on_startup": startup,
         "on_shutdown": shutdown,
-        "max_jobs": 50,
+        "max_jobs": 100,
+        # arq sleeps poll_delay between fetches even while jobs wait (default 0.5 s, which
+        # caps a worker near max_jobs / 0.5 messages a second)
+        "poll_delay": 0.05,
         "job_timeout": 120,
         "keep_result": 60,
         "health_check_interval": 10,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Literal
 
 from icalendar import Calendar, Event, vCalAddress, vRecur, vText
@@ -84,7 +85,7 @@ def vevent(
     *,
     organizer: Party,
     attendees: Sequence[Party],
-    dtstamp: datetime,
+    dtstamp: datetime | None,
     cancelled: bool = False,
 ) -> Event:
     """One VEVENT with UID, SEQUENCE, DTSTAMP, zone-qualified times and the given attendees."""
@@ -92,7 +93,8 @@ def vevent(
     component = Event()
     component.add("uid", event.uid)
     component.add("sequence", event.sequence)
-    component.add("dtstamp", dtstamp.astimezone(UTC))
+    if dtstamp is not None:  # None only while building the shared frame of an iTIP message
+        component.add("dtstamp", dtstamp.astimezone(UTC))
     component.add("dtstart", event.starts_at.replace(tzinfo=tz))
     component.add("dtend", event.ends_at.replace(tzinfo=tz))
     if event.recurrence:
@@ -111,13 +113,17 @@ def vevent(
     component.add("last-modified", event.updated_at.astimezone(UTC))
     component.add("organizer", _address(organizer))
     for person in attendees:
-        attendee = _address(person)
-        attendee.params["CUTYPE"] = "INDIVIDUAL"
-        attendee.params["ROLE"] = ROLES[person.role]
-        attendee.params["PARTSTAT"] = PARTSTATS[person.rsvp]
-        attendee.params["RSVP"] = "TRUE"
-        component.add("attendee", attendee)
+        component.add("attendee", _attendee(person))
     return component
+
+
+def _attendee(person: Party) -> vCalAddress:
+    attendee = _address(person)
+    attendee.params["CUTYPE"] = "INDIVIDUAL"
+    attendee.params["ROLE"] = ROLES[person.role]
+    attendee.params["PARTSTAT"] = PARTSTATS[person.rsvp]
+    attendee.params["RSVP"] = "TRUE"
+    return attendee
 
 
 def calendar(method: Method | None, events: Sequence[Event], timezones: Sequence[str]) -> Calendar:
@@ -135,6 +141,32 @@ def calendar(method: Method | None, events: Sequence[Event], timezones: Sequence
     return cal
 
 
+_END_VEVENT = b"END:VEVENT\r\n"
+
+
+@lru_cache(maxsize=256)
+def _itip_frame(
+    method: Literal["REQUEST", "CANCEL"], event: EventData, organizer: Party
+) -> tuple[bytes, bytes]:
+    """The bytes of an iTIP message before and after the per-recipient lines (DTSTAMP and
+    ATTENDEE). A fan-out renders the same event thousands of times; only those lines differ."""
+    component = vevent(
+        event, organizer=organizer, attendees=[], dtstamp=None, cancelled=method == "CANCEL"
+    )
+    ics: bytes = calendar(method, [component], [event.timezone]).to_ical()
+    head, sep, tail = ics.rpartition(_END_VEVENT)
+    return head, sep + tail
+
+
+def _recipient_lines(attendee: Party, dtstamp: datetime) -> bytes:
+    holder = Event()
+    holder.add("dtstamp", dtstamp.astimezone(UTC))
+    holder.add("attendee", _attendee(attendee))
+    lines: bytes = holder.to_ical()
+    # drop BEGIN:VEVENT / END:VEVENT around the two properties (folded lines stay whole)
+    return lines[len(b"BEGIN:VEVENT\r\n") : -len(_END_VEVENT)]
+
+
 def itip(
     method: Literal["REQUEST", "CANCEL"],
     event: EventData,
@@ -144,12 +176,5 @@ def itip(
     dtstamp: datetime | None = None,
 ) -> bytes:
     """The iTIP message for one attendee: REQUEST (invitation, update) or CANCEL."""
-    component = vevent(
-        event,
-        organizer=organizer,
-        attendees=[attendee],
-        dtstamp=dtstamp or datetime.now(UTC),
-        cancelled=method == "CANCEL",
-    )
-    ics: bytes = calendar(method, [component], [event.timezone]).to_ical()
-    return ics
+    head, tail = _itip_frame(method, event, organizer)
+    return head + _recipient_lines(attendee, dtstamp or datetime.now(UTC)) + tail

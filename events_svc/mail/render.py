@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import email.policy
 import html
-from dataclasses import dataclass
+import quopri
+import uuid
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.headerregistry import Address
-from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from functools import lru_cache
 from typing import Literal
 
 from events_svc.calendar.ics import EventData
@@ -146,41 +149,124 @@ def html_body(ctx: MailContext) -> str:
     )
 
 
-def build_message(ctx: MailContext, *, now: datetime) -> EmailMessage:
-    """The whole e-mail; headers go through EmailMessage, which refuses CR/LF in values."""
-    msg = EmailMessage(policy=SMTP_POLICY)
-    msg["From"] = Address(display_name=_single_line(ctx.org_name), addr_spec=ctx.mail_from)
-    msg["To"] = Address(
-        display_name=_single_line(ctx.recipient_name), addr_spec=ctx.recipient_email
-    )
-    msg["Reply-To"] = Address(display_name=_single_line(ctx.org_name), addr_spec=ctx.org_email)
+def headers(ctx: MailContext, *, now: datetime, message_id: str) -> list[tuple[str, str]]:
+    """The top-level headers, before encoding."""
     title = _single_line(ctx.event.title)
-    msg["Subject"] = t(
+    subject = t(
         _subject_key(ctx), ctx.locale, title=title, when=short_when(ctx.event.starts_at, ctx.locale)
     )
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid(domain=ctx.message_id_domain)
-    msg["Content-Language"] = ctx.locale
-    msg["X-Notification-Kind"] = ctx.kind
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Auto-Response-Suppress"] = "All"  # no Outlook out-of-office replies to robots
+    org = _single_line(ctx.org_name)
+    return [
+        ("From", str(Address(display_name=org, addr_spec=ctx.mail_from))),
+        (
+            "To",
+            str(
+                Address(
+                    display_name=_single_line(ctx.recipient_name), addr_spec=ctx.recipient_email
+                )
+            ),
+        ),
+        ("Reply-To", str(Address(display_name=org, addr_spec=ctx.org_email))),
+        ("Subject", subject),
+        ("Date", format_datetime(now.replace(microsecond=0))),
+        ("Message-ID", message_id),
+        ("Content-Language", ctx.locale),
+        ("X-Notification-Kind", ctx.kind),
+        ("Auto-Submitted", "auto-generated"),
+        ("X-Auto-Response-Suppress", "All"),  # no Outlook out-of-office replies to robots
+        ("MIME-Version", "1.0"),
+    ]
 
-    msg.set_content(text_body(ctx), subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(html_body(ctx), subtype="html", charset="utf-8", cte="quoted-printable")
-    # The calendar part is base64, as Exchange sends it: no line over 998 octets, UTF-8 intact
-    # through 7-bit relays. Its method= parameter equals METHOD inside (RFC 6047 §2.4).
-    msg.add_alternative(
-        ctx.ics,
-        maintype="text",
-        subtype="calendar",
-        cte="base64",
-        params={"method": ctx.method, "charset": "UTF-8"},
+
+@lru_cache(maxsize=4096)
+def encode_header(name: str, value: str) -> bytes:
+    """One header line as the email package writes it: refuses CR/LF in the value, RFC 2047
+    encodes non-ASCII without splitting a character, folds at 78. Cached, because a fan-out
+    repeats From, Reply-To and Subject thousands of times and parsing them is the slow part."""
+    _name, parsed = SMTP_POLICY.header_store_parse(name, value)
+    return SMTP_POLICY.fold_binary(name, parsed)
+
+
+def _base64(data: bytes) -> bytes:
+    # 76-character lines, as RFC 2045 wants; encodebytes ends lines with LF only
+    return base64.encodebytes(data).replace(b"\n", b"\r\n")
+
+
+_HIGH_BYTES = bytes(range(128, 256))
+
+
+def _text_part(subtype: str, text: str) -> bytes:
+    """A text part: quoted-printable for mostly-ASCII text, base64 for mostly-CJK text
+    (the shorter of the two, as the email package itself would choose)."""
+    data = text.replace("\r\n", "\n").encode("utf-8")
+    non_ascii = len(data) - len(data.translate(None, _HIGH_BYTES))
+    if non_ascii * 3 > len(data):
+        cte, body = "base64", _base64(data)
+    else:
+        cte, body = "quoted-printable", quopri.encodestring(data).replace(b"\n", b"\r\n")
+    head = f"Content-Type: text/{subtype}; charset=utf-8\r\nContent-Transfer-Encoding: {cte}\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+def render_message(ctx: MailContext, *, now: datetime) -> tuple[bytes, str]:
+    """The whole e-mail as bytes (CRLF line ends) and its Message-ID.
+
+    multipart/mixed
+      multipart/alternative: text/plain, text/html, text/calendar; method=...; charset=UTF-8
+      application/ics (invite.ics, the same calendar, for clients that read only attachments)
+
+    The parts below the top-level headers hold only constant ASCII headers and encoded
+    bodies, so they are written directly: building them as EmailMessage objects cost
+    about 4 ms a message, five times everything else together.
+    """
+    token = uuid.uuid4().hex
+    mixed, alternative = f"mixed-{token}", f"alt-{token}"
+    message_id = make_msgid(domain=ctx.message_id_domain)
+    header_block = b"".join(
+        encode_header(name, value) for name, value in headers(ctx, now=now, message_id=message_id)
     )
-    msg.add_attachment(
-        ctx.ics, maintype="application", subtype="ics", cte="base64", filename="invite.ics"
+    # constant and ASCII: no user text in it
+    header_block += f'Content-Type: multipart/mixed; boundary="{mixed}"\r\n'.encode()
+    plain, html_part = _bodies(_body_key(ctx))
+    ics64 = _base64(ctx.ics)
+    crlf = b"\r\n"
+    body = b"".join(
+        [
+            b"This is a multi-part message in MIME format.\r\n",
+            f"--{mixed}\r\n".encode(),
+            f'Content-Type: multipart/alternative; boundary="{alternative}"\r\n\r\n'.encode(),
+            f"--{alternative}\r\n".encode(),
+            plain,
+            crlf,
+            f"--{alternative}\r\n".encode(),
+            html_part,
+            crlf,
+            f"--{alternative}\r\n".encode(),
+            # Base64, as Exchange sends it: no line over 998 octets and UTF-8 intact through
+            # 7-bit relays. method= equals METHOD inside the calendar (RFC 6047 section 2.4).
+            f'Content-Type: text/calendar; method="{ctx.method}"; charset="UTF-8"\r\n'.encode(),
+            b"Content-Transfer-Encoding: base64\r\n\r\n",
+            ics64,
+            f"--{alternative}--\r\n".encode(),
+            crlf,
+            f"--{mixed}\r\n".encode(),
+            b'Content-Type: application/ics; name="invite.ics"\r\n',
+            b'Content-Disposition: attachment; filename="invite.ics"\r\n',
+            b"Content-Transfer-Encoding: base64\r\n\r\n",
+            ics64,
+            f"--{mixed}--\r\n".encode(),
+        ]
     )
-    return msg
+    return header_block + crlf + body, message_id
 
 
-def to_bytes(msg: EmailMessage) -> bytes:
-    return msg.as_bytes(policy=SMTP_POLICY)
+def _body_key(ctx: MailContext) -> MailContext:
+    """The context without what differs between recipients: the key of the body cache."""
+    return replace(ctx, recipient_email="", recipient_name="", ics=b"", message_id_domain="")
+
+
+@lru_cache(maxsize=256)
+def _bodies(ctx: MailContext) -> tuple[bytes, bytes]:
+    """The encoded text/plain and text/html parts, the same for every recipient of a fan-out
+    with the same language and role."""
+    return _text_part("plain", text_body(ctx)), _text_part("html", html_body(ctx))

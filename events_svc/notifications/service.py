@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from events_svc.calendar.ics import EventData, Party, itip
 from events_svc.mail.i18n import LOCALES, Locale
-from events_svc.mail.render import Links, MailContext, build_message, to_bytes
+from events_svc.mail.render import Links, MailContext, render_message
 from events_svc.mail.smtp import PermanentSendError, SmtpPool, TransientSendError
 from events_svc.notifications.tables import Notification
 from events_svc.settings import Settings
@@ -276,8 +276,8 @@ def render(
         ics=ics,
         message_id_domain=settings.public_host,
     )
-    msg = build_message(mail, now=now)
-    return to_bytes(msg), str(msg["Message-ID"]), event.sequence
+    message, message_id = render_message(mail, now=now)
+    return message, message_id, event.sequence
 
 
 async def deliver(

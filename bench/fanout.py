@@ -1,0 +1,284 @@
+"""Benchmark: invite 5,000 people through the API and time until an SMTP sink has them all.
+
+The baseline is a bare aiosmtplib loop sending the same 5,000 pre-rendered messages to the same
+sink over one connection, in the same run. Prints messages/s for both, the ratio service/bare
+(target >= 0.5) and the worker's peak memory (target < 300 MB); medians over the rounds.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/0 \
+        python bench/fanout.py [--people 5000] [--rounds 3]
+
+Without DATABASE_URL / REDIS_URL it starts the embedded PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BENCH_DB = "events_svc_bench_fanout"
+
+
+def _sink(port: int, counter: Any, ready: Any) -> None:
+    """A separate process: an aiosmtpd server that only counts accepted messages."""
+    from aiosmtpd.controller import Controller
+
+    class Count:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            with counter.get_lock():
+                counter.value += 1
+            return "250 OK"
+
+    controller = Controller(Count(), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    while True:
+        time.sleep(3600)
+
+
+def wait_count(counter: Any, target: int, within: float = 600) -> float:
+    deadline = time.monotonic() + within
+    while counter.value < target:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {counter.value} of {target} messages arrived")
+        time.sleep(0.005)
+    return time.perf_counter()
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+async def prerender(people: int, settings: Any) -> list[tuple[str, bytes]]:
+    """The same kind of message the worker sends, rendered up front for the bare loop."""
+    from datetime import UTC, datetime
+
+    from events_svc.calendar.ics import EventData, Party, itip
+    from events_svc.mail.render import Links, MailContext, render_message
+
+    now = datetime.now(UTC)
+    event = EventData(
+        uid="bench@events.example.org",
+        sequence=0,
+        title="第二届社会工作本色与本土论坛",
+        description="京粤社工交流",
+        location="广州市越秀区",
+        online_url="",
+        url="https://events.example.org/events/x.ics",
+        starts_at=datetime(2027, 6, 10, 9, 30),
+        ends_at=datetime(2027, 6, 10, 17, 0),
+        timezone="Asia/Shanghai",
+        recurrence=None,
+        status="scheduled",
+        created_at=now,
+        updated_at=now,
+    )
+    out = []
+    for i in range(people):
+        email = f"bare{i:05d}@assoc.example.org"
+        attendee = Party(email=email, name=f"会员{i}")
+        ics = itip("REQUEST", event, organizer=Party(settings.mail_from, "基准"), attendee=attendee)
+        ctx = MailContext(
+            kind="invitation",
+            uninvited=False,
+            locale="zh-CN",
+            event=event,
+            org_name="基准测试协会",
+            org_email="b@bench.example.org",
+            mail_from=settings.mail_from,
+            recipient_email=email,
+            recipient_name=f"会员{i}",
+            role="required",
+            note="",
+            links=Links(ics=event.url),
+            method="REQUEST",
+            ics=ics,
+            message_id_domain="events.example.org",
+        )
+        out.append((email, render_message(ctx, now=now)[0]))
+    return out
+
+
+async def bare_loop(port: int, messages: list[tuple[str, bytes]], sender: str) -> None:
+    import aiosmtplib
+
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+    await client.connect()
+    for recipient, data in messages:
+        await client.sendmail(sender, [recipient], data)
+    await client.quit()
+
+
+async def prepare_database(admin_url: str) -> tuple[str, str, str]:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    finally:
+        await conn.close()
+    url = urlunsplit(urlsplit(admin_url)._replace(path="/" + BENCH_DB))
+    from events_svc.cli import migrate
+    from events_svc.orgs import service
+
+    await migrate(url)
+    _org, key = await service.create_org(
+        slug="bench", name="基准测试协会", email="b@bench.example.org"
+    )
+    return url, key, ""
+
+
+def http(method: str, url: str, key: str, body: Any) -> Any:
+    request = urllib.request.Request(  # noqa: S310
+        url,
+        data=json.dumps(body, ensure_ascii=False).encode(),
+        method=method,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=300) as resp:  # noqa: S310
+        return json.loads(resp.read())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--people", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    from events_svc.dev.embedded import free_port, start_postgres, start_redis
+
+    tmp = Path(tempfile.mkdtemp(prefix="events-svc-fanout-"))
+    cleanups: list[Any] = []
+    admin_url = os.environ.get("DATABASE_URL", "")
+    if not admin_url:
+        server, admin_url = start_postgres(tmp / "pg")
+        cleanups.append(server.cleanup)
+    redis_url = os.environ.get("REDIS_URL", "")
+    if not redis_url:
+        redis = start_redis(tmp / "redis", persist=False)
+        cleanups.append(redis.stop)
+        redis_url = redis.url
+    os.environ["DATABASE_URL"] = admin_url
+    database_url, key, _ = asyncio.run(prepare_database(admin_url))
+
+    smtp_port, api_port = free_port(), free_port()
+    counter = mp.Value("q", 0)
+    ready = mp.Event()
+    sink = mp.Process(target=_sink, args=(smtp_port, counter, ready), daemon=True)
+    sink.start()
+    ready.wait(30)
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+        "SECRET_KEY": "bench-secret-" + "x" * 40,
+        "PUBLIC_BASE_URL": "https://events.example.org",
+        "MAIL_FROM": "events@events.example.org",
+    }
+    from events_svc.settings import Settings
+
+    settings = Settings.from_env(env)
+    cmd = [sys.executable, "-m", "events_svc.cli"]
+    api = subprocess.Popen(  # noqa: S603
+        [*cmd, "serve", "--port", str(api_port)], env=env, stderr=subprocess.DEVNULL
+    )
+    worker = subprocess.Popen([*cmd, "worker"], env=env, stderr=subprocess.DEVNULL)  # noqa: S603
+    base = f"http://127.0.0.1:{api_port}"
+    try:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1):  # noqa: S310
+                    break
+            except OSError:
+                time.sleep(0.1)
+        messages = asyncio.run(prerender(args.people, settings))
+        bare_rates, app_rates, peaks = [], [], []
+        for round_no in range(args.rounds):
+            # bare loop
+            start_count = counter.value
+            started = time.perf_counter()
+            asyncio.run(bare_loop(smtp_port, messages, settings.mail_from))
+            done = wait_count(counter, start_count + args.people)
+            bare_rates.append(args.people / (done - started))
+            # the service: one API call, then the worker sends
+            event = http(
+                "POST",
+                f"{base}/events",
+                key,
+                {
+                    "kind": "forum",
+                    "title": f"第二届社会工作本色与本土论坛 #{round_no}",
+                    "location": "广州市越秀区",
+                    "starts_at": "2027-06-10T09:30:00",
+                    "ends_at": "2027-06-10T17:00:00",
+                    "timezone": "Asia/Shanghai",
+                },
+            )
+            invitees = [
+                {"email": f"r{round_no}m{i:05d}@assoc.example.org", "name": f"会员{i}"}
+                for i in range(args.people)
+            ]
+            start_count = counter.value
+            peak = rss_mb(worker.pid)
+            started = time.perf_counter()
+            answer = http(
+                "POST", f"{base}/events/{event['id']}/invitations", key, {"invitees": invitees}
+            )
+            assert answer["invited"] == args.people, answer
+            api_seconds = time.perf_counter() - started
+            target = start_count + args.people
+            while counter.value < target:
+                peak = max(peak, rss_mb(worker.pid))
+                if time.perf_counter() - started > 120:
+                    raise RuntimeError(f"only {counter.value - start_count} arrived")
+                time.sleep(0.02)
+            app_rates.append(args.people / (time.perf_counter() - started))
+            peaks.append(max(peak, rss_mb(worker.pid)))
+            print(
+                f"  round {round_no + 1}: bare {bare_rates[-1]:.0f} msg/s, "
+                f"service {app_rates[-1]:.0f} msg/s (the API call took {api_seconds:.2f} s), "
+                f"worker peak {peaks[-1]:.0f} MB",
+                flush=True,
+            )
+    finally:
+        for proc in (api, worker):
+            proc.terminate()
+            proc.wait(30)
+        sink.terminate()
+        for cleanup in cleanups:
+            cleanup()
+
+    bare, app = statistics.median(bare_rates), statistics.median(app_rates)
+    print(
+        f"fanout {args.people} invitations, median of {args.rounds}: service {app:.0f} msg/s "
+        f"({args.people / app:.1f} s from API call to last accepted) | bare aiosmtplib loop "
+        f"{bare:.0f} msg/s | ratio service/bare {app / bare:.3f} | worker peak RSS "
+        f"{max(peaks):.0f} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()
