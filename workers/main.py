@@ -46,8 +46,8 @@ def redis_settings() -> RedisSettings:
 def functions() -> list[Any]:
     return [
         ping,
-        # keep_result is short: a finished job's id can be reused soon by the sweep
-        func(send_notification, name=SEND_NOTIFICATION, keep_result=5, max_tries=1, timeout=120),
+        # no result is kept: the row is the record, and a finished job id is free at once
+        func(send_notification, name=SEND_NOTIFICATION, keep_result=0, max_tries=1, timeout=120),
     ]
 
 

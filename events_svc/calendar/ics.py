@@ -160,11 +160,12 @@ def _itip_frame(
 
 def _recipient_lines(attendee: Party, dtstamp: datetime) -> bytes:
     holder = Event()
-    holder.add("dtstamp", dtstamp.astimezone(UTC))
-    holder.add("attendee", _attendee(attendee))
+    holder.add("attendee", _attendee(attendee))  # icalendar quotes, escapes and folds it
     lines: bytes = holder.to_ical()
-    # drop BEGIN:VEVENT / END:VEVENT around the two properties (folded lines stay whole)
-    return lines[len(b"BEGIN:VEVENT\r\n") : -len(_END_VEVENT)]
+    # drop BEGIN:VEVENT / END:VEVENT around the property (folded lines stay whole)
+    attendee_lines = lines[len(b"BEGIN:VEVENT\r\n") : -len(_END_VEVENT)]
+    stamp = dtstamp.astimezone(UTC).strftime("DTSTAMP:%Y%m%dT%H%M%SZ\r\n").encode()
+    return stamp + attendee_lines
 
 
 def itip(

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+from arq.connections import ArqRedis
 
 from events_svc.calendar.timeutil import (
     TimeRuleError,
@@ -27,7 +28,7 @@ from events_svc.calendar.timeutil import (
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
 from events_svc.events.schemas import EventCreate, EventPatch, ReminderRule
 from events_svc.events.tables import Event
-from events_svc.jobs import JobQueue, enqueue_notifications
+from events_svc.jobs import enqueue_notifications
 from events_svc.notifications import service as outbox
 
 #: changes to these make calendars treat the event as rescheduled (RFC 5546 §2.1.4)
@@ -216,7 +217,7 @@ async def get_event(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]
 
 
 async def update_event(
-    *, org_id: uuid.UUID, event_id: uuid.UUID, patch: EventPatch, queue: JobQueue | None = None
+    *, org_id: uuid.UUID, event_id: uuid.UUID, patch: EventPatch, queue: ArqRedis | None = None
 ) -> dict[str, Any]:
     """Apply a partial update; SEQUENCE rises when the event's identity changes, and then every
     invitee who has not declined is sent an update."""
@@ -304,7 +305,7 @@ def _differs(old: Any, new: Any) -> bool:
 
 
 async def cancel_event(
-    *, org_id: uuid.UUID, event_id: uuid.UUID, queue: JobQueue | None = None
+    *, org_id: uuid.UUID, event_id: uuid.UUID, queue: ArqRedis | None = None
 ) -> dict[str, Any]:
     """Cancel an event and send every invitee a CANCEL; cancelling twice is harmless and
     keeps the first SEQUENCE."""

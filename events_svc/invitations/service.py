@@ -8,11 +8,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from arq.connections import ArqRedis
+
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
 from events_svc.events.tables import Event
 from events_svc.invitations.schemas import InviteeIn
 from events_svc.invitations.tables import Invitation
-from events_svc.jobs import JobQueue, enqueue_notifications
+from events_svc.jobs import enqueue_notifications
 from events_svc.notifications import service as outbox
 from events_svc.people.service import PersonIn, upsert_people
 from events_svc.validation import email_problem
@@ -65,7 +67,7 @@ async def invite(
     event_id: uuid.UUID,
     invitees: Sequence[InviteeIn],
     message: str,
-    queue: JobQueue | None,
+    queue: ArqRedis | None,
 ) -> tuple[int, int]:
     """Invite people; returns (newly invited, already invited). Idempotent per address."""
     people = _check_invitees(invitees)
@@ -98,7 +100,7 @@ async def invite(
 
 
 async def uninvite(
-    *, org_id: uuid.UUID, event_id: uuid.UUID, email: str, queue: JobQueue | None
+    *, org_id: uuid.UUID, event_id: uuid.UUID, email: str, queue: ArqRedis | None
 ) -> None:
     """Take a person off the list; they get a CANCEL for the event."""
     async with Event._meta.db.transaction():

@@ -149,8 +149,8 @@ def html_body(ctx: MailContext) -> str:
     )
 
 
-def headers(ctx: MailContext, *, now: datetime, message_id: str) -> list[tuple[str, str]]:
-    """The top-level headers, before encoding."""
+def headers(ctx: MailContext, *, now: datetime) -> list[tuple[str, str]]:
+    """The top-level headers that carry user text or dates, before encoding."""
     title = _single_line(ctx.event.title)
     subject = t(
         _subject_key(ctx), ctx.locale, title=title, when=short_when(ctx.event.starts_at, ctx.locale)
@@ -169,7 +169,6 @@ def headers(ctx: MailContext, *, now: datetime, message_id: str) -> list[tuple[s
         ("Reply-To", str(Address(display_name=org, addr_spec=ctx.org_email))),
         ("Subject", subject),
         ("Date", format_datetime(now.replace(microsecond=0))),
-        ("Message-ID", message_id),
         ("Content-Language", ctx.locale),
         ("X-Notification-Kind", ctx.kind),
         ("Auto-Submitted", "auto-generated"),
@@ -222,10 +221,9 @@ def render_message(ctx: MailContext, *, now: datetime) -> tuple[bytes, str]:
     token = uuid.uuid4().hex
     mixed, alternative = f"mixed-{token}", f"alt-{token}"
     message_id = make_msgid(domain=ctx.message_id_domain)
-    header_block = b"".join(
-        encode_header(name, value) for name, value in headers(ctx, now=now, message_id=message_id)
-    )
-    # constant and ASCII: no user text in it
+    header_block = b"".join(encode_header(name, value) for name, value in headers(ctx, now=now))
+    # ASCII that we generate, with no user text in it
+    header_block += f"Message-ID: {message_id}\r\n".encode()
     header_block += f'Content-Type: multipart/mixed; boundary="{mixed}"\r\n'.encode()
     plain, html_part = _bodies(_body_key(ctx))
     ics64 = _base64(ctx.ics)

@@ -133,11 +133,33 @@ def backoff(attempts: int, first: float) -> timedelta:
     return min(timedelta(seconds=first * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
+_CLAIM_SQL = (
+    "UPDATE notification n SET status = 'sending', claimed_at = {},"
+    " attempts = n.attempts + 1"
+    " FROM event e JOIN organization o ON o.id = e.org JOIN person p ON true"
+    " LEFT JOIN invitation i ON i.event = e.id AND i.person = p.id"
+    " WHERE n.id = {} AND e.id = n.event AND p.id = n.person"
+    " AND ((n.status = 'queued' AND n.next_attempt_at <= {})"
+    " OR (n.status = 'sending' AND n.claimed_at < {}))"
+    " AND NOT EXISTS (SELECT 1 FROM notification s WHERE s.event = n.event"
+    "   AND s.person = n.person AND s.id <> n.id AND s.status = 'sending'"
+    "   AND s.claimed_at >= {})"
+    " RETURNING n.id, n.key, n.kind, n.event, n.person, n.sequence, n.occurrence, n.detail,"
+    " n.attempts, n.created_at, e.id AS event_id, e.uid, e.sequence AS event_sequence, e.title,"
+    " e.description, e.location, e.online_url, e.starts_at, e.ends_at, e.timezone,"
+    " e.recurrence, e.status, e.created_at AS event_created_at,"
+    " e.updated_at AS event_updated_at, o.name AS org_name, o.email AS org_email,"
+    " p.email, p.name AS person_name, p.locale,"
+    " i.role, i.rsvp, i.message, i.generation, i.removed_at"
+)
+
+
 async def claim(
     *, notification_id: uuid.UUID, now: datetime, lease: float
 ) -> dict[str, Any] | None:
-    """Take a row for sending, atomically; None when it is not due, another worker has it, or
-    another message to the same person about the same event is being sent right now.
+    """Take a row for sending, atomically, with what its message needs; None when it is not
+    due, another worker has it, or another message to the same person about the same event
+    is being sent right now.
 
     The last rule keeps each person's messages in order (an invitation and the update that
     follows it never race); the invitation row lock makes it hold across workers.
@@ -149,16 +171,9 @@ async def claim(
             " ON n.event = i.event AND n.person = i.person WHERE n.id = {} FOR UPDATE OF i",
             notification_id,
         )
+        # The claim also reads everything the message needs, in the same round trip.
         rows = await Notification.raw(
-            "UPDATE notification n SET status = 'sending', claimed_at = {},"
-            " attempts = attempts + 1"
-            " WHERE n.id = {} AND ((n.status = 'queued' AND n.next_attempt_at <= {})"
-            " OR (n.status = 'sending' AND n.claimed_at < {}))"
-            " AND NOT EXISTS (SELECT 1 FROM notification o WHERE o.event = n.event"
-            "   AND o.person = n.person AND o.id <> n.id AND o.status = 'sending'"
-            "   AND o.claimed_at >= {})"
-            " RETURNING id, key, kind, event, person, sequence, occurrence, detail, attempts,"
-            " created_at",
+            _CLAIM_SQL,
             now,
             notification_id,
             now,
@@ -176,20 +191,6 @@ async def _waits_for_sibling(notification_id: uuid.UUID, *, now: datetime) -> bo
         now,
     )
     return bool(rows)
-
-
-_CONTEXT_SQL = (
-    "SELECT e.id AS event_id, e.uid, e.sequence AS event_sequence, e.title, e.description,"
-    " e.location, e.online_url, e.starts_at, e.ends_at, e.timezone, e.recurrence, e.status,"
-    " e.created_at AS event_created_at, e.updated_at AS event_updated_at,"
-    " o.name AS org_name, o.email AS org_email,"
-    " p.email, p.name AS person_name, p.locale,"
-    " i.role, i.rsvp, i.message, i.generation, i.removed_at"
-    " FROM event e JOIN organization o ON o.id = e.org"
-    " JOIN person p ON p.id = {}"
-    " LEFT JOIN invitation i ON i.event = e.id AND i.person = p.id"
-    " WHERE e.id = {}"
-)
 
 
 async def _skip_reason(row: dict[str, Any], ctx: dict[str, Any]) -> str | None:
@@ -296,10 +297,7 @@ async def deliver(
         row = await claim(notification_id=notification_id, now=now, lease=settings.send_lease)
     if row is None:
         return Outcome("noop")
-    contexts = await Notification.raw(_CONTEXT_SQL, row["person"], row["event"])
-    if not contexts:
-        return await _finish(row, "skipped", error="event or person no longer exists")
-    ctx = contexts[0]
+    ctx = row  # the claim returned the notification and its event, person and invitation
     reason = await _skip_reason(row, ctx)
     if reason:
         return await _finish(row, "skipped", error=reason)
