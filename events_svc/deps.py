@@ -17,6 +17,13 @@ async def provide_caller(request: Request[Any, Any, Any]) -> Caller:
     return await authenticate(authorization=request.headers.get("authorization"))
 
 
+async def provide_optional_caller(request: Request[Any, Any, Any]) -> Caller | None:
+    """The caller when a key is given (and valid); None without an Authorization header."""
+    if not request.headers.get("authorization"):
+        return None
+    return await authenticate(authorization=request.headers.get("authorization"))
+
+
 def provide_queue(request: Request[Any, Any, Any]) -> ArqRedis:
     """The arq pool, for enqueueing after commit."""
     queue: ArqRedis = request.app.state.arq

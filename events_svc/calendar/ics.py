@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from icalendar import Calendar, Event, vCalAddress, vRecur, vText
 
@@ -49,6 +49,31 @@ class EventData:
     status: str  #: scheduled / cancelled
     created_at: datetime
     updated_at: datetime
+
+
+def event_ics_url(base_url: str, event_id: object) -> str:
+    return f"{base_url}/events/{event_id}.ics"
+
+
+def event_data(row: Mapping[str, Any], *, base_url: str, prefix: str = "") -> EventData:
+    """EventData from an `event` row; `prefix` names the id, sequence and timestamp columns
+    when a query aliased them (e.g. "event_" for `e.sequence AS event_sequence`)."""
+    return EventData(
+        uid=row["uid"],
+        sequence=row[f"{prefix}sequence"],
+        title=row["title"],
+        description=row["description"],
+        location=row["location"],
+        online_url=row["online_url"],
+        url=event_ics_url(base_url, row[f"{prefix}id"]),
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        timezone=row["timezone"],
+        recurrence=row["recurrence"],
+        status=row["status"],
+        created_at=row[f"{prefix}created_at"],
+        updated_at=row[f"{prefix}updated_at"],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +191,15 @@ def _recipient_lines(attendee: Party, dtstamp: datetime) -> bytes:
     attendee_lines = lines[len(b"BEGIN:VEVENT\r\n") : -len(_END_VEVENT)]
     stamp = dtstamp.astimezone(UTC).strftime("DTSTAMP:%Y%m%dT%H%M%SZ\r\n").encode()
     return stamp + attendee_lines
+
+
+def publish(event: EventData, *, organizer: Party, dtstamp: datetime | None = None) -> bytes:
+    """The event as a file to download or import (METHOD:PUBLISH, no attendees)."""
+    component = vevent(
+        event, organizer=organizer, attendees=[], dtstamp=dtstamp or datetime.now(UTC)
+    )
+    ics: bytes = calendar("PUBLISH", [component], [event.timezone]).to_ical()
+    return ics
 
 
 def itip(

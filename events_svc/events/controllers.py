@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from arq.connections import ArqRedis
-from litestar import Controller, get, patch, post
-from litestar.di import NamedDependency
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from events_svc.deps import BEARER, CALLER, QUEUE
+from events_svc.deps import BEARER, CALLER, QUEUE, provide_optional_caller
+from events_svc.errors import Unauthorized
 from events_svc.events import service
 from events_svc.events.schemas import (
     EventCreate,
@@ -22,7 +23,7 @@ from events_svc.events.schemas import (
     EventPatch,
     EventStatus,
 )
-from events_svc.events.service import instant
+from events_svc.events.service import event_uuid, instant
 from events_svc.openapi import problems
 from events_svc.orgs.service import Caller
 from events_svc.settings import Settings
@@ -81,32 +82,67 @@ class EventController(Controller):
         )
         return EventPage(items=msgspec.convert(rows, list[EventOut]), next=next_cursor)
 
-    @get("/{event_id:uuid}", responses=problems(401, 404), summary="One event")
+    @get(
+        "/{event_id:str}",
+        dependencies={"caller": Provide(provide_optional_caller)},
+        responses={
+            200: ResponseSpec(
+                data_container=EventOut,
+                description="The event as JSON; for `<id>.ics`, a text/calendar file",
+            ),
+            **problems(401, 404),
+        },
+        summary="One event, as JSON (`/events/<id>`) or as an .ics file (`/events/<id>.ics`)",
+        description="The .ics file of a public event needs no key; a private one needs its "
+        "owner's. The JSON form always needs a key.",
+    )
     async def get_event(
-        self, caller: NamedDependency[Caller], event_id: FromPath[uuid.UUID]
-    ) -> EventOut:
-        row = await service.get_event(org_id=caller.org_id, event_id=event_id)
-        return msgspec.convert(row, EventOut)
+        self,
+        request: Request[Any, Any, Any],
+        caller: NamedDependency[Caller | None],
+        event_id: FromPath[str],
+        settings: NamedDependency[Settings],
+    ) -> Response[Any]:
+        ident, wants_ics = service.parse_event_ref(event_id)
+        if wants_ics:
+            file = await service.event_file(
+                event_id=ident,
+                org_id=caller.org_id if caller else None,
+                base_url=settings.public_base_url,
+                mail_from=settings.mail_from,
+            )
+            headers = {
+                "ETag": file.etag,
+                "Cache-Control": "private, max-age=300" if file.private else "public, max-age=300",
+                "Content-Disposition": 'inline; filename="event.ics"',
+            }
+            if request.headers.get("if-none-match") == file.etag:
+                return Response(b"", status_code=304, headers=headers)
+            return Response(file.body, media_type="text/calendar", headers=headers)
+        if caller is None:
+            raise Unauthorized("an API key is required: Authorization: Bearer <key>")
+        row = await service.get_event(org_id=caller.org_id, event_id=ident)
+        return Response(msgspec.convert(row, EventOut))
 
     @patch(
-        "/{event_id:uuid}",
+        "/{event_id:str}",
         responses=problems(401, 404, 409),
         summary="Change an event; SEQUENCE rises when times, recurrence, location or status change",
     )
     async def update_event(
         self,
         caller: NamedDependency[Caller],
-        event_id: FromPath[uuid.UUID],
+        event_id: FromPath[str],
         data: JSONBody[EventPatch],
         queue: NamedDependency[ArqRedis],
     ) -> EventOut:
         row = await service.update_event(
-            org_id=caller.org_id, event_id=event_id, patch=data, queue=queue
+            org_id=caller.org_id, event_id=event_uuid(event_id), patch=data, queue=queue
         )
         return msgspec.convert(row, EventOut)
 
     @post(
-        "/{event_id:uuid}/cancel",
+        "/{event_id:str}/cancel",
         status_code=HTTP_200_OK,
         responses=problems(401, 404),
         summary="Cancel an event; every invitee gets a CANCEL",
@@ -114,8 +150,10 @@ class EventController(Controller):
     async def cancel_event(
         self,
         caller: NamedDependency[Caller],
-        event_id: FromPath[uuid.UUID],
+        event_id: FromPath[str],
         queue: NamedDependency[ArqRedis],
     ) -> EventOut:
-        row = await service.cancel_event(org_id=caller.org_id, event_id=event_id, queue=queue)
+        row = await service.cancel_event(
+            org_id=caller.org_id, event_id=event_uuid(event_id), queue=queue
+        )
         return msgspec.convert(row, EventOut)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import uuid
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from typing import Any
 import msgspec
 from arq.connections import ArqRedis
 
+from events_svc.calendar.ics import Party, event_data, publish
 from events_svc.calendar.timeutil import (
     TimeRuleError,
     local_iso,
@@ -387,3 +389,48 @@ async def list_events(
     rows = rows[:limit]
     next_cursor = _encode_cursor(rows[-1]) if has_more and rows else None
     return [_row_out(r) for r in rows], next_cursor
+
+
+def parse_event_ref(ref: str) -> tuple[uuid.UUID, bool]:
+    """`<uuid>` or `<uuid>.ics` from the path: (event id, whether the .ics file is wanted).
+    Anything else is a 404, like an event that does not exist."""
+    wants_ics = ref.endswith(".ics")
+    try:
+        return uuid.UUID(ref[:-4] if wants_ics else ref), wants_ics
+    except ValueError as exc:
+        raise NotFound("event not found") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class EventFile:
+    body: bytes
+    etag: str
+    private: bool
+
+
+async def event_file(
+    *, event_id: uuid.UUID, org_id: uuid.UUID | None, base_url: str, mail_from: str
+) -> EventFile:
+    """The event as an .ics file: public events for anyone, private ones for their owner."""
+    rows = await Event.raw(
+        "SELECT e.*, o.name AS org_name FROM event e JOIN organization o ON o.id = e.org"
+        " WHERE e.id = {}",
+        event_id,
+    )
+    if not rows or (rows[0]["visibility"] == "private" and rows[0]["org"] != org_id):
+        raise NotFound("event not found")
+    row = rows[0]
+    event = event_data(row, base_url=base_url)
+    body = publish(
+        event, organizer=Party(email=mail_from, name=row["org_name"]), dtstamp=row["updated_at"]
+    )
+    etag = hashlib.sha256(body).hexdigest()[:32]
+    return EventFile(body=body, etag=f'"{etag}"', private=row["visibility"] == "private")
+
+
+def event_uuid(ref: str) -> uuid.UUID:
+    """An event id from the path; a malformed one is a 404, like an unknown event."""
+    ident, wants_ics = parse_event_ref(ref)
+    if wants_ics:
+        raise NotFound("event not found")
+    return ident

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 import msgspec
@@ -13,6 +12,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from events_svc.deps import BEARER, CALLER, QUEUE
+from events_svc.events.service import event_uuid
 from events_svc.invitations import service
 from events_svc.invitations.schemas import (
     InvitationOut,
@@ -28,7 +28,7 @@ INVITATIONS_MAX_BODY = 8 * 1024 * 1024
 
 
 class InvitationController(Controller):
-    path = "/events/{event_id:uuid}/invitations"
+    path = "/events/{event_id:str}/invitations"
     tags = ["invitations"]
     dependencies = {**CALLER, **QUEUE}
     security = BEARER
@@ -47,12 +47,12 @@ class InvitationController(Controller):
         self,
         caller: NamedDependency[Caller],
         queue: NamedDependency[ArqRedis],
-        event_id: FromPath[uuid.UUID],
+        event_id: FromPath[str],
         data: JSONBody[InvitationsCreate],
     ) -> InvitationsCreated:
         invited, already = await service.invite(
             org_id=caller.org_id,
-            event_id=event_id,
+            event_id=event_uuid(event_id),
             invitees=data.invitees,
             message=data.message,
             queue=queue,
@@ -63,12 +63,12 @@ class InvitationController(Controller):
     async def list_invitations(
         self,
         caller: NamedDependency[Caller],
-        event_id: FromPath[uuid.UUID],
+        event_id: FromPath[str],
         cursor: Annotated[str | None, QueryParameter(max_length=400)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=service.MAX_PAGE)] = service.DEFAULT_PAGE,
     ) -> InvitationPage:
         items, next_cursor = await service.list_invitations(
-            org_id=caller.org_id, event_id=event_id, cursor=cursor, limit=limit
+            org_id=caller.org_id, event_id=event_uuid(event_id), cursor=cursor, limit=limit
         )
         return InvitationPage(items=msgspec.convert(items, list[InvitationOut]), next=next_cursor)
 
@@ -82,7 +82,9 @@ class InvitationController(Controller):
         self,
         caller: NamedDependency[Caller],
         queue: NamedDependency[ArqRedis],
-        event_id: FromPath[uuid.UUID],
+        event_id: FromPath[str],
         email: FromPath[str],
     ) -> None:
-        await service.uninvite(org_id=caller.org_id, event_id=event_id, email=email, queue=queue)
+        await service.uninvite(
+            org_id=caller.org_id, event_id=event_uuid(event_id), email=email, queue=queue
+        )

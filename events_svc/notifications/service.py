@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from events_svc.calendar.ics import EventData, Party, itip
+from events_svc.calendar.ics import Party, event_data, itip
 from events_svc.mail.i18n import LOCALES, Locale
 from events_svc.mail.render import Links, MailContext, render_message
 from events_svc.mail.smtp import PermanentSendError, SmtpPool, TransientSendError
@@ -236,23 +236,7 @@ def render(
     row: dict[str, Any], ctx: dict[str, Any], *, settings: Settings, now: datetime
 ) -> tuple[bytes, str, int]:
     """The message bytes, its Message-ID and the SEQUENCE it carries."""
-    event_id = ctx["event_id"]
-    event = EventData(
-        uid=ctx["uid"],
-        sequence=ctx["event_sequence"],
-        title=ctx["title"],
-        description=ctx["description"],
-        location=ctx["location"],
-        online_url=ctx["online_url"],
-        url=f"{settings.public_base_url}/events/{event_id}.ics",
-        starts_at=ctx["starts_at"],
-        ends_at=ctx["ends_at"],
-        timezone=ctx["timezone"],
-        recurrence=ctx["recurrence"],
-        status=ctx["status"],
-        created_at=ctx["event_created_at"],
-        updated_at=ctx["event_updated_at"],
-    )
+    event = event_data(ctx, base_url=settings.public_base_url, prefix="event_")
     method: Literal["REQUEST", "CANCEL"] = "REQUEST" if row["kind"] in REQUEST_KINDS else "CANCEL"
     organizer = Party(email=settings.mail_from, name=ctx["org_name"])
     attendee = Party(
