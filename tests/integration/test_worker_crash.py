@@ -74,3 +74,29 @@ async def test_killed_worker_loses_nobody(client: Any, make_org: Any, smtp: Any)
     assert set(per_person) == {i["email"] for i in invitees}, "nobody is missed"
     repeated = sum(n - 1 for n in per_person.values())
     assert repeated <= MAX_JOBS, f"{repeated} repeated; only messages in flight may repeat"
+
+
+async def test_two_workers_at_once_send_each_message_once(
+    client: Any, make_org: Any, smtp: Any
+) -> None:
+    _org, key = await make_org()
+    ev = (await client.post("/events", json=event_body(), headers=auth(key))).json()
+    invitees = [{"email": f"both{i:03d}@assoc.example.org"} for i in range(300)]
+    await client.post(
+        f"/events/{ev['id']}/invitations", json={"invitees": invitees}, headers=auth(key)
+    )
+    workers = [_start_worker(), _start_worker()]
+    try:
+
+        async def all_sent() -> bool:
+            return await Notification.count().where(Notification.status == "sent") == 300
+
+        await _wait(all_sent, 90)
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        for w in workers:
+            w.wait(30)
+    per_person = collections.Counter(r.recipients[0] for r in smtp.received)
+    assert len(per_person) == 300
+    assert set(per_person.values()) == {1}
