@@ -24,10 +24,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, services
 
 BENCH_DB = "events_svc_bench"
 
@@ -140,26 +138,6 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> N
     raise RuntimeError(f"{url} did not come up")
 
 
-async def prepare_database(admin_url: str) -> tuple[str, str]:
-    import asyncpg
-
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    finally:
-        await conn.close()
-    url = urlunsplit(urlsplit(admin_url)._replace(path="/" + BENCH_DB))
-    from events_svc.cli import migrate
-    from events_svc.orgs import service
-
-    await migrate(url)
-    _org, key = await service.create_org(
-        slug="bench", name="基准测试协会", email="b@bench.example.org"
-    )
-    return url, key
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=32)
@@ -167,21 +145,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    from events_svc.dev.embedded import free_port, start_postgres, start_redis
+    from events_svc.dev.embedded import free_port
 
-    tmp = Path(tempfile.mkdtemp(prefix="events-svc-bench-"))
-    cleanups = []
-    admin_url = os.environ.get("DATABASE_URL", "")
-    if not admin_url:
-        server, admin_url = start_postgres(tmp / "pg")
-        cleanups.append(server.cleanup)
-    redis_url = os.environ.get("REDIS_URL", "")
-    if not redis_url:
-        redis = start_redis(tmp / "redis", persist=False)
-        cleanups.append(redis.stop)
-        redis_url = redis.url
-    os.environ["DATABASE_URL"] = admin_url
-    database_url, key = asyncio.run(prepare_database(admin_url))
+    svc = services(BENCH_DB)
+    tmp = Path(tempfile.mkdtemp(prefix="events-svc-bench-api-"))
+    database_url, redis_url, key = svc.database_url, svc.redis_url, svc.api_key
 
     env = {
         **os.environ,
@@ -216,8 +184,7 @@ def main() -> None:
         for proc in procs:
             proc.terminate()
             proc.wait(10)
-        for cleanup in cleanups:
-            cleanup()
+        svc.close()
 
     def med(runs: list[dict[str, float]], key: str) -> float:
         return statistics.median(r[key] for r in runs)

@@ -20,15 +20,12 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import services
 
 BENCH_DB = "events_svc_bench_fanout"
 
@@ -129,26 +126,6 @@ async def bare_loop(port: int, messages: list[tuple[str, bytes]], sender: str) -
     await client.quit()
 
 
-async def prepare_database(admin_url: str) -> tuple[str, str, str]:
-    import asyncpg
-
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    finally:
-        await conn.close()
-    url = urlunsplit(urlsplit(admin_url)._replace(path="/" + BENCH_DB))
-    from events_svc.cli import migrate
-    from events_svc.orgs import service
-
-    await migrate(url)
-    _org, key = await service.create_org(
-        slug="bench", name="基准测试协会", email="b@bench.example.org"
-    )
-    return url, key, ""
-
-
 def http(method: str, url: str, key: str, body: Any) -> Any:
     request = urllib.request.Request(  # noqa: S310
         url,
@@ -166,21 +143,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    from events_svc.dev.embedded import free_port, start_postgres, start_redis
+    from events_svc.dev.embedded import free_port
 
-    tmp = Path(tempfile.mkdtemp(prefix="events-svc-fanout-"))
-    cleanups: list[Any] = []
-    admin_url = os.environ.get("DATABASE_URL", "")
-    if not admin_url:
-        server, admin_url = start_postgres(tmp / "pg")
-        cleanups.append(server.cleanup)
-    redis_url = os.environ.get("REDIS_URL", "")
-    if not redis_url:
-        redis = start_redis(tmp / "redis", persist=False)
-        cleanups.append(redis.stop)
-        redis_url = redis.url
-    os.environ["DATABASE_URL"] = admin_url
-    database_url, key, _ = asyncio.run(prepare_database(admin_url))
+    svc = services(BENCH_DB)
+    database_url, redis_url, key = svc.database_url, svc.redis_url, svc.api_key
 
     smtp_port, api_port = free_port(), free_port()
     counter = mp.Value("q", 0)
@@ -268,8 +234,7 @@ def main() -> None:
             proc.terminate()
             proc.wait(30)
         sink.terminate()
-        for cleanup in cleanups:
-            cleanup()
+        svc.close()
 
     bare, app = statistics.median(bare_rates), statistics.median(app_rates)
     print(

@@ -25,22 +25,6 @@ ADMIN_TOKEN = "test-admin-token-0123456789"
 _state: dict[str, Any] = {}
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + name))
-
-
-async def _recreate_database(admin_url: str, name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
-    finally:
-        await conn.close()
-
-
 def pytest_configure(config: pytest.Config) -> None:
     if "events_svc_configured" in _state:
         return
@@ -63,11 +47,10 @@ def pytest_configure(config: pytest.Config) -> None:
         redis = start_redis(tmp / "redis", persist=False)
         _state["redis"] = redis
         redis_url = redis.url
-    database_url = _with_database(admin_url, TEST_DB)
-    from events_svc.dev.embedded import free_port
+    from events_svc.dev.embedded import free_port, recreate_database
 
     _state["smtp_port"] = free_port()
-    asyncio.run(_recreate_database(admin_url, TEST_DB))
+    database_url = asyncio.run(recreate_database(admin_url, TEST_DB))
     os.environ.update(
         {
             "DATABASE_URL": database_url,
