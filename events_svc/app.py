@@ -21,6 +21,7 @@ from events_svc.health import healthz, readyz
 from events_svc.invitations.controllers import InvitationController
 from events_svc.orgs.controllers import OrgController
 from events_svc.piccolo_conf import DB
+from events_svc.reminders.controllers import ReminderController
 from events_svc.settings import Settings, get_settings
 
 
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         OrgController,
         EventController,
         InvitationController,
+        ReminderController,
     ]
     if settings.dev_mail_dir:
         from events_svc.dev.mailviews import MailCatcherController

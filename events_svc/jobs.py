@@ -23,6 +23,10 @@ PING = "ping"
 SEND_NOTIFICATION = "send_notification"
 #: cron: re-enqueue notification rows still queued (Redis lost them, or a crash lost the enqueue)
 SWEEP_NOTIFICATIONS = "sweep_notifications"
+#: cron: enqueue reminders falling due soon, each deferred to its due instant
+SCHEDULE_REMINDERS = "schedule_reminders"
+#: cron: plan reminder rows for occurrences that came within the planning horizon
+EXTEND_REMINDERS = "extend_reminder_horizon"
 
 
 def notification_job_id(key: str, attempts: int, sweep_slot: int | None = None) -> str:
@@ -53,18 +57,17 @@ _BATCH = 500
 async def enqueue_many(
     redis: ArqRedis,
     function: str,
-    jobs: Sequence[tuple[str, tuple[Any, ...]]],
-    *,
-    defer_until: datetime | None = None,
+    jobs: Sequence[tuple[str, tuple[Any, ...], datetime | None]],
 ) -> int:
-    """Enqueue `function` once per (job id, args); returns how many were new to the queue."""
+    """Enqueue `function` once per (job id, args, run-at or None for now); returns how many
+    were new to the queue."""
     added = 0
     for start in range(0, len(jobs), _BATCH):
         enqueue_ms = timestamp_ms()
-        score = to_unix_ms(defer_until) if defer_until is not None else enqueue_ms
-        expires_ms = score - enqueue_ms + redis.expires_extra_ms
         async with redis.pipeline(transaction=False) as pipe:
-            for job_id, args in jobs[start : start + _BATCH]:
+            for job_id, args, run_at in jobs[start : start + _BATCH]:
+                score = to_unix_ms(run_at) if run_at is not None else enqueue_ms
+                expires_ms = max(score - enqueue_ms, 0) + redis.expires_extra_ms
                 data = serialize_job(
                     function, args, {}, None, enqueue_ms, serializer=redis.job_serializer
                 )
@@ -88,9 +91,11 @@ async def enqueue_notifications(
     *,
     defer_until: datetime | None = None,
     sweep_slot: int | None = None,
+    at_due_time: bool = False,
 ) -> int:
-    """Enqueue `send_notification` for rows with `id`, `key` and `attempts`; returns how many
-    were new to the queue (a job id already there is not enqueued twice).
+    """Enqueue `send_notification` for rows with `id`, `key` and `attempts` (and
+    `next_attempt_at` with `at_due_time`, to run each exactly when due); returns how many were
+    new to the queue (a job id already there is not enqueued twice).
 
     Runs after commit. Redis being down is not an error here: the rows are committed and the
     worker's sweep will enqueue them.
@@ -99,11 +104,15 @@ async def enqueue_notifications(
         return 0
     count = 0
     jobs = [
-        (notification_job_id(row["key"], row["attempts"], sweep_slot), (str(row["id"]),))
+        (
+            notification_job_id(row["key"], row["attempts"], sweep_slot),
+            (str(row["id"]),),
+            row["next_attempt_at"] if at_due_time else defer_until,
+        )
         for row in rows
     ]
     try:
-        count = await enqueue_many(queue, SEND_NOTIFICATION, jobs, defer_until=defer_until)
+        count = await enqueue_many(queue, SEND_NOTIFICATION, jobs)
     except Exception as exc:  # noqa: BLE001 - OSError or one of redis' own error classes
         log.warning("enqueue failed; the sweep will pick the jobs up: %s", exc)
     return count

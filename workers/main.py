@@ -10,11 +10,21 @@ from arq import cron, func
 from arq.connections import RedisSettings
 
 from events_svc.app import configure_database, start_database_pool
-from events_svc.jobs import SEND_NOTIFICATION, SWEEP_NOTIFICATIONS
+from events_svc.jobs import (
+    EXTEND_REMINDERS,
+    SCHEDULE_REMINDERS,
+    SEND_NOTIFICATION,
+    SWEEP_NOTIFICATIONS,
+)
 from events_svc.mail.smtp import SmtpPool
 from events_svc.piccolo_conf import DB
 from events_svc.settings import Settings, get_settings
-from workers.notifications import send_notification, sweep_notifications
+from workers.notifications import (
+    extend_reminder_horizon,
+    schedule_reminders,
+    send_notification,
+    sweep_notifications,
+)
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -61,7 +71,25 @@ def cron_jobs(settings: Settings) -> list[Any]:
             unique=True,
             run_at_startup=True,
             keep_result=0,
-        )
+        ),
+        cron(
+            schedule_reminders,
+            name=SCHEDULE_REMINDERS,
+            second=seconds,
+            unique=True,
+            run_at_startup=True,
+            keep_result=0,
+        ),
+        cron(
+            extend_reminder_horizon,
+            name=EXTEND_REMINDERS,
+            minute={7},
+            second={30},
+            unique=True,
+            run_at_startup=True,
+            keep_result=0,
+            timeout=3600,
+        ),
     ]
 
 

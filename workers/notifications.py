@@ -9,6 +9,7 @@ from typing import Any
 
 from events_svc.jobs import enqueue_notifications
 from events_svc.notifications import service
+from events_svc.reminders import service as reminders
 from events_svc.settings import Settings
 
 log = logging.getLogger("workers.notifications")
@@ -44,3 +45,20 @@ async def sweep_notifications(ctx: dict[str, Any]) -> int:
     if rows:
         log.info("sweep: %d notification(s) re-enqueued", count)
     return count
+
+
+async def schedule_reminders(ctx: dict[str, Any]) -> int:
+    """Enqueue the reminders falling due before the next run, each deferred to its due
+    instant, so they go out on time rather than on the next tick. Ids derive from the rows:
+    scheduling a reminder twice (or after a Redis flush, again) runs it once."""
+    settings: Settings = ctx["settings"]
+    rows = await reminders.due_soon(now=datetime.now(UTC), within=settings.sweep_interval + 2)
+    count = await enqueue_notifications(ctx["redis"], rows, at_due_time=True)
+    if count:
+        log.info("scheduled %d reminder(s)", count)
+    return count
+
+
+async def extend_reminder_horizon(ctx: dict[str, Any]) -> int:
+    """Plan reminders for series occurrences that have come within the planning horizon."""
+    return await reminders.extend_horizon(now=datetime.now(UTC))

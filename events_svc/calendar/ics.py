@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal
 
-from icalendar import Calendar, Event, vCalAddress, vRecur, vText
+from icalendar import Alarm, Calendar, Event, vCalAddress, vDuration, vRecur, vText
 
 from events_svc import __version__
 from events_svc.calendar.timeutil import zone
 from events_svc.calendar.vtimezone import vtimezone
+from events_svc.reminders import rules as reminder_rules
 
 PRODID = f"-//events-svc//events-svc {__version__}//EN"
 Method = Literal["REQUEST", "CANCEL", "PUBLISH"]
@@ -49,6 +50,26 @@ class EventData:
     status: str  #: scheduled / cancelled
     created_at: datetime
     updated_at: datetime
+    #: VALARM triggers, one per reminder rule: a duration before the start ("-PT1H") or an
+    #: absolute UTC instant ("20270610T000000Z")
+    alarms: tuple[str, ...] = ()
+
+    def occurrence(self, local_start: datetime) -> EventData:
+        """One occurrence of a series, as a single event (for messages about it)."""
+        length = self.ends_at - self.starts_at
+        return replace(self, starts_at=local_start, ends_at=local_start + length, recurrence=None)
+
+
+def alarm_triggers(event_rules: Any, org_default: Any, tz_name: str) -> tuple[str, ...]:
+    """VALARM triggers from the reminder rules in force (the event's, or the org's default)."""
+    out = []
+    for rule in reminder_rules.effective(event_rules, org_default):
+        if rule.before is not None:
+            out.append(rule.trigger)
+        elif rule.at_local is not None:
+            instant = reminder_rules.local_to_utc_lenient(rule.at_local, zone(tz_name))
+            out.append(instant.strftime("%Y%m%dT%H%M%SZ"))
+    return tuple(out)
 
 
 def event_ics_url(base_url: str, event_id: object) -> str:
@@ -73,6 +94,9 @@ def event_data(row: Mapping[str, Any], *, base_url: str, prefix: str = "") -> Ev
         status=row["status"],
         created_at=row[f"{prefix}created_at"],
         updated_at=row[f"{prefix}updated_at"],
+        alarms=alarm_triggers(
+            row.get("reminders"), row.get("org_default_reminders"), row["timezone"]
+        ),
     )
 
 
@@ -139,7 +163,23 @@ def vevent(
     component.add("organizer", _address(organizer))
     for person in attendees:
         component.add("attendee", _attendee(person))
+    for trigger in event.alarms:
+        component.add_component(_alarm(trigger, event.title))
     return component
+
+
+def _alarm(trigger: str, title: str) -> Alarm:
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("description", title)
+    if trigger.endswith("Z"):
+        alarm.add(
+            "trigger",
+            datetime.strptime(trigger, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC),
+        )
+    else:
+        alarm.add("trigger", vDuration.from_ical(trigger))
+    return alarm
 
 
 def _attendee(person: Party) -> vCalAddress:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from itertools import islice
 from zoneinfo import ZoneInfo, available_timezones
 
 from dateutil.rrule import rrulestr
@@ -115,16 +117,17 @@ def _until_utc(value: str, tz: ZoneInfo) -> str:
     return parsed.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
+def iter_occurrences(rule: str, *, start_local: datetime, tz: ZoneInfo) -> Iterator[datetime]:
+    """Local start times of a series' occurrences, lazily (an endless series never ends)."""
+    for occ in rrulestr(rule, dtstart=start_local.replace(tzinfo=tz)):
+        yield occ.replace(tzinfo=None)
+
+
 def occurrences(
     rule: str, *, start_local: datetime, tz: ZoneInfo, limit: int = MAX_EXPANDED_OCCURRENCES
 ) -> list[datetime]:
     """Local start times of a series' occurrences (at most `limit`)."""
-    out: list[datetime] = []
-    for occ in rrulestr(rule, dtstart=start_local.replace(tzinfo=tz)):
-        out.append(occ.replace(tzinfo=None))
-        if len(out) >= limit:
-            break
-    return out
+    return list(islice(iter_occurrences(rule, start_local=start_local, tz=tz), limit))
 
 
 def series_end_utc(

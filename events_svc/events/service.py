@@ -32,6 +32,7 @@ from events_svc.events.schemas import EventCreate, EventPatch, ReminderRule
 from events_svc.events.tables import Event
 from events_svc.jobs import enqueue_notifications
 from events_svc.notifications import service as outbox
+from events_svc.reminders import service as reminders
 
 #: changes to these make calendars treat the event as rescheduled (RFC 5546 §2.1.4)
 SEQUENCE_FIELDS = ("starts_at", "ends_at", "timezone", "recurrence", "location", "status")
@@ -218,8 +219,17 @@ async def get_event(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]
     return _row_out(row)
 
 
+#: changes that move reminders
+REMINDER_FIELDS = ("starts_at", "ends_at", "timezone", "recurrence", "reminders")
+
+
 async def update_event(
-    *, org_id: uuid.UUID, event_id: uuid.UUID, patch: EventPatch, queue: ArqRedis | None = None
+    *,
+    org_id: uuid.UUID,
+    event_id: uuid.UUID,
+    patch: EventPatch,
+    queue: ArqRedis | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Apply a partial update; SEQUENCE rises when the event's identity changes, and then every
     invitee who has not declined is sent an update."""
@@ -283,6 +293,8 @@ async def update_event(
                 queued = await outbox.queue_event_change(
                     event_id=event_id, sequence=changes["sequence"], kind="update"
                 )
+            if any(f in changes for f in REMINDER_FIELDS):
+                await reminders.plan(event_id=event_id, now=now or datetime.now(UTC))
     await enqueue_notifications(queue, queued)
     return await get_event(org_id=org_id, event_id=event_id)
 
@@ -307,7 +319,11 @@ def _differs(old: Any, new: Any) -> bool:
 
 
 async def cancel_event(
-    *, org_id: uuid.UUID, event_id: uuid.UUID, queue: ArqRedis | None = None
+    *,
+    org_id: uuid.UUID,
+    event_id: uuid.UUID,
+    queue: ArqRedis | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Cancel an event and send every invitee a CANCEL; cancelling twice is harmless and
     keeps the first SEQUENCE."""
@@ -333,6 +349,7 @@ async def cancel_event(
             queued = await outbox.queue_event_change(
                 event_id=event_id, sequence=sequence, kind="cancellation"
             )
+            await reminders.plan(event_id=event_id, now=now or datetime.now(UTC))
     await enqueue_notifications(queue, queued)
     return await get_event(org_id=org_id, event_id=event_id)
 
@@ -413,7 +430,8 @@ async def event_file(
 ) -> EventFile:
     """The event as an .ics file: public events for anyone, private ones for their owner."""
     rows = await Event.raw(
-        "SELECT e.*, o.name AS org_name FROM event e JOIN organization o ON o.id = e.org"
+        "SELECT e.*, o.name AS org_name, o.default_reminders AS org_default_reminders"
+        " FROM event e JOIN organization o ON o.id = e.org"
         " WHERE e.id = {}",
         event_id,
     )

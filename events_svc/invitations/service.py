@@ -6,6 +6,7 @@ import base64
 import binascii
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from arq.connections import ArqRedis
@@ -17,6 +18,7 @@ from events_svc.invitations.tables import Invitation
 from events_svc.jobs import enqueue_notifications
 from events_svc.notifications import service as outbox
 from events_svc.people.service import PersonIn, upsert_people
+from events_svc.reminders import service as reminders
 from events_svc.validation import email_problem
 
 DEFAULT_PAGE = 100
@@ -68,6 +70,7 @@ async def invite(
     invitees: Sequence[InviteeIn],
     message: str,
     queue: ArqRedis | None,
+    now: datetime | None = None,
 ) -> tuple[int, int]:
     """Invite people; returns (newly invited, already invited). Idempotent per address."""
     people = _check_invitees(invitees)
@@ -95,14 +98,22 @@ async def invite(
         queued = await outbox.queue_invitations(
             event_id=event_id, sequence=event["sequence"], invitations=rows
         )
+        await reminders.plan(
+            event_id=event_id, now=now or datetime.now(UTC), person_ids=[r["person"] for r in rows]
+        )
     await enqueue_notifications(queue, queued)
     return len(rows), len(people) - len(rows)
 
 
 async def uninvite(
-    *, org_id: uuid.UUID, event_id: uuid.UUID, email: str, queue: ArqRedis | None
+    *,
+    org_id: uuid.UUID,
+    event_id: uuid.UUID,
+    email: str,
+    queue: ArqRedis | None,
+    now: datetime | None = None,
 ) -> None:
-    """Take a person off the list; they get a CANCEL for the event."""
+    """Take a person off the list; they get a CANCEL for the event and no more reminders."""
     async with Event._meta.db.transaction():
         event = await _lock_event(org_id=org_id, event_id=event_id)
         rows = await Invitation.raw(
@@ -114,6 +125,9 @@ async def uninvite(
         )
         if not rows:
             raise NotFound(f"{email!r} is not invited to this event")
+        await reminders.plan(
+            event_id=event_id, now=now or datetime.now(UTC), person_ids=[rows[0]["person"]]
+        )
         queued: list[dict[str, Any]] = []
         if event["status"] != "cancelled":  # after a cancellation there is nothing to take back
             queued = await outbox.queue_uninvite(

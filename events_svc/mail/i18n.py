@@ -48,7 +48,19 @@ TEXT: dict[str, dict[Locale, str]] = {
         "zh-CN": "邀请已撤回：{title}（{when}）",
         "en": "Invitation withdrawn: {title} ({when})",
     },
+    "subject.reminder": {
+        "zh-CN": "提醒：{title}（{when}）",
+        "en": "Reminder: {title} ({when})",
+    },
     "intro.invitation": {"zh-CN": "{org} 邀请您参加：", "en": "{org} invites you to:"},
+    "intro.reminder": {
+        "zh-CN": "{org} 提醒您，以下活动即将开始：",
+        "en": "A reminder from {org}: this event is coming up.",
+    },
+    "hint.reminder": {
+        "zh-CN": "此活动已在您的日历中；如需查看最新安排，请打开上面的日历文件。",
+        "en": "The event is already in your calendar; the calendar file above has the latest.",
+    },
     "intro.update": {
         "zh-CN": "{org} 更新了以下活动，以下为最新安排：",
         "en": "{org} has updated this event; here are the current details:",

@@ -19,7 +19,7 @@ from events_svc.mail.i18n import Locale, recurrence, short_when, t, when
 
 #: CRLF line ends and RFC 2047 encoded words; `as_bytes()` with the default policy writes bare LF
 SMTP_POLICY = email.policy.SMTP
-Kind = Literal["invitation", "update", "cancellation"]
+Kind = Literal["invitation", "update", "cancellation", "reminder"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,7 @@ class MailContext:
     role: str
     note: str  #: the organizer's message (invitations only)
     links: Links
-    method: Literal["REQUEST", "CANCEL"]
+    method: Literal["REQUEST", "CANCEL"] | None  #: None: a message without a calendar part
     ics: bytes
     message_id_domain: str
 
@@ -66,7 +66,7 @@ def _rows(ctx: MailContext) -> list[tuple[str, str, bool]]:
         rows.append((t("label.repeats", loc), repeats, False))
     if ev.location:
         rows.append((t("label.where", loc), ev.location, False))
-    if ev.online_url and ctx.method == "REQUEST":
+    if ev.online_url and ctx.method != "CANCEL":
         rows.append((t("label.online", loc), ev.online_url, True))
     if ctx.method == "REQUEST":
         rows.append((t("label.role", loc), t(f"role.{ctx.role}", loc), False))
@@ -75,6 +75,12 @@ def _rows(ctx: MailContext) -> list[tuple[str, str, bool]]:
 
 def _subject_key(ctx: MailContext) -> str:
     return "subject.uninvited" if ctx.uninvited else f"subject.{ctx.kind}"
+
+
+def _hint_key(ctx: MailContext) -> str:
+    return {"REQUEST": "hint.invitation", "CANCEL": "hint.cancellation"}.get(
+        ctx.method or "", "hint.reminder"
+    )
 
 
 def _intro_key(ctx: MailContext) -> str:
@@ -95,8 +101,7 @@ def text_body(ctx: MailContext) -> str:
         lines.append(f"{t('label.feed', loc)}{sep}{ctx.links.feed_https}")
         if ctx.links.feed_webcal:
             lines.append(f"webcal{sep}{ctx.links.feed_webcal}")
-    hint = "hint.invitation" if ctx.method == "REQUEST" else "hint.cancellation"
-    lines += ["", t(hint, loc), "", "-- ", t("footer", loc, org=ctx.org_name)]
+    lines += ["", t(_hint_key(ctx), loc), "", "-- ", t("footer", loc, org=ctx.org_name)]
     return "\n".join(lines) + "\n"
 
 
@@ -134,8 +139,7 @@ def html_body(ctx: MailContext) -> str:
         if ctx.links.feed_webcal:
             links.append(f'<a href="{e(ctx.links.feed_webcal)}">webcal</a>')
     blocks.append(f"<p>{' · '.join(links)}</p>")
-    hint = "hint.invitation" if ctx.method == "REQUEST" else "hint.cancellation"
-    blocks.append(f'<p style="color:#555">{e(t(hint, loc))}</p>')
+    blocks.append(f'<p style="color:#555">{e(t(_hint_key(ctx), loc))}</p>')
     blocks.append(
         f'<p style="color:#888;font-size:12px">{e(t("footer", loc, org=ctx.org_name))}</p>'
     )
@@ -234,21 +238,31 @@ def render_message(ctx: MailContext, *, now: datetime) -> tuple[bytes, str]:
     header_block += recipient_header(ctx.recipient_name, ctx.recipient_email)
     # ASCII that we generate, with no user text in it
     header_block += f"Message-ID: {message_id}\r\n".encode()
-    header_block += f'Content-Type: multipart/mixed; boundary="{mixed}"\r\n'.encode()
     plain, html_part = _bodies(_body_key(ctx))
-    ics64 = _base64(ctx.ics)
     crlf = b"\r\n"
+    text_parts = [
+        f"--{alternative}\r\n".encode(),
+        plain,
+        crlf,
+        f"--{alternative}\r\n".encode(),
+        html_part,
+        crlf,
+    ]
+    if ctx.method is None:
+        # text and HTML only: multipart/alternative is the whole message
+        header_block += (
+            f'Content-Type: multipart/alternative; boundary="{alternative}"\r\n'.encode()
+        )
+        body = b"".join([*text_parts, f"--{alternative}--\r\n".encode()])
+        return header_block + crlf + body, message_id
+    header_block += f'Content-Type: multipart/mixed; boundary="{mixed}"\r\n'.encode()
+    ics64 = _base64(ctx.ics)
     body = b"".join(
         [
             b"This is a multi-part message in MIME format.\r\n",
             f"--{mixed}\r\n".encode(),
             f'Content-Type: multipart/alternative; boundary="{alternative}"\r\n\r\n'.encode(),
-            f"--{alternative}\r\n".encode(),
-            plain,
-            crlf,
-            f"--{alternative}\r\n".encode(),
-            html_part,
-            crlf,
+            *text_parts,
             f"--{alternative}\r\n".encode(),
             # Base64, as Exchange sends it: no line over 998 octets and UTF-8 intact through
             # 7-bit relays. method= equals METHOD inside the calendar (RFC 6047 section 2.4).

@@ -20,6 +20,7 @@ from events_svc.mail.i18n import LOCALES, Locale
 from events_svc.mail.render import Links, MailContext, render_message
 from events_svc.mail.smtp import PermanentSendError, SmtpPool, TransientSendError
 from events_svc.notifications.tables import Notification
+from events_svc.reminders import rules as reminder_rules
 from events_svc.settings import Settings
 
 log = logging.getLogger("events_svc.notifications")
@@ -150,7 +151,8 @@ _CLAIM_SQL = (
     " e.recurrence, e.status, e.created_at AS event_created_at,"
     " e.updated_at AS event_updated_at, o.name AS org_name, o.email AS org_email,"
     " p.email, p.name AS person_name, p.locale,"
-    " i.role, i.rsvp, i.message, i.generation, i.removed_at"
+    " i.role, i.rsvp, i.message, i.generation, i.removed_at,"
+    " e.reminders, o.default_reminders AS org_default_reminders"
 )
 
 
@@ -193,11 +195,37 @@ async def _waits_for_sibling(notification_id: uuid.UUID, *, now: datetime) -> bo
     return bool(rows)
 
 
-async def _skip_reason(row: dict[str, Any], ctx: dict[str, Any]) -> str | None:
+def _reminder_skip_reason(row: dict[str, Any], ctx: dict[str, Any], *, now: datetime) -> str | None:
+    """A reminder goes out while its occurrence is still ahead, even late; never for an event
+    that moved, was cancelled, or for someone un-invited or who declined."""
+    if ctx["status"] == "cancelled":
+        return "event cancelled"
+    if ctx["removed_at"] is not None:
+        return "uninvited"
+    if ctx["rsvp"] == "declined":
+        return "declined"
+    start = reminder_rules.current_occurrence_start(
+        reminder_rules.effective(ctx["reminders"], ctx["org_default_reminders"]),
+        rule_key=row["detail"],
+        occurrence=row["occurrence"],
+        starts_at=ctx["starts_at"],
+        timezone=ctx["timezone"],
+        recurrence=ctx["recurrence"],
+    )
+    if start is None:
+        return "rescheduled"
+    if now >= start:
+        return "late: the event had started"
+    return None
+
+
+async def _skip_reason(row: dict[str, Any], ctx: dict[str, Any], *, now: datetime) -> str | None:
     """Why this message should not go out (None: send it), from the state as it is now."""
     kind = row["kind"]
     if ctx["role"] is None:
         return "not invited"
+    if kind == "reminder":
+        return _reminder_skip_reason(row, ctx, now=now)
     if kind in REQUEST_KINDS:
         if ctx["status"] == "cancelled":
             return "event cancelled"
@@ -237,12 +265,19 @@ def render(
 ) -> tuple[bytes, str, int]:
     """The message bytes, its Message-ID and the SEQUENCE it carries."""
     event = event_data(ctx, base_url=settings.public_base_url, prefix="event_")
-    method: Literal["REQUEST", "CANCEL"] = "REQUEST" if row["kind"] in REQUEST_KINDS else "CANCEL"
-    organizer = Party(email=settings.mail_from, name=ctx["org_name"])
-    attendee = Party(
-        email=ctx["email"], name=ctx["person_name"], role=ctx["role"], rsvp=ctx["rsvp"]
-    )
-    ics = itip(method, event, organizer=organizer, attendee=attendee, dtstamp=now)
+    method: Literal["REQUEST", "CANCEL"] | None = None
+    ics = b""
+    if row["kind"] == "reminder":
+        # The reminder speaks of its occurrence, and carries no calendar: the event is already
+        # in the person's calendar, and a REQUEST would show as a new invitation.
+        event = event.occurrence(reminder_rules.parse_occurrence(row["occurrence"]))
+    else:
+        method = "REQUEST" if row["kind"] in REQUEST_KINDS else "CANCEL"
+        organizer = Party(email=settings.mail_from, name=ctx["org_name"])
+        attendee = Party(
+            email=ctx["email"], name=ctx["person_name"], role=ctx["role"], rsvp=ctx["rsvp"]
+        )
+        ics = itip(method, event, organizer=organizer, attendee=attendee, dtstamp=now)
     locale: Locale = ctx["locale"] if ctx["locale"] in LOCALES else "zh-CN"
     mail = MailContext(
         kind=row["kind"],
@@ -282,7 +317,7 @@ async def deliver(
     if row is None:
         return Outcome("noop")
     ctx = row  # the claim returned the notification and its event, person and invitation
-    reason = await _skip_reason(row, ctx)
+    reason = await _skip_reason(row, ctx, now=now)
     if reason:
         return await _finish(row, "skipped", error=reason)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -20,6 +20,7 @@ from events_svc.orgs.schemas import (
     OrgCreate,
     OrgCreated,
     OrgOut,
+    OrgPatch,
 )
 from events_svc.orgs.service import Caller
 from events_svc.settings import Settings
@@ -59,6 +60,18 @@ class OrgController(Controller):
     )
     async def me(self, caller: NamedDependency[Caller]) -> OrgOut:
         return msgspec.convert(await service.get_org(org_id=caller.org_id), OrgOut)
+
+    @patch(
+        "/me",
+        dependencies=CALLER,
+        security=BEARER,
+        responses=problems(401),
+        summary="Change the calling organization: names, e-mail, default reminders",
+    )
+    async def update_me(self, caller: NamedDependency[Caller], data: JSONBody[OrgPatch]) -> OrgOut:
+        changes = msgspec.to_builtins(data)  # only the fields given (UNSET ones are left out)
+        row = await service.update_org(org_id=caller.org_id, changes=changes)
+        return msgspec.convert(row, OrgOut)
 
     @get(
         "/me/api-keys",

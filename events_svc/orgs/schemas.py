@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 Slug = Annotated[
     str, msgspec.Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", max_length=63)
@@ -21,6 +22,22 @@ class OrgCreate(msgspec.Struct, forbid_unknown_fields=True):
     name_en: Name | None = None
 
 
+class DefaultReminder(msgspec.Struct, forbid_unknown_fields=True):
+    """An organization's default reminder: an ISO 8601 duration before each start."""
+
+    before: Annotated[str, msgspec.Meta(max_length=40)]
+
+
+class OrgPatch(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name | UnsetType = UNSET
+    name_en: Name | None | UnsetType = UNSET
+    email: Email | UnsetType = UNSET
+    #: used by events that give no `reminders` of their own; null or [] = none
+    default_reminders: (
+        Annotated[list[DefaultReminder], msgspec.Meta(max_length=10)] | None | UnsetType
+    ) = UNSET
+
+
 class OrgOut(msgspec.Struct):
     id: str
     slug: str
@@ -28,6 +45,7 @@ class OrgOut(msgspec.Struct):
     name_en: str | None
     email: str
     created_at: datetime
+    default_reminders: list[DefaultReminder] | None = None
 
 
 class OrgCreated(msgspec.Struct):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import uuid
@@ -13,6 +14,7 @@ from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
 
+from events_svc.calendar.timeutil import TimeRuleError, parse_duration
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound, Unauthorized
 from events_svc.orgs.tables import ApiKey, Organization
 from events_svc.validation import validate_email
@@ -48,6 +50,7 @@ def new_key() -> tuple[str, str]:
 
 
 def org_to_dict(row: dict[str, Any]) -> dict[str, Any]:
+    defaults = row.get("default_reminders")
     return {
         "id": str(row["id"]),
         "slug": row["slug"],
@@ -55,7 +58,47 @@ def org_to_dict(row: dict[str, Any]) -> dict[str, Any]:
         "name_en": row["name_en"],
         "email": row["email"],
         "created_at": row["created_at"],
+        "default_reminders": json.loads(defaults) if isinstance(defaults, str) else defaults,
     }
+
+
+async def update_org(
+    *, org_id: uuid.UUID, changes: dict[str, Any], now: datetime | None = None
+) -> dict[str, Any]:
+    """Change the caller's own profile and default reminders; a new default moves the
+    reminders of every current event that relies on it."""
+    values: dict[str, Any] = {}
+    if "name" in changes:
+        if not changes["name"].strip():
+            raise InvalidInput.field("name", "must not be blank")
+        values["name"] = " ".join(changes["name"].split())
+    if "name_en" in changes:
+        values["name_en"] = changes["name_en"]
+    if "email" in changes:
+        values["email"] = validate_email(changes["email"], field="email")
+    if "default_reminders" in changes:
+        rules = changes["default_reminders"]
+        errors = []
+        for i, rule in enumerate(rules or []):
+            try:
+                parse_duration(rule["before"], field=f"default_reminders.{i}.before")
+            except TimeRuleError as exc:
+                errors.append(FieldError(field=exc.field, message=exc.message))
+        if errors:
+            raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+        values["default_reminders"] = (
+            json.dumps([{"before": r["before"].strip().upper()} for r in rules])
+            if rules is not None
+            else None
+        )
+    if values:
+        async with Organization._meta.db.transaction():
+            await Organization.update(values).where(Organization.id == org_id)  # type: ignore[arg-type]
+            if "default_reminders" in values:
+                from events_svc.reminders.service import plan_org_defaults
+
+                await plan_org_defaults(org_id=org_id, now=now or datetime.now(UTC))
+    return await get_org(org_id=org_id)
 
 
 async def create_org(

@@ -1,6 +1,6 @@
 """Organizations and their API keys."""
 
-from piccolo.columns import UUID, ForeignKey, Timestamptz, Varchar
+from piccolo.columns import JSONB, UUID, ForeignKey, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -11,6 +11,8 @@ class Organization(Table, tablename="organization"):
     name = Varchar(length=200)  #: display name (usually Chinese)
     name_en = Varchar(length=200, null=True, default=None)  #: English name, when known
     email = Varchar(length=254)  #: contact address; Reply-To of the organization's mail
+    #: reminder rules for events that give none, e.g. [{"before": "P1D"}]; NULL = no reminders
+    default_reminders = JSONB(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
 
 
