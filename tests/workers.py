@@ -8,7 +8,7 @@ from arq.worker import Worker
 
 from events_svc.mail.smtp import SmtpPool
 from workers.main import functions
-from workers.notifications import sweep_notifications
+from workers.notifications import schedule_reminders, sweep_notifications
 
 
 class InProcessWorker:
@@ -42,13 +42,21 @@ class InProcessWorker:
         finally:
             await worker.close()
 
-    async def sweep(self) -> int:
+    async def _ctx(self) -> dict[str, Any]:
         from arq import create_pool
 
         if self._redis is None:
             self._redis = await create_pool(self.redis_settings)
-        ctx = {"settings": self.settings, "redis": self._redis}
-        count: int = await sweep_notifications(ctx)
+        return {"settings": self.settings, "redis": self._redis}
+
+    async def sweep(self) -> int:
+        """The cron sweep, once."""
+        count: int = await sweep_notifications(await self._ctx())
+        return count
+
+    async def schedule(self) -> int:
+        """The reminder scheduler cron, once."""
+        count: int = await schedule_reminders(await self._ctx())
         return count
 
     async def close(self) -> None:

@@ -176,6 +176,9 @@ def _alarm(trigger: str, title: str) -> Alarm:
         alarm.add(
             "trigger",
             datetime.strptime(trigger, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC),
+            # RFC 5545 3.8.6.3: an absolute trigger must say so, or readers take it for a
+            # duration (ical.js refuses it)
+            parameters={"VALUE": "DATE-TIME"},
         )
     else:
         alarm.add("trigger", vDuration.from_ical(trigger))
