@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -21,6 +22,10 @@ log = logging.getLogger("events_svc.jobs")
 PING = "ping"
 #: send one notification row: `send_notification(notification_id)`
 SEND_NOTIFICATION = "send_notification"
+#: send several rows claimed together: `send_notifications([notification_id, ...])`
+SEND_NOTIFICATIONS = "send_notifications"
+#: rows per batch job; with the worker's few batch slots, this bounds what a crash holds
+BATCH_SIZE = 25
 #: cron: re-enqueue notification rows still queued (Redis lost them, or a crash lost the enqueue)
 SWEEP_NOTIFICATIONS = "sweep_notifications"
 #: cron: enqueue reminders falling due soon, each deferred to its due instant
@@ -92,6 +97,7 @@ async def enqueue_notifications(
     defer_until: datetime | None = None,
     sweep_slot: int | None = None,
     at_due_time: bool = False,
+    batch: bool = False,
 ) -> int:
     """Enqueue `send_notification` for rows with `id`, `key` and `attempts` (and
     `next_attempt_at` with `at_due_time`, to run each exactly when due); returns how many were
@@ -102,6 +108,8 @@ async def enqueue_notifications(
     """
     if queue is None:
         return 0
+    if batch:
+        return await _enqueue_batches(queue, list(rows), at_due_time=at_due_time)
     count = 0
     jobs = [
         (
@@ -116,3 +124,29 @@ async def enqueue_notifications(
     except Exception as exc:  # noqa: BLE001 - OSError or one of redis' own error classes
         log.warning("enqueue failed; the sweep will pick the jobs up: %s", exc)
     return count
+
+
+async def _enqueue_batches(
+    queue: ArqRedis, rows: list[dict[str, Any]], *, at_due_time: bool
+) -> int:
+    """One `send_notifications` job per BATCH_SIZE rows (rows due at the same second, for
+    `at_due_time`), each deferred to the latest due time in it. A batch's id derives from
+    its rows, so the same rows enqueued twice run once."""
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        second = int(row["next_attempt_at"].timestamp()) if at_due_time else 0
+        groups.setdefault(second, []).append(row)
+    jobs: list[tuple[str, tuple[Any, ...], datetime | None]] = []
+    for group in groups.values():
+        for start in range(0, len(group), BATCH_SIZE):
+            chunk = group[start : start + BATCH_SIZE]
+            digest = hashlib.sha1(  # noqa: S324 - an id, not a secret
+                "|".join(f"{r['key']}:{r['attempts']}" for r in chunk).encode()
+            ).hexdigest()
+            run_at = max(r["next_attempt_at"] for r in chunk) if at_due_time else None
+            jobs.append((f"notify-batch:{digest}", ([str(r["id"]) for r in chunk],), run_at))
+    try:
+        return await enqueue_many(queue, SEND_NOTIFICATIONS, jobs)
+    except Exception as exc:  # noqa: BLE001 - OSError or one of redis' own error classes
+        log.warning("enqueue failed; the sweep will pick the jobs up: %s", exc)
+        return 0

@@ -14,6 +14,7 @@ from events_svc.jobs import (
     EXTEND_REMINDERS,
     SCHEDULE_REMINDERS,
     SEND_NOTIFICATION,
+    SEND_NOTIFICATIONS,
     SWEEP_NOTIFICATIONS,
 )
 from events_svc.mail.smtp import SmtpPool
@@ -23,6 +24,7 @@ from workers.notifications import (
     extend_reminder_horizon,
     schedule_reminders,
     send_notification,
+    send_notifications,
     sweep_notifications,
 )
 
@@ -58,6 +60,7 @@ def functions() -> list[Any]:
         ping,
         # no result is kept: the row is the record, and a finished job id is free at once
         func(send_notification, name=SEND_NOTIFICATION, keep_result=0, max_tries=1, timeout=120),
+        func(send_notifications, name=SEND_NOTIFICATIONS, keep_result=0, max_tries=1, timeout=600),
     ]
 
 

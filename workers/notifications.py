@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -32,6 +34,31 @@ async def send_notification(ctx: dict[str, Any], notification_id: str) -> str:
     return outcome.status
 
 
+#: batch jobs running at once in one worker; each holds up to BATCH_SIZE claimed rows
+BATCH_SLOTS = 4
+
+
+async def send_notifications(ctx: dict[str, Any], notification_ids: list[str]) -> str:
+    """Send rows claimed together (a fan-out, or reminders due at the same time)."""
+    settings: Settings = ctx["settings"]
+    slots = ctx.setdefault("batch_slots", asyncio.Semaphore(BATCH_SLOTS))
+    async with slots:  # wait here, before claiming: claimed rows should be sent right away
+        outcomes, blocked = await service.deliver_many(
+            notification_ids=[uuid.UUID(i) for i in notification_ids],
+            settings=settings,
+            smtp=ctx["smtp"],
+        )
+    for outcome in outcomes:
+        if outcome.status == "retry" and outcome.row is not None:
+            await enqueue_notifications(ctx["redis"], [outcome.row], defer_until=outcome.retry_at)
+    if blocked:
+        # A sibling message to the same person was in flight: these go one by one, waiting.
+        rows = await service.rows_for_jobs(blocked)
+        await enqueue_notifications(ctx["redis"], rows)
+    counts = collections.Counter(o.status for o in outcomes)
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing due"
+
+
 async def sweep_notifications(ctx: dict[str, Any]) -> int:
     """Enqueue rows still queued after a grace period, or claimed by a worker that died."""
     settings: Settings = ctx["settings"]
@@ -53,7 +80,7 @@ async def schedule_reminders(ctx: dict[str, Any]) -> int:
     scheduling a reminder twice (or after a Redis flush, again) runs it once."""
     settings: Settings = ctx["settings"]
     rows = await reminders.due_soon(now=datetime.now(UTC), within=settings.sweep_interval + 2)
-    count = await enqueue_notifications(ctx["redis"], rows, at_due_time=True)
+    count = await enqueue_notifications(ctx["redis"], rows, at_due_time=True, batch=True)
     if count:
         log.info("scheduled %d reminder(s)", count)
     return count

@@ -295,7 +295,7 @@ async def update_event(
                 )
             if any(f in changes for f in REMINDER_FIELDS):
                 await reminders.plan(event_id=event_id, now=now or datetime.now(UTC))
-    await enqueue_notifications(queue, queued)
+    await enqueue_notifications(queue, queued, batch=True)
     return await get_event(org_id=org_id, event_id=event_id)
 
 
@@ -350,7 +350,7 @@ async def cancel_event(
                 event_id=event_id, sequence=sequence, kind="cancellation"
             )
             await reminders.plan(event_id=event_id, now=now or datetime.now(UTC))
-    await enqueue_notifications(queue, queued)
+    await enqueue_notifications(queue, queued, batch=True)
     return await get_event(org_id=org_id, event_id=event_id)
 
 

@@ -101,7 +101,7 @@ async def invite(
         await reminders.plan(
             event_id=event_id, now=now or datetime.now(UTC), person_ids=[r["person"] for r in rows]
         )
-    await enqueue_notifications(queue, queued)
+    await enqueue_notifications(queue, queued, batch=True)
     return len(rows), len(people) - len(rows)
 
 

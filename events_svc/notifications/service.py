@@ -139,7 +139,7 @@ _CLAIM_SQL = (
     " attempts = n.attempts + 1"
     " FROM event e JOIN organization o ON o.id = e.org JOIN person p ON true"
     " LEFT JOIN invitation i ON i.event = e.id AND i.person = p.id"
-    " WHERE n.id = {} AND e.id = n.event AND p.id = n.person"
+    " WHERE n.id = ANY({}::uuid[]) AND e.id = n.event AND p.id = n.person"
     " AND ((n.status = 'queued' AND n.next_attempt_at <= {})"
     " OR (n.status = 'sending' AND n.claimed_at < {}))"
     " AND NOT EXISTS (SELECT 1 FROM notification s WHERE s.event = n.event"
@@ -161,28 +161,32 @@ async def claim(
 ) -> dict[str, Any] | None:
     """Take a row for sending, atomically, with what its message needs; None when it is not
     due, another worker has it, or another message to the same person about the same event
-    is being sent right now.
+    is being sent right now."""
+    rows = await claim_many(notification_ids=[notification_id], now=now, lease=lease)
+    return rows[0] if rows else None
 
-    The last rule keeps each person's messages in order (an invitation and the update that
-    follows it never race); the invitation row lock makes it hold across workers.
+
+async def claim_many(
+    *, notification_ids: Sequence[uuid.UUID], now: datetime, lease: float
+) -> list[dict[str, Any]]:
+    """`claim` for several rows in one statement: the rows that could be taken.
+
+    Not taking a row while a sibling (same person, same event) is being sent keeps each
+    person's messages in order (an invitation and the update that follows never race); the
+    invitation row locks, taken in a fixed order, make that hold across workers.
     """
     stale = now - timedelta(seconds=lease)
+    ids = list(notification_ids)
     async with Notification._meta.db.transaction():
         await Notification.raw(
             "SELECT i.id FROM invitation i JOIN notification n"
-            " ON n.event = i.event AND n.person = i.person WHERE n.id = {} FOR UPDATE OF i",
-            notification_id,
+            " ON n.event = i.event AND n.person = i.person WHERE n.id = ANY({}::uuid[])"
+            " ORDER BY i.id FOR UPDATE OF i",
+            ids,
         )
-        # The claim also reads everything the message needs, in the same round trip.
-        rows = await Notification.raw(
-            _CLAIM_SQL,
-            now,
-            notification_id,
-            now,
-            stale,
-            stale,
-        )
-    return rows[0] if rows else None
+        # The claim also reads everything the messages need, in the same round trip.
+        rows = await Notification.raw(_CLAIM_SQL, now, ids, now, stale, stale)
+    return list(rows)
 
 
 async def _waits_for_sibling(notification_id: uuid.UUID, *, now: datetime) -> bool:
@@ -316,7 +320,43 @@ async def deliver(
         row = await claim(notification_id=notification_id, now=now, lease=settings.send_lease)
     if row is None:
         return Outcome("noop")
-    ctx = row  # the claim returned the notification and its event, person and invitation
+    return await _process(row, settings=settings, smtp=smtp, now=now)
+
+
+async def deliver_many(
+    *,
+    notification_ids: Sequence[uuid.UUID],
+    settings: Settings,
+    smtp: SmtpPool,
+    now: datetime | None = None,
+) -> tuple[list[Outcome], list[uuid.UUID]]:
+    """Claim several rows at once and send them side by side over the SMTP pool; each row is
+    still recorded as soon as its own message is accepted. Returns the outcomes and the ids
+    that could not be claimed while due (a sibling in flight), for the caller to retry one by
+    one."""
+    now = now or datetime.now(UTC)
+    rows = await claim_many(notification_ids=notification_ids, now=now, lease=settings.send_lease)
+    claimed = {row["id"] for row in rows}
+    blocked = [i for i in notification_ids if i not in claimed]
+    if blocked:
+        due = await Notification.raw(
+            "SELECT id FROM notification WHERE id = ANY({}::uuid[]) AND status = 'queued'"
+            " AND next_attempt_at <= {}",
+            blocked,
+            now,
+        )
+        blocked = [r["id"] for r in due]
+    outcomes = await asyncio.gather(
+        *(_process(row, settings=settings, smtp=smtp, now=now) for row in rows)
+    )
+    return list(outcomes), blocked
+
+
+async def _process(
+    row: dict[str, Any], *, settings: Settings, smtp: SmtpPool, now: datetime
+) -> Outcome:
+    """Decide, render, send and record one claimed row (which also carries its context)."""
+    ctx = row
     reason = await _skip_reason(row, ctx, now=now)
     if reason:
         return await _finish(row, "skipped", error=reason)
@@ -379,5 +419,14 @@ async def due_for_sweep(
         now - timedelta(seconds=grace),
         now - timedelta(seconds=lease),
         limit,
+    )
+    return list(rows)
+
+
+async def rows_for_jobs(notification_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+    """What a job id is made of, for rows to enqueue one by one."""
+    rows = await Notification.raw(
+        "SELECT id, key, attempts FROM notification WHERE id = ANY({}::uuid[])",
+        list(notification_ids),
     )
     return list(rows)
