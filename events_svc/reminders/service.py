@@ -116,12 +116,15 @@ async def extend_horizon(*, now: datetime) -> int:
 
 
 async def due_soon(*, now: datetime, within: float, limit: int = 50_000) -> list[dict[str, Any]]:
-    """Queued reminders falling due before now + `within` seconds (or overdue), with their
-    due times, for the scheduler to enqueue deferred to exactly that time."""
+    """Queued reminders falling due in the next `within` seconds, with their due times, for
+    the scheduler to enqueue deferred to exactly that time. Overdue ones are not taken again
+    here (their jobs are in the queue); if Redis lost them, the sweep finds them."""
     rows = await Notification.raw(
         "SELECT id, key, attempts, next_attempt_at FROM notification"
-        " WHERE status = 'queued' AND kind = 'reminder' AND next_attempt_at <= {}"
+        " WHERE status = 'queued' AND kind = 'reminder'"
+        " AND next_attempt_at > {} AND next_attempt_at <= {}"
         " ORDER BY next_attempt_at LIMIT {}",
+        now - timedelta(seconds=1),
         now + timedelta(seconds=within),
         limit,
     )
