@@ -17,6 +17,7 @@ from events_svc import __version__
 from events_svc.deps import SECURITY_COMPONENTS, provide_settings
 from events_svc.errors import EXCEPTION_HANDLERS
 from events_svc.events.controllers import EventController
+from events_svc.guards import reject_nul
 from events_svc.health import healthz, readyz
 from events_svc.invitations.controllers import InvitationController
 from events_svc.orgs.controllers import OrgController
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         dependencies={"settings": Provide(provide_settings, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=reject_nul,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="events-svc",

@@ -154,6 +154,8 @@ def _validation_errors(exc: ValidationException) -> list[FieldError]:
         if isinstance(key, str):
             # `from_` is how a Python signature spells the query parameter `from`
             key = json_path_to_field(key).rstrip("_")
+        if message in ("'data'", "data"):
+            message = "a JSON body is required"  # Litestar's words for an empty body
         if key in ("data", "body"):
             key = ""  # Litestar names the whole body "data"
         elif isinstance(key, str) and key.startswith("data."):
@@ -232,6 +234,20 @@ def http_exception_handler(
     )
 
 
+def recursion_error_handler(
+    request: Request[Any, Any, Any], exc: RecursionError
+) -> Response[Problem]:
+    # Only a body nested hundreds of levels deep gets here (msgspec gives up decoding it).
+    return problem_response(
+        request,
+        status=400,
+        slug="malformed-body",
+        title="Malformed request body",
+        detail="the JSON body is nested too deeply",
+        errors=[FieldError(field="body", message="nested too deeply")],
+    )
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     # The trace goes to the log, never to the client.
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -248,6 +264,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ValidationException: validation_exception_handler,
     ServiceError: service_error_handler,
     HTTPException: http_exception_handler,
+    RecursionError: recursion_error_handler,
     Exception: internal_error_handler,
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from email.headerregistry import Address
 
 from events_svc.errors import InvalidInput
@@ -37,3 +38,14 @@ def validate_email(value: str, *, field: str) -> str:
     if problem:
         raise InvalidInput.field(field, problem)
     return value
+
+
+def decode_token(value: str) -> bytes:
+    """Strict base64url (no padding) as the API hands out cursors; raises ValueError on
+    anything else, including a NUL inside (PostgreSQL text cannot hold it)."""
+    if not value or len(value) > 1000:
+        raise ValueError("empty or too long")
+    data = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
+    if b"\x00" in data:
+        raise ValueError("NUL in token")
+    return data

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as _datetime_module
 import re
+import types
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import islice
+from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
+import dateutil.rrule as _dateutil_rrule
 from dateutil.rrule import rrulestr
 
 #: how many occurrences we expand to find a series' end; beyond it, the series counts as open
@@ -38,8 +42,50 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def to_local(value: datetime, tz: ZoneInfo) -> datetime:
+#: the years the service accepts; far dates overflow conversions and mean nothing here
+MIN_YEAR, MAX_YEAR = 1900, 2199
+#: an RRULE must produce its first occurrence within this many years of the start
+FIRST_OCCURRENCE_WITHIN_YEARS = 10
+#: the numeric RRULE parts and their allowed ranges (RFC 5545 3.3.10, and sane bounds)
+_RRULE_NUMBERS = {
+    "INTERVAL": (1, 1000),
+    "BYSECOND": (0, 60),
+    "BYMINUTE": (0, 59),
+    "BYHOUR": (0, 23),
+    "BYMONTHDAY": (-31, 31),
+    "BYYEARDAY": (-366, 366),
+    "BYWEEKNO": (-53, 53),
+    "BYMONTH": (1, 12),
+    "BYSETPOS": (-366, 366),
+}
+
+
+class _DatetimeBoundedYears(types.ModuleType):
+    """The datetime module as dateutil.rrule sees it, with MAXYEAR lowered.
+
+    dateutil searches an RRULE that never matches (30 February, BYSETPOS beyond the set)
+    period by period up to datetime.MAXYEAR, the year 9999: seconds of CPU on the event
+    loop. The service accepts no date after MAX_YEAR, so its rules may stop soon after.
+    """
+
+    MAXYEAR = MAX_YEAR + FIRST_OCCURRENCE_WITHIN_YEARS + 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_datetime_module, name)
+
+
+_dateutil_rrule.datetime = _DatetimeBoundedYears("datetime")  # type: ignore[attr-defined]
+
+
+def check_year(value: datetime, *, field: str) -> datetime:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise TimeRuleError(field, f"must be between the years {MIN_YEAR} and {MAX_YEAR}")
+    return value
+
+
+def to_local(value: datetime, tz: ZoneInfo, *, field: str = "time") -> datetime:
     """A naive local wall-clock time; an aware value is converted into `tz` first."""
+    check_year(value, field=field)
     if value.tzinfo is not None:
         value = value.astimezone(tz).replace(tzinfo=None)
     return value.replace(microsecond=0)
@@ -47,6 +93,7 @@ def to_local(value: datetime, tz: ZoneInfo) -> datetime:
 
 def local_to_utc(local: datetime, tz: ZoneInfo, *, field: str) -> datetime:
     """The UTC instant of a naive wall-clock time; refuses times that a DST gap skips."""
+    check_year(local, field=field)
     aware = local.replace(tzinfo=tz)
     utc = aware.astimezone(UTC)
     if utc.astimezone(tz).replace(tzinfo=None) != local:
@@ -89,16 +136,31 @@ def normalize_rrule(rule: str, *, start_local: datetime, tz: ZoneInfo) -> str:
     if "COUNT" in parts:
         if not parts["COUNT"].isdigit() or not 1 <= int(parts["COUNT"]) <= 1000:
             raise TimeRuleError("recurrence", "COUNT must be a whole number from 1 to 1000")
+    for name, (low, high) in _RRULE_NUMBERS.items():
+        for item in parts.get(name, "").split(",") if name in parts else ():
+            digits = item[1:] if item[:1] in "+-" else item
+            if not digits.isdigit() or len(digits) > 4 or not low <= int(item) <= high:
+                raise TimeRuleError("recurrence", f"{name} values must be from {low} to {high}")
     if "UNTIL" in parts:
         parts["UNTIL"] = _until_utc(parts["UNTIL"], tz)
     canonical = ";".join(f"{k}={v}" for k, v in parts.items())
     try:
-        rule_obj = rrulestr(canonical, dtstart=start_local.replace(tzinfo=tz))
-        first = next(iter(rule_obj), None)
-    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
-        raise TimeRuleError("recurrence", f"invalid RRULE: {exc}") from exc
-    if first is None:
-        raise TimeRuleError("recurrence", "the RRULE yields no occurrence")
+        dtstart = start_local.replace(tzinfo=tz)
+        rrulestr(canonical, dtstart=dtstart)  # the rule as given must parse
+        # The first occurrence is searched with an UNTIL bound: an impossible rule (30
+        # February) would otherwise be searched up to the year 9999, blocking for seconds.
+        horizon = (dtstart + timedelta(days=366 * FIRST_OCCURRENCE_WITHIN_YEARS)).astimezone(UTC)
+        bounded = ";".join(f"{k}={v}" for k, v in parts.items() if k not in ("COUNT", "UNTIL"))
+        until = f"{horizon:%Y%m%dT%H%M%SZ}"
+        bounded += f";UNTIL={min(until, parts.get('UNTIL', until))}"  # same format: text order
+        first = next(iter(rrulestr(bounded, dtstart=dtstart)), None)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError) as exc:
+        raise TimeRuleError("recurrence", "not a valid RRULE (RFC 5545 section 3.3.10)") from exc
+    if not first:
+        raise TimeRuleError(
+            "recurrence",
+            f"the RRULE yields no occurrence within {FIRST_OCCURRENCE_WITHIN_YEARS} years",
+        )
     return canonical
 
 
@@ -114,6 +176,7 @@ def _until_utc(value: str, tz: ZoneInfo) -> str:
             )
     except ValueError as exc:
         raise TimeRuleError("recurrence", f"UNTIL {value!r} is not a date or date-time") from exc
+    check_year(parsed, field="recurrence")
     return parsed.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
@@ -151,8 +214,8 @@ def series_end_utc(
 
 
 _DURATION_RE = re.compile(
-    r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+    r"^P(?!$)(?:(?P<weeks>\d{1,4})W)?(?:(?P<days>\d{1,4})D)?"
+    r"(?:T(?=\d)(?:(?P<hours>\d{1,6})H)?(?:(?P<minutes>\d{1,8})M)?(?:(?P<seconds>\d{1,9})S)?)?\Z"
 )
 
 
@@ -182,4 +245,5 @@ def parse_instant(value: str, *, field: str) -> datetime:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError as exc:
         raise TimeRuleError(field, f"{value!r} is not an ISO 8601 date or date-time") from exc
+    check_year(parsed, field=field)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

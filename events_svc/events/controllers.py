@@ -116,7 +116,7 @@ class EventController(Controller):
                 "Cache-Control": "private, max-age=300" if file.private else "public, max-age=300",
                 "Content-Disposition": 'inline; filename="event.ics"',
             }
-            if request.headers.get("if-none-match") == file.etag:
+            if _matches(request.headers.get("if-none-match"), file.etag):
                 return Response(b"", status_code=304, headers=headers)
             return Response(file.body, media_type="text/calendar", headers=headers)
         if caller is None:
@@ -157,3 +157,11 @@ class EventController(Controller):
             org_id=caller.org_id, event_id=event_uuid(event_id), queue=queue
         )
         return msgspec.convert(row, EventOut)
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 13.1.2: `*`, or any of a comma-separated list of (possibly weak) tags."""
+    if not if_none_match:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or etag in tags

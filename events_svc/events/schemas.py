@@ -31,6 +31,11 @@ class ReminderRule(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
 Reminders = Annotated[list[ReminderRule], msgspec.Meta(max_length=10)]
 
 
+class ReminderRuleOut(msgspec.Struct, omit_defaults=True):
+    before: str | None = None  #: ISO 8601 duration
+    at: str | None = None  #: local date-time in the event's zone, e.g. 2027-06-10T08:00:00
+
+
 class EventCreate(msgspec.Struct, forbid_unknown_fields=True):
     kind: EventKind
     title: Title
@@ -82,7 +87,7 @@ class EventOut(msgspec.Struct):
     status: str
     visibility: str
     capacity: int | None
-    reminders: list[ReminderRule] | None
+    reminders: list[ReminderRuleOut] | None
     created_at: datetime
     updated_at: datetime
 

@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from arq.connections import ArqRedis
 from events_svc.calendar.ics import Party, event_data, publish
 from events_svc.calendar.timeutil import (
     TimeRuleError,
+    check_year,
     local_iso,
     local_to_utc,
     normalize_rrule,
@@ -33,6 +35,7 @@ from events_svc.events.tables import Event
 from events_svc.jobs import enqueue_notifications
 from events_svc.notifications import service as outbox
 from events_svc.reminders import service as reminders
+from events_svc.validation import decode_token
 
 #: changes to these make calendars treat the event as rescheduled (RFC 5546 §2.1.4)
 SEQUENCE_FIELDS = ("starts_at", "ends_at", "timezone", "recurrence", "location", "status")
@@ -74,8 +77,8 @@ def resolve_times(
     """Validate an event's times together and derive the UTC instants."""
     try:
         tz = zone(timezone)
-        start = to_local(starts_at, tz)
-        end = to_local(ends_at, tz)
+        start = to_local(starts_at, tz, field="starts_at")
+        end = to_local(ends_at, tz, field="ends_at")
         start_utc = local_to_utc(start, tz, field="starts_at")
         end_utc = local_to_utc(end, tz, field="ends_at")
         if end_utc <= start_utc:
@@ -108,7 +111,7 @@ def validate_reminders(
                 out.append({"before": rule.before.strip().upper()})
             elif rule.at is not None:
                 tz = zone(tz_name)
-                local = to_local(rule.at, tz)
+                local = to_local(rule.at, tz, field=f"{field}.at")
                 local_to_utc(local, tz, field=f"{field}.at")
                 out.append({"at": local_iso(local)})
         except TimeRuleError as exc:
@@ -361,9 +364,13 @@ def _encode_cursor(row: dict[str, Any]) -> str:
 
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        when, ident = json.loads(raw)
-        return datetime.fromisoformat(when), uuid.UUID(ident)
+        when, ident = json.loads(decode_token(cursor))
+        if not isinstance(when, str) or not isinstance(ident, str):
+            raise ValueError("not a cursor")
+        instant = check_year(datetime.fromisoformat(when), field="cursor")
+        if instant.tzinfo is None:
+            raise ValueError("not a cursor")
+        return instant, uuid.UUID(ident)
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
         raise InvalidInput.field("cursor", "not a cursor this API gave out") from exc
 
@@ -408,14 +415,18 @@ async def list_events(
     return [_row_out(r) for r in rows], next_cursor
 
 
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+
+
 def parse_event_ref(ref: str) -> tuple[uuid.UUID, bool]:
     """`<uuid>` or `<uuid>.ics` from the path: (event id, whether the .ics file is wanted).
-    Anything else is a 404, like an event that does not exist."""
+    Only the canonical spelling of the id is accepted; anything else is a 404, like an
+    event that does not exist."""
     wants_ics = ref.endswith(".ics")
-    try:
-        return uuid.UUID(ref[:-4] if wants_ics else ref), wants_ics
-    except ValueError as exc:
-        raise NotFound("event not found") from exc
+    ident = (ref[:-4] if wants_ics else ref).lower()
+    if not _UUID_RE.match(ident):
+        raise NotFound("event not found")
+    return uuid.UUID(ident), wants_ics
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from events_svc.jobs import enqueue_notifications
 from events_svc.notifications import service as outbox
 from events_svc.people.service import PersonIn, upsert_people
 from events_svc.reminders import service as reminders
-from events_svc.validation import email_problem
+from events_svc.validation import decode_token, email_problem
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
@@ -141,7 +141,7 @@ async def uninvite(
 
 def _decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        return decode_token(cursor).decode()
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidInput.field("cursor", "not a cursor this API gave out") from exc
 

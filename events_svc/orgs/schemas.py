@@ -8,8 +8,9 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, UnsetType
 
+# \Z, not $: "$" also matches before a final newline
 Slug = Annotated[
-    str, msgspec.Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", max_length=63)
+    str, msgspec.Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z", max_length=63)
 ]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254)]

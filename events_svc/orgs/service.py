@@ -20,7 +20,7 @@ from events_svc.orgs.tables import ApiKey, Organization
 from events_svc.validation import validate_email
 
 KEY_PREFIX = "evs"
-SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+SLUG_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _KEY_RE = re.compile(r"^evs_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
 # Compared against when a prefix is unknown, so that a miss costs the same as a wrong key.
 _DUMMY_HASH = hashlib.sha256(b"events-svc-dummy").hexdigest()
@@ -73,7 +73,7 @@ async def update_org(
             raise InvalidInput.field("name", "must not be blank")
         values["name"] = " ".join(changes["name"].split())
     if "name_en" in changes:
-        values["name_en"] = changes["name_en"]
+        values["name_en"] = " ".join(changes["name_en"].split()) if changes["name_en"] else None
     if "email" in changes:
         values["email"] = validate_email(changes["email"], field="email")
     if "default_reminders" in changes:
@@ -105,7 +105,7 @@ async def create_org(
     *, slug: str, name: str, email: str, name_en: str | None = None, label: str = "initial"
 ) -> tuple[dict[str, Any], str]:
     """Create an organization with its first API key; returns (org, key)."""
-    if not SLUG_RE.match(slug):
+    if not SLUG_RE.fullmatch(slug):
         raise InvalidInput.field("slug", "use 1-63 lower-case letters, digits and inner hyphens")
     email = validate_email(email, field="email")
     if not name.strip():
@@ -115,7 +115,14 @@ async def create_org(
     try:
         async with Organization._meta.db.transaction():
             await Organization.insert(
-                Organization(id=org_id, slug=slug, name=name.strip(), name_en=name_en, email=email)
+                Organization(
+                    id=org_id,
+                    slug=slug,
+                    # names end up in mail headers: one line, single spaces
+                    name=" ".join(name.split()),
+                    name_en=" ".join(name_en.split()) if name_en else name_en,
+                    email=email,
+                )
             )
             await ApiKey.insert(
                 ApiKey(org=org_id, prefix=prefix, key_hash=hash_key(key), label=label)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import time
 from typing import Any
 
 import pytest
 
 from events_svc.events.tables import Event
+from tests.conftest import ADMIN_TOKEN
 from tests.helpers import auth, event_body
 
 BAD_CREATES = [
@@ -136,3 +139,92 @@ async def test_unknown_routes_and_methods_are_problems(client: Any, make_org: An
         resp = await client.request(method, path, headers=auth(key))
         assert resp.status_code == status, (path, resp.text)
         assert resp.headers["content-type"].startswith("application/problem+json")
+
+
+HOSTILE_EVENTS = [
+    (event_body(starts_at="0001-01-01T00:00:00Z", ends_at="0001-01-01T05:00:00Z",
+                timezone="America/New_York"), "starts_at"),
+    (event_body(starts_at="9999-12-31T20:00:00", ends_at="9999-12-31T21:00:00",
+                timezone="America/New_York"), "starts_at"),
+    (event_body(starts_at="2190-12-30T00:00:00", ends_at="2199-12-31T00:00:00"), "ends_at"),
+    (event_body(recurrence="FREQ=YEARLY;UNTIL=99991231"), "recurrence"),
+    (event_body(recurrence="FREQ=DAILY;INTERVAL=99999999999999999999"), "recurrence"),
+    (event_body(recurrence="FREQ=DAILY;INTERVAL=0"), "recurrence"),
+    (event_body(recurrence="FREQ=DAILY;BYSETPOS=5"), "recurrence"),
+    (event_body(recurrence="FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"), "recurrence"),
+    (event_body(reminders=[{"at": "0001-01-01T00:00:00+14:00"}]), "reminders.0.at"),
+    (event_body(reminders=[{"before": "PT99999999999999999999H"}]), "reminders.0.before"),
+    (event_body(title="a\u0000b"), "title"),
+    (event_body(description="\u0000"), "description"),
+    (event_body(location="x\u0000"), "location"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("body", "field"), HOSTILE_EVENTS)
+async def test_hostile_values_found_by_fuzzing_are_4xx(
+    client: Any, make_org: Any, body: dict[str, Any], field: str
+) -> None:
+    _org, key = await make_org()
+    started = time.perf_counter()
+    resp = await client.post("/events", json=body, headers=auth(key))
+    assert time.perf_counter() - started < 2, "validation must not block the server"
+    assert resp.status_code == 422, resp.text
+    assert field in [e["field"] for e in resp.json()["errors"]], resp.json()
+    assert await Event.count() == 0
+
+
+async def test_hostile_paths_queries_cursors_and_bodies(client: Any, make_org: Any) -> None:
+    _org, key = await make_org()
+    ev = (await client.post("/events", json=event_body(), headers=auth(key))).json()
+    deep = b"[" * 1000 + b"]" * 1000
+    cursor_int = base64.urlsafe_b64encode(b'["2027-01-01T00:00:00",1]').decode().rstrip("=")
+    cursor_year1 = base64.urlsafe_b64encode(
+        b'["0001-01-01T00:00:00+01:00","00000000-0000-0000-0000-000000000000"]'
+    ).decode()
+    cases: list[tuple[str, str, Any, int, str]] = [
+        ("GET", "/events?from=0001-01-01T00:00:00%2B01:00", None, 422, "from"),
+        ("GET", "/events?to=9999-12-31T23:59:59-01:00", None, 422, "to"),
+        ("GET", f"/events?cursor={cursor_int}", None, 422, "cursor"),
+        ("GET", f"/events?cursor={cursor_year1.rstrip('=')}", None, 422, "cursor"),
+        ("GET", f"/events/{ev['id']}/invitations?cursor=YQA", None, 422, "cursor"),
+        ("GET", f"/events/{ev['id']}/invitations?cursor=!!!!", None, 422, "cursor"),
+        ("GET", "/events?kind=forum%00", None, 422, "query"),
+        ("DELETE", f"/events/{ev['id']}/invitations/a%00@example.org", None, 422, "path"),
+        ("POST", f"/events/{ev['id']}/invitations",
+         {"invitees": [{"email": "a@x.example.org", "name": "x\u0000"}]}, 422, "invitees.0.name"),
+        ("POST", f"/events/{ev['id']}/invitations",
+         {"invitees": [{"email": "a@x.example.org"}], "message": "m\u0000"}, 422, "message"),
+        ("POST", "/orgs/me/api-keys", {"label": "\u0000"}, 422, "label"),
+        ("PATCH", "/orgs/me", {"name": "n\u0000"}, 422, "name"),
+        ("PATCH", "/orgs/me", {"default_reminders": [{"before": "PT99999999999999999999H"}]},
+         422, "default_reminders.0.before"),
+        ("PATCH", f"/events/{ev['id']}", {"description": "\u0000"}, 422, "description"),
+    ]  # fmt: skip
+    for method, path, body, status, field in cases:
+        resp = await client.request(method, path, json=body, headers=auth(key))
+        assert resp.status_code == status, (method, path, resp.text)
+        assert field in [e["field"] for e in resp.json()["errors"]], (path, resp.json())
+    nested = await client.post(
+        "/events", content=deep, headers={**auth(key), "Content-Type": "application/json"}
+    )
+    assert nested.status_code == 400 and nested.json()["errors"][0]["field"] == "body"
+    for spelling in (ev["id"].replace("-", ""), "{" + ev["id"] + "}", "urn:uuid:" + ev["id"]):
+        assert (await client.get(f"/events/{spelling}.ics")).status_code == 404
+
+
+async def test_org_slugs_and_names_are_single_lines(client: Any) -> None:
+    body = {"slug": "fz-h\n", "name": "X", "email": "a@b.example.org"}
+    resp = await client.post("/orgs", json=body, headers=auth(ADMIN_TOKEN))
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "slug"
+    body = {"slug": "fine", "name": "x\r\ny", "email": "a@b.example.org"}
+    created = await client.post("/orgs", json=body, headers=auth(ADMIN_TOKEN))
+    assert created.status_code == 201 and created.json()["organization"]["name"] == "x y"
+
+
+async def test_an_empty_body_says_a_body_is_required(client: Any, make_org: Any) -> None:
+    _org, key = await make_org()
+    resp = await client.post(
+        "/events", content=b"", headers={**auth(key), "Content-Type": "application/json"}
+    )
+    assert resp.status_code in (400, 422)
+    assert "'data'" not in resp.text
