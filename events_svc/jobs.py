@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -150,3 +151,30 @@ async def _enqueue_batches(
     except Exception as exc:  # noqa: BLE001 - OSError or one of redis' own error classes
         log.warning("enqueue failed; the sweep will pick the jobs up: %s", exc)
         return 0
+
+
+# --- worker heartbeats ---------------------------------------------------------------------
+#: sorted set: worker name -> the instant (epoch seconds) its heartbeat expires
+WORKERS_KEY = "events-svc:workers"
+HEARTBEAT_EVERY = 2.0  # seconds
+HEARTBEAT_TTL = 10.0  # a worker silent this long is taken for dead
+#: a claim is orphaned once its worker is dead and the claim is older than this (so a Redis
+#: flush, which forgets every heartbeat for a moment, orphans nothing)
+ORPHAN_AFTER = 15.0
+
+
+async def heartbeat(redis: ArqRedis, name: str) -> None:
+    now = time.time()
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zadd(WORKERS_KEY, {name: now + HEARTBEAT_TTL})
+        pipe.zremrangebyscore(WORKERS_KEY, "-inf", now)
+        await pipe.execute()
+
+
+async def live_workers(redis: ArqRedis) -> list[str]:
+    names = await redis.zrangebyscore(WORKERS_KEY, time.time(), "+inf")
+    return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+
+
+async def forget_worker(redis: ArqRedis, name: str) -> None:
+    await redis.zrem(WORKERS_KEY, name)

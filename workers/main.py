@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import socket
 from typing import Any
@@ -12,10 +14,13 @@ from arq.connections import RedisSettings
 from events_svc.app import configure_database, start_database_pool
 from events_svc.jobs import (
     EXTEND_REMINDERS,
+    HEARTBEAT_EVERY,
     SCHEDULE_REMINDERS,
     SEND_NOTIFICATION,
     SEND_NOTIFICATIONS,
     SWEEP_NOTIFICATIONS,
+    forget_worker,
+    heartbeat,
 )
 from events_svc.mail.smtp import SmtpPool
 from events_svc.piccolo_conf import DB
@@ -28,6 +33,8 @@ from workers.notifications import (
     sweep_notifications,
 )
 
+log = logging.getLogger("workers.main")
+
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
@@ -38,9 +45,25 @@ async def startup(ctx: dict[str, Any]) -> None:
         settings.smtp, size=settings.smtp_pool_size, timeout=settings.smtp_timeout
     )
     ctx["worker_name"] = f"{socket.gethostname()}:{os.getpid()}"
+    await heartbeat(ctx["redis"], ctx["worker_name"])
+    ctx["heartbeat"] = asyncio.create_task(_beat(ctx["redis"], ctx["worker_name"]))
+
+
+async def _beat(redis: Any, name: str) -> None:
+    """While this worker lives, its rows in flight are its own; when it stops, others take
+    them over within seconds instead of after the whole lease."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_EVERY)
+        try:
+            await heartbeat(redis, name)
+        except Exception:  # noqa: BLE001 - Redis away for a moment: try again next beat
+            log.warning("heartbeat failed", exc_info=True)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    if "heartbeat" in ctx:
+        ctx["heartbeat"].cancel()
+        await forget_worker(ctx["redis"], ctx["worker_name"])
     if "smtp" in ctx:
         await ctx["smtp"].close()
     await DB.close_connection_pool()
@@ -104,7 +127,9 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "on_startup": startup,
         "on_shutdown": shutdown,
-        "max_jobs": 100,
+        # Few jobs at once: a batch job claims its rows when it starts, and a crash strands
+        # what the running jobs hold; 16 x 25 rows keep the pipe full.
+        "max_jobs": 16,
         # arq sleeps poll_delay between fetches even while jobs wait (default 0.5 s, which
         # caps a worker near max_jobs / 0.5 messages a second)
         "poll_delay": 0.05,
@@ -120,6 +145,6 @@ class WorkerSettings:
     functions = functions()
     on_startup = startup
     on_shutdown = shutdown
-    max_jobs = 50
+    max_jobs = 16
     job_timeout = 120
     health_check_interval = 10

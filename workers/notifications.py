@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import logging
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from events_svc.jobs import enqueue_notifications
+from events_svc.jobs import enqueue_notifications, live_workers
 from events_svc.notifications import service
 from events_svc.reminders import service as reminders
 from events_svc.settings import Settings
@@ -21,7 +20,11 @@ async def send_notification(ctx: dict[str, Any], notification_id: str) -> str:
     """Send one row; takes only its id and re-reads everything (idempotent)."""
     settings: Settings = ctx["settings"]
     outcome = await service.deliver(
-        notification_id=uuid.UUID(notification_id), settings=settings, smtp=ctx["smtp"]
+        notification_id=uuid.UUID(notification_id),
+        settings=settings,
+        smtp=ctx["smtp"],
+        worker=ctx.get("worker_name", ""),
+        live=await live_workers(ctx["redis"]),
     )
     if outcome.status == "retry" and outcome.row is not None:
         # The next attempt is its own job (new id); the sweep re-creates it if Redis loses it.
@@ -34,20 +37,16 @@ async def send_notification(ctx: dict[str, Any], notification_id: str) -> str:
     return outcome.status
 
 
-#: batch jobs running at once in one worker; each holds up to BATCH_SIZE claimed rows
-BATCH_SLOTS = 4
-
-
 async def send_notifications(ctx: dict[str, Any], notification_ids: list[str]) -> str:
     """Send rows claimed together (a fan-out, or reminders due at the same time)."""
     settings: Settings = ctx["settings"]
-    slots = ctx.setdefault("batch_slots", asyncio.Semaphore(BATCH_SLOTS))
-    async with slots:  # wait here, before claiming: claimed rows should be sent right away
-        outcomes, blocked = await service.deliver_many(
-            notification_ids=[uuid.UUID(i) for i in notification_ids],
-            settings=settings,
-            smtp=ctx["smtp"],
-        )
+    outcomes, blocked = await service.deliver_many(
+        notification_ids=[uuid.UUID(i) for i in notification_ids],
+        settings=settings,
+        smtp=ctx["smtp"],
+        worker=ctx.get("worker_name", ""),
+        live=await live_workers(ctx["redis"]),
+    )
     for outcome in outcomes:
         if outcome.status == "retry" and outcome.row is not None:
             await enqueue_notifications(ctx["redis"], [outcome.row], defer_until=outcome.retry_at)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from events_svc.calendar.ics import Party, event_data, itip
+from events_svc.jobs import ORPHAN_AFTER
 from events_svc.mail.i18n import LOCALES, Locale
 from events_svc.mail.render import Links, MailContext, render_message
 from events_svc.mail.smtp import PermanentSendError, SmtpPool, TransientSendError
@@ -135,16 +136,18 @@ def backoff(attempts: int, first: float) -> timedelta:
 
 
 _CLAIM_SQL = (
-    "UPDATE notification n SET status = 'sending', claimed_at = {},"
+    "UPDATE notification n SET status = 'sending', claimed_at = {}, claimed_by = {},"
     " attempts = n.attempts + 1"
     " FROM event e JOIN organization o ON o.id = e.org JOIN person p ON true"
     " LEFT JOIN invitation i ON i.event = e.id AND i.person = p.id"
     " WHERE n.id = ANY({}::uuid[]) AND e.id = n.event AND p.id = n.person"
     " AND ((n.status = 'queued' AND n.next_attempt_at <= {})"
-    " OR (n.status = 'sending' AND n.claimed_at < {}))"
+    " OR (n.status = 'sending' AND (n.claimed_at < {}"
+    "   OR (n.claimed_at < {} AND NOT (n.claimed_by = ANY({}::text[]))))))"
     " AND NOT EXISTS (SELECT 1 FROM notification s WHERE s.event = n.event"
     "   AND s.person = n.person AND s.id <> n.id AND s.status = 'sending'"
-    "   AND s.claimed_at >= {})"
+    "   AND s.claimed_at >= {}"
+    "   AND (s.claimed_at >= {} OR s.claimed_by = ANY({}::text[])))"
     " RETURNING n.id, n.key, n.kind, n.event, n.person, n.sequence, n.occurrence, n.detail,"
     " n.attempts, n.created_at, e.id AS event_id, e.uid, e.sequence AS event_sequence, e.title,"
     " e.description, e.location, e.online_url, e.starts_at, e.ends_at, e.timezone,"
@@ -157,25 +160,44 @@ _CLAIM_SQL = (
 
 
 async def claim(
-    *, notification_id: uuid.UUID, now: datetime, lease: float
+    *,
+    notification_id: uuid.UUID,
+    now: datetime,
+    lease: float,
+    worker: str = "",
+    live: Sequence[str] | None = None,
 ) -> dict[str, Any] | None:
     """Take a row for sending, atomically, with what its message needs; None when it is not
     due, another worker has it, or another message to the same person about the same event
     is being sent right now."""
-    rows = await claim_many(notification_ids=[notification_id], now=now, lease=lease)
+    rows = await claim_many(
+        notification_ids=[notification_id], now=now, lease=lease, worker=worker, live=live
+    )
     return rows[0] if rows else None
 
 
 async def claim_many(
-    *, notification_ids: Sequence[uuid.UUID], now: datetime, lease: float
+    *,
+    notification_ids: Sequence[uuid.UUID],
+    now: datetime,
+    lease: float,
+    worker: str = "",
+    live: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """`claim` for several rows in one statement: the rows that could be taken.
 
     Not taking a row while a sibling (same person, same event) is being sent keeps each
     person's messages in order (an invitation and the update that follows never race); the
     invitation row locks, taken in a fixed order, make that hold across workers.
+
+    A row claimed by a worker that has stopped sending heartbeats (`live` lists those that
+    still do) can be taken again soon, instead of after the whole lease; without `live`,
+    only the lease counts.
     """
     stale = now - timedelta(seconds=lease)
+    # Without heartbeat information nobody is taken for dead: the cutoff lies in the past.
+    orphaned = now - timedelta(seconds=ORPHAN_AFTER if live is not None else lease)
+    alive = list(live or [])
     ids = list(notification_ids)
     async with Notification._meta.db.transaction():
         await Notification.raw(
@@ -185,7 +207,9 @@ async def claim_many(
             ids,
         )
         # The claim also reads everything the messages need, in the same round trip.
-        rows = await Notification.raw(_CLAIM_SQL, now, ids, now, stale, stale)
+        rows = await Notification.raw(
+            _CLAIM_SQL, now, worker, ids, now, stale, orphaned, alive, stale, orphaned, alive
+        )
     return list(rows)
 
 
@@ -305,11 +329,20 @@ def render(
 
 
 async def deliver(
-    *, notification_id: uuid.UUID, settings: Settings, smtp: SmtpPool, now: datetime | None = None
+    *,
+    notification_id: uuid.UUID,
+    settings: Settings,
+    smtp: SmtpPool,
+    now: datetime | None = None,
+    worker: str = "",
+    live: Sequence[str] | None = None,
 ) -> Outcome:
     """Claim, render, send and record one notification. Idempotent: a sent row is a no-op."""
     now = now or datetime.now(UTC)
-    row = await claim(notification_id=notification_id, now=now, lease=settings.send_lease)
+    lease = settings.send_lease
+    row = await claim(
+        notification_id=notification_id, now=now, lease=lease, worker=worker, live=live
+    )
     for _ in range(CLAIM_WAITS):
         if row is not None or not await _waits_for_sibling(notification_id, now=now):
             break
@@ -317,7 +350,9 @@ async def deliver(
         # rather than give the row back (the sweep would still pick it up if we gave up).
         await asyncio.sleep(CLAIM_WAIT)
         now = datetime.now(UTC)
-        row = await claim(notification_id=notification_id, now=now, lease=settings.send_lease)
+        row = await claim(
+            notification_id=notification_id, now=now, lease=lease, worker=worker, live=live
+        )
     if row is None:
         return Outcome("noop")
     return await _process(row, settings=settings, smtp=smtp, now=now)
@@ -329,13 +364,21 @@ async def deliver_many(
     settings: Settings,
     smtp: SmtpPool,
     now: datetime | None = None,
+    worker: str = "",
+    live: Sequence[str] | None = None,
 ) -> tuple[list[Outcome], list[uuid.UUID]]:
     """Claim several rows at once and send them side by side over the SMTP pool; each row is
     still recorded as soon as its own message is accepted. Returns the outcomes and the ids
     that could not be claimed while due (a sibling in flight), for the caller to retry one by
     one."""
     now = now or datetime.now(UTC)
-    rows = await claim_many(notification_ids=notification_ids, now=now, lease=settings.send_lease)
+    rows = await claim_many(
+        notification_ids=notification_ids,
+        now=now,
+        lease=settings.send_lease,
+        worker=worker,
+        live=live,
+    )
     claimed = {row["id"] for row in rows}
     blocked = [i for i in notification_ids if i not in claimed]
     if blocked:
@@ -407,17 +450,26 @@ async def _finish(
 
 
 async def due_for_sweep(
-    *, now: datetime, grace: float, lease: float, limit: int = 10_000
+    *,
+    now: datetime,
+    grace: float,
+    lease: float,
+    live: Sequence[str] | None = None,
+    limit: int = 10_000,
 ) -> list[dict[str, Any]]:
     """Rows that should be in the queue but may not be: queued and due for a while, or claimed
     by a worker that has not finished within the lease (it probably died)."""
+    orphaned = now - timedelta(seconds=ORPHAN_AFTER if live is not None else lease)
     rows = await Notification.raw(
         "SELECT id, key, attempts FROM notification"
         " WHERE (status = 'queued' AND next_attempt_at <= {})"
-        " OR (status = 'sending' AND claimed_at < {})"
+        " OR (status = 'sending' AND (claimed_at < {}"
+        "  OR (claimed_at < {} AND NOT (claimed_by = ANY({}::text[])))))"
         " ORDER BY next_attempt_at LIMIT {}",
         now - timedelta(seconds=grace),
         now - timedelta(seconds=lease),
+        orphaned,
+        list(live or []),
         limit,
     )
     return list(rows)

@@ -22,6 +22,8 @@ class Notification(Table, tablename="notification"):
     attempts = Integer(default=0)  #: sending attempts so far
     next_attempt_at = Timestamptz(default=TimestamptzNow())  #: not sent before this instant
     claimed_at = Timestamptz(null=True, default=None)  #: when a worker took it (lease start)
+    #: the worker that took it ("host:pid"); its heartbeat says whether it is still alive
+    claimed_by = Varchar(length=120, default="")
     last_error = Text(default="")  #: last SMTP reply or connection error
     message_id = Varchar(length=255, default="")  #: Message-ID header of the sent mail
     smtp_response = Text(default="")  #: the server's reply to the accepted message

@@ -100,3 +100,38 @@ async def test_two_workers_at_once_send_each_message_once(
     per_person = collections.Counter(r.recipients[0] for r in smtp.received)
     assert len(per_person) == 300
     assert set(per_person.values()) == {1}
+
+
+async def test_rows_of_a_dead_worker_are_taken_over_before_the_lease_ends(
+    client: Any, make_org: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from events_svc.notifications import service
+
+    _org, key = await make_org()
+    ev = (await client.post("/events", json=event_body(), headers=auth(key))).json()
+    invitees = [{"email": "dead@x.example.org"}, {"email": "alive@x.example.org"}]
+    await client.post(
+        f"/events/{ev['id']}/invitations", json={"invitees": invitees}, headers=auth(key)
+    )
+    now = datetime.now(UTC)
+    rows = await Notification.select(Notification.id).order_by(Notification.created_at)
+    ids = [r["id"] for r in rows]
+    for row_id, owner in zip(ids, ("dead:1", "alive:1"), strict=True):
+        await Notification.update(
+            {
+                Notification.status: "sending",
+                Notification.claimed_by: owner,
+                Notification.claimed_at: now - timedelta(seconds=20),
+            }
+        ).where(Notification.id == row_id)
+    lease = 300.0  # the whole lease is far from over
+    # without heartbeat information, only the lease counts: nothing can be taken
+    assert await service.claim_many(notification_ids=ids, now=now, lease=lease) == []
+    taken = await service.claim_many(
+        notification_ids=ids, now=now, lease=lease, worker="me:2", live=["alive:1", "me:2"]
+    )
+    assert [r["id"] for r in taken] == [ids[0]]
+    swept = await service.due_for_sweep(now=now, grace=60, lease=lease, live=["alive:1"])
+    assert swept == []  # the dead worker's row is claimed by me now; the live one stays
