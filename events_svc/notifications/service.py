@@ -463,14 +463,10 @@ async def due_for_sweep(
     rows = await Notification.raw(
         "SELECT id, key, attempts FROM notification"
         " WHERE (status = 'queued' AND next_attempt_at <= {})"
-        # a reminder is worth nothing late: one still queued this long after its due time
-        # has lost its job (Redis, or a job a dead worker had started), so it goes sooner
-        " OR (status = 'queued' AND kind = 'reminder' AND next_attempt_at <= {})"
         " OR (status = 'sending' AND (claimed_at < {}"
         "  OR (claimed_at < {} AND NOT (claimed_by = ANY({}::text[])))))"
         " ORDER BY next_attempt_at LIMIT {}",
         now - timedelta(seconds=grace),
-        now - timedelta(seconds=min(grace, ORPHAN_AFTER)),
         now - timedelta(seconds=lease),
         orphaned,
         list(live or []),
