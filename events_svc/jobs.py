@@ -26,7 +26,7 @@ SEND_NOTIFICATION = "send_notification"
 #: send several rows claimed together: `send_notifications([notification_id, ...])`
 SEND_NOTIFICATIONS = "send_notifications"
 #: rows per batch job; with the worker's few batch slots, this bounds what a crash holds
-BATCH_SIZE = 25
+BATCH_SIZE = 10
 #: cron: re-enqueue notification rows still queued (Redis lost them, or a crash lost the enqueue)
 SWEEP_NOTIFICATIONS = "sweep_notifications"
 #: cron: enqueue reminders falling due soon, each deferred to its due instant
