@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import tempfile
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -56,3 +59,15 @@ def services(database: str) -> Services:
 
     url, key = asyncio.run(prepare())
     return Services(database_url=url, redis_url=redis_url, api_key=key, cleanups=cleanups)
+
+
+def http(method: str, url: str, key: str, body: Any) -> Any:
+    """One JSON request with an API key; the decoded JSON answer."""
+    request = urllib.request.Request(  # noqa: S310
+        url,
+        data=json.dumps(body, ensure_ascii=False).encode(),
+        method=method,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=300) as resp:  # noqa: S310
+        return json.loads(resp.read())

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing as mp
 import os
 import statistics
@@ -25,7 +24,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from common import services
+from common import http, services
 
 BENCH_DB = "events_svc_bench_fanout"
 
@@ -124,17 +123,6 @@ async def bare_loop(port: int, messages: list[tuple[str, bytes]], sender: str) -
     for recipient, data in messages:
         await client.sendmail(sender, [recipient], data)
     await client.quit()
-
-
-def http(method: str, url: str, key: str, body: Any) -> Any:
-    request = urllib.request.Request(  # noqa: S310
-        url,
-        data=json.dumps(body, ensure_ascii=False).encode(),
-        method=method,
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=300) as resp:  # noqa: S310
-        return json.loads(resp.read())
 
 
 def main() -> None:

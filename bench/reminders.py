@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import json
 import multiprocessing as mp
 import os
 import queue
@@ -29,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from common import services
+from common import http, services
 
 KIND = b"X-Notification-Kind: reminder"
 
@@ -49,17 +48,6 @@ def _sink(port: int, out: Any, ready: Any) -> None:
     ready.set()
     while True:
         time.sleep(3600)
-
-
-def http(method: str, url: str, key: str, body: Any) -> Any:
-    request = urllib.request.Request(  # noqa: S310
-        url,
-        data=json.dumps(body, ensure_ascii=False).encode(),
-        method=method,
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=300) as resp:  # noqa: S310
-        return json.loads(resp.read())
 
 
 async def bare(port: int, count: int) -> float:
