@@ -156,11 +156,14 @@ async def _enqueue_batches(
 # --- worker heartbeats ---------------------------------------------------------------------
 #: sorted set: worker name -> the instant (epoch seconds) its heartbeat expires
 WORKERS_KEY = "events-svc:workers"
-HEARTBEAT_EVERY = 2.0  # seconds
-HEARTBEAT_TTL = 10.0  # a worker silent this long is taken for dead
+HEARTBEAT_EVERY = 1.0  # seconds
+HEARTBEAT_TTL = 4.0  # a worker silent this long is taken for dead
 #: a claim is orphaned once its worker is dead and the claim is older than this (so a Redis
-#: flush, which forgets every heartbeat for a moment, orphans nothing)
-ORPHAN_AFTER = 15.0
+#: flush, which forgets every heartbeat for a moment, orphans nothing: beats return in 1 s)
+ORPHAN_AFTER = 6.0
+#: how often each worker looks for rows a dead worker held (outside the arq queue, which a
+#: backlog would make wait)
+RECLAIM_EVERY = 2.0
 
 
 async def heartbeat(redis: ArqRedis, name: str) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import socket
+from datetime import UTC, datetime
 from typing import Any
 
 from arq import cron, func
@@ -15,14 +16,18 @@ from events_svc.app import configure_database, start_database_pool
 from events_svc.jobs import (
     EXTEND_REMINDERS,
     HEARTBEAT_EVERY,
+    RECLAIM_EVERY,
     SCHEDULE_REMINDERS,
     SEND_NOTIFICATION,
     SEND_NOTIFICATIONS,
     SWEEP_NOTIFICATIONS,
+    enqueue_notifications,
     forget_worker,
     heartbeat,
+    live_workers,
 )
 from events_svc.mail.smtp import SmtpPool
+from events_svc.notifications.service import orphaned_claims
 from events_svc.piccolo_conf import DB
 from events_svc.settings import Settings, get_settings
 from workers.notifications import (
@@ -47,6 +52,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["worker_name"] = f"{socket.gethostname()}:{os.getpid()}"
     await heartbeat(ctx["redis"], ctx["worker_name"])
     ctx["heartbeat"] = asyncio.create_task(_beat(ctx["redis"], ctx["worker_name"]))
+    ctx["reclaim"] = asyncio.create_task(_reclaim(ctx["redis"]))
 
 
 async def _beat(redis: Any, name: str) -> None:
@@ -60,7 +66,25 @@ async def _beat(redis: Any, name: str) -> None:
             log.warning("heartbeat failed", exc_info=True)
 
 
+async def _reclaim(redis: Any) -> None:
+    """Hand the rows of a dead worker to the queue again, each at its due time (so they go
+    ahead of later work), within seconds of its last heartbeat."""
+    while True:
+        await asyncio.sleep(RECLAIM_EVERY)
+        try:
+            now = datetime.now(UTC)
+            rows = await orphaned_claims(now=now, live=await live_workers(redis))
+            if rows:
+                slot = int(now.timestamp() // 10)
+                count = await enqueue_notifications(redis, rows, at_due_time=True, sweep_slot=slot)
+                log.info("re-enqueued %d row(s) held by a worker that died", count)
+        except Exception:  # noqa: BLE001 - database or Redis away for a moment: next round
+            log.warning("reclaim failed", exc_info=True)
+
+
 async def shutdown(ctx: dict[str, Any]) -> None:
+    if "reclaim" in ctx:
+        ctx["reclaim"].cancel()
     if "heartbeat" in ctx:
         ctx["heartbeat"].cancel()
         await forget_worker(ctx["redis"], ctx["worker_name"])

@@ -482,3 +482,18 @@ async def rows_for_jobs(notification_ids: Sequence[uuid.UUID]) -> list[dict[str,
         list(notification_ids),
     )
     return list(rows)
+
+
+async def orphaned_claims(
+    *, now: datetime, live: Sequence[str], limit: int = 10_000
+) -> list[dict[str, Any]]:
+    """Rows claimed by a worker that stopped sending heartbeats, oldest due first."""
+    rows = await Notification.raw(
+        "SELECT id, key, attempts, next_attempt_at FROM notification"
+        " WHERE status = 'sending' AND claimed_at < {} AND NOT (claimed_by = ANY({}::text[]))"
+        " ORDER BY next_attempt_at LIMIT {}",
+        now - timedelta(seconds=ORPHAN_AFTER),
+        list(live),
+        limit,
+    )
+    return list(rows)
