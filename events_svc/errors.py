@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import msgspec
-from litestar import MediaType, Request, Response
+from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
@@ -267,5 +267,3 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     RecursionError: recursion_error_handler,
     Exception: internal_error_handler,
 }
-
-MEDIA_TYPE = MediaType.JSON

@@ -16,6 +16,7 @@ from events_svc.app import configure_database, start_database_pool
 from events_svc.jobs import (
     EXTEND_REMINDERS,
     HEARTBEAT_EVERY,
+    PING,
     RECLAIM_EVERY,
     SCHEDULE_REMINDERS,
     SEND_NOTIFICATION,
@@ -104,7 +105,7 @@ def redis_settings() -> RedisSettings:
 
 def functions() -> list[Any]:
     return [
-        ping,
+        func(ping, name=PING),
         # no result is kept: the row is the record, and a finished job id is free at once
         func(send_notification, name=SEND_NOTIFICATION, keep_result=0, max_tries=1, timeout=120),
         func(send_notifications, name=SEND_NOTIFICATIONS, keep_result=0, max_tries=1, timeout=600),

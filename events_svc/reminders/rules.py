@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -125,10 +125,6 @@ def local_to_utc_lenient(local: datetime, tz: Any) -> datetime:
         return local_to_utc(local, tz, field="occurrence")
     except ValueError:
         return local.replace(tzinfo=tz).astimezone(UTC)
-
-
-def valid_keys(dues: Iterable[Due]) -> set[tuple[str, str]]:
-    return {(d.rule, d.occurrence) for d in dues}
 
 
 def current_occurrence_start(

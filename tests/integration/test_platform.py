@@ -12,6 +12,7 @@ from arq.worker import Worker
 from piccolo.apps.migrations.commands.new import AutoMigrationManager
 from piccolo.querystring import QueryString
 
+from events_svc.jobs import PING
 from events_svc.piccolo_app import APP_CONFIG, TABLES
 from events_svc.piccolo_conf import DB
 
@@ -117,8 +118,8 @@ def test_cli_migrate_is_idempotent_and_names_missing_settings() -> None:
 async def test_a_worker_runs_enqueued_jobs(app: Any) -> None:
     from workers.main import WorkerSettings, redis_settings
 
-    job = await app.state.arq.enqueue_job("ping", _job_id="ping-test")
-    assert await app.state.arq.enqueue_job("ping", _job_id="ping-test") is None  # deduplicated
+    job = await app.state.arq.enqueue_job(PING, _job_id="ping-test")
+    assert await app.state.arq.enqueue_job(PING, _job_id="ping-test") is None  # deduplicated
     worker = Worker(
         functions=WorkerSettings.functions,
         redis_settings=redis_settings(),
