@@ -79,6 +79,9 @@ class Settings:
     #: open SMTP connections per worker, reused across messages
     smtp_pool_size: int = 4
     smtp_timeout: float = 30.0
+    #: on SIGTERM/SIGINT a worker takes no new job and gives the running ones this long to
+    #: finish, so a deploy never cuts a message between the SMTP reply and its record
+    worker_stop_grace: float = 60.0
 
     @property
     def public_host(self) -> str:
@@ -150,6 +153,7 @@ class Settings:
             sweep_grace=number("SWEEP_GRACE_SECONDS", 60, 1, 3600),
             smtp_pool_size=int(number("SMTP_POOL_SIZE", 4, 1, 64)),
             smtp_timeout=number("SMTP_TIMEOUT_SECONDS", 30, 1, 600),
+            worker_stop_grace=number("WORKER_STOP_GRACE_SECONDS", 60, 1, 3600),
             database_url=database_url,
             redis_url=redis_url,
             smtp=smtp,

@@ -163,6 +163,9 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "job_timeout": 120,
         "keep_result": 60,
         "health_check_interval": 10,
+        # SIGTERM lets running jobs finish (arq's default cancels them, which can cut a message
+        # between its acceptance by SMTP and its record: a duplicate after the restart)
+        "job_completion_wait": settings.worker_stop_grace,
     }
 
 
@@ -175,3 +178,4 @@ class WorkerSettings:
     max_jobs = 40
     job_timeout = 120
     health_check_interval = 10
+    job_completion_wait = 60

@@ -48,6 +48,10 @@ class MailContext:
     method: Literal["REQUEST", "CANCEL"] | None  #: None: a message without a calendar part
     ics: bytes
     message_id_domain: str
+    #: makes the Message-ID: the notification row's id, so that a message sent again after a
+    #: crash between the SMTP reply and its record is the same message (receivers such as
+    #: Gmail keep one copy per Message-ID); empty: a fresh one
+    message_key: str = ""
 
 
 def _single_line(value: str) -> str:
@@ -233,7 +237,11 @@ def render_message(ctx: MailContext, *, now: datetime) -> tuple[bytes, str]:
     """
     token = uuid.uuid4().hex
     mixed, alternative = f"mixed-{token}", f"alt-{token}"
-    message_id = make_msgid(domain=ctx.message_id_domain)
+    message_id = (
+        f"<{ctx.message_key}@{ctx.message_id_domain}>"
+        if ctx.message_key
+        else make_msgid(domain=ctx.message_id_domain)
+    )
     header_block = b"".join(encode_header(name, value) for name, value in headers(ctx, now=now))
     header_block += recipient_header(ctx.recipient_name, ctx.recipient_email)
     # ASCII that we generate, with no user text in it
@@ -284,7 +292,9 @@ def render_message(ctx: MailContext, *, now: datetime) -> tuple[bytes, str]:
 
 def _body_key(ctx: MailContext) -> MailContext:
     """The context without what differs between recipients: the key of the body cache."""
-    return replace(ctx, recipient_email="", recipient_name="", ics=b"", message_id_domain="")
+    return replace(
+        ctx, recipient_email="", recipient_name="", ics=b"", message_id_domain="", message_key=""
+    )
 
 
 @lru_cache(maxsize=256)

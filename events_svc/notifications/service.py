@@ -323,6 +323,7 @@ def render(
         method=method,
         ics=ics,
         message_id_domain=settings.public_host,
+        message_key=f"n.{row['id']}",
     )
     message, message_id = render_message(mail, now=now)
     return message, message_id, event.sequence
