@@ -17,6 +17,7 @@ from events_svc import __version__
 from events_svc.deps import SECURITY_COMPONENTS, provide_settings
 from events_svc.errors import EXCEPTION_HANDLERS
 from events_svc.events.controllers import EventController
+from events_svc.feeds.controllers import FeedController, FeedTokenController
 from events_svc.guards import reject_nul
 from events_svc.health import healthz, readyz
 from events_svc.invitations.controllers import InvitationController
@@ -67,6 +68,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         EventController,
         InvitationController,
         ReminderController,
+        FeedController,
+        FeedTokenController,
     ]
     if settings.dev_mail_dir:
         from events_svc.dev.mailviews import MailCatcherController

@@ -5,13 +5,13 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 import migrations
-from events_svc.events.tables import Event
+from events_svc.events.tables import Event, Occurrence
 from events_svc.invitations.tables import Invitation
 from events_svc.notifications.tables import Notification
 from events_svc.orgs.tables import ApiKey, Organization
 from events_svc.people.tables import Person
 
-TABLES = [Organization, ApiKey, Event, Person, Invitation, Notification]
+TABLES = [Organization, ApiKey, Event, Occurrence, Person, Invitation, Notification]
 
 APP_CONFIG = AppConfig(
     app_name="events_svc",

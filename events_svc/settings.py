@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
 from functools import lru_cache
@@ -82,6 +83,12 @@ class Settings:
     #: on SIGTERM/SIGINT a worker takes no new job and gives the running ones this long to
     #: finish, so a deploy never cuts a message between the SMTP reply and its record
     worker_stop_grace: float = 60.0
+    #: how often subscribed calendars are asked to refresh (REFRESH-INTERVAL, X-PUBLISHED-TTL)
+    feed_refresh_seconds: int = 3600
+
+    @property
+    def feed_refresh(self) -> timedelta:
+        return timedelta(seconds=self.feed_refresh_seconds)
 
     @property
     def public_host(self) -> str:
@@ -154,6 +161,7 @@ class Settings:
             smtp_pool_size=int(number("SMTP_POOL_SIZE", 4, 1, 64)),
             smtp_timeout=number("SMTP_TIMEOUT_SECONDS", 30, 1, 600),
             worker_stop_grace=number("WORKER_STOP_GRACE_SECONDS", 60, 1, 3600),
+            feed_refresh_seconds=int(number("FEED_REFRESH_SECONDS", 3600, 60, 7 * 86400)),
             database_url=database_url,
             redis_url=redis_url,
             smtp=smtp,

@@ -20,7 +20,7 @@ import pytest
 
 #: another name lets a second checkout run its suite on the same server at the same time
 TEST_DB = os.environ.get("EVENTS_SVC_TEST_DB", "events_svc_test")
-TEST_REDIS_DB = 15
+TEST_REDIS_DB = int(os.environ.get("EVENTS_SVC_TEST_REDIS_DB", "15"))
 ADMIN_TOKEN = "test-admin-token-0123456789"
 
 _state: dict[str, Any] = {}

@@ -53,11 +53,48 @@ class EventData:
     #: VALARM triggers, one per reminder rule: a duration before the start ("-PT1H") or an
     #: absolute UTC instant ("20270610T000000Z")
     alarms: tuple[str, ...] = ()
+    #: for one occurrence of a series: its original local start (RECURRENCE-ID)
+    recurrence_id: datetime | None = None
+    #: for a series: local starts of the occurrences cancelled one by one (EXDATE)
+    exdates: tuple[datetime, ...] = ()
+    #: for a series: its occurrences changed one by one, each with `recurrence_id` (the
+    #: cancelled ones are also in `exdates`, and a feed shows only the EXDATE)
+    overrides: tuple[EventData, ...] = ()
 
     def occurrence(self, local_start: datetime) -> EventData:
-        """One occurrence of a series, as a single event (for messages about it)."""
+        """One occurrence of a series, as a single event (for messages about it): as it was
+        moved, if it was, else at its place in the rule."""
+        for moved in self.overrides:
+            if moved.recurrence_id == local_start:
+                return replace(moved, recurrence_id=None)
         length = self.ends_at - self.starts_at
-        return replace(self, starts_at=local_start, ends_at=local_start + length, recurrence=None)
+        return replace(
+            self,
+            starts_at=local_start,
+            ends_at=local_start + length,
+            recurrence=None,
+            exdates=(),
+            overrides=(),
+        )
+
+    def instance(self, recurrence_id: datetime) -> EventData:
+        """The VEVENT of one occurrence with its RECURRENCE-ID (for an iTIP message about that
+        occurrence only): moved, cancelled or as the rule places it."""
+        for moved in self.overrides:
+            if moved.recurrence_id == recurrence_id:
+                return moved
+        length = self.ends_at - self.starts_at
+        status = "cancelled" if recurrence_id in self.exdates else self.status
+        return replace(
+            self,
+            starts_at=recurrence_id,
+            ends_at=recurrence_id + length,
+            recurrence=None,
+            recurrence_id=recurrence_id,
+            status=status,
+            exdates=(),
+            overrides=(),
+        )
 
 
 def alarm_triggers(event_rules: Any, org_default: Any, tz_name: str) -> tuple[str, ...]:
@@ -76,10 +113,17 @@ def event_ics_url(base_url: str, event_id: object) -> str:
     return f"{base_url}/events/{event_id}.ics"
 
 
-def event_data(row: Mapping[str, Any], *, base_url: str, prefix: str = "") -> EventData:
-    """EventData from an `event` row; `prefix` names the id, sequence and timestamp columns
-    when a query aliased them (e.g. "event_" for `e.sequence AS event_sequence`)."""
-    return EventData(
+def event_data(
+    row: Mapping[str, Any],
+    *,
+    base_url: str,
+    prefix: str = "",
+    occurrences: Sequence[Mapping[str, Any]] = (),
+) -> EventData:
+    """EventData from an `event` row (and, for a series, its `occurrence` rows); `prefix`
+    names the id, sequence and timestamp columns when a query aliased them (e.g. "event_"
+    for `e.sequence AS event_sequence`)."""
+    event = EventData(
         uid=row["uid"],
         sequence=row[f"{prefix}sequence"],
         title=row["title"],
@@ -98,6 +142,24 @@ def event_data(row: Mapping[str, Any], *, base_url: str, prefix: str = "") -> Ev
             row.get("reminders"), row.get("org_default_reminders"), row["timezone"]
         ),
     )
+    if not occurrences or not event.recurrence:
+        return event
+    cancelled = tuple(o["recurrence_id"] for o in occurrences if o["status"] == "cancelled")
+    moved = tuple(
+        replace(
+            event,
+            starts_at=o["starts_at"],
+            ends_at=o["ends_at"],
+            recurrence=None,
+            recurrence_id=o["recurrence_id"],
+            status=o["status"],
+            # an occurrence is never below its series: a change to the series reaches it too
+            sequence=max(o["sequence"], event.sequence),
+            updated_at=max(o["updated_at"], event.updated_at),
+        )
+        for o in occurrences
+    )
+    return replace(event, exdates=cancelled, overrides=moved)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +198,7 @@ def vevent(
     attendees: Sequence[Party],
     dtstamp: datetime | None,
     cancelled: bool = False,
+    marker: bool = False,
 ) -> Event:
     """One VEVENT with UID, SEQUENCE, DTSTAMP, zone-qualified times and the given attendees."""
     tz = zone(event.timezone)
@@ -144,10 +207,14 @@ def vevent(
     component.add("sequence", event.sequence)
     if dtstamp is not None:  # None only while building the shared frame of an iTIP message
         component.add("dtstamp", dtstamp.astimezone(UTC))
+    if event.recurrence_id is not None:
+        component.add("recurrence-id", event.recurrence_id.replace(tzinfo=tz))
     component.add("dtstart", event.starts_at.replace(tzinfo=tz))
     component.add("dtend", event.ends_at.replace(tzinfo=tz))
     if event.recurrence:
         component.add("rrule", vRecur.from_ical(event.recurrence))
+        if event.exdates:
+            component.add("exdate", [d.replace(tzinfo=tz) for d in event.exdates])
     component.add("summary", event.title)
     description = _description(event)
     if description:
@@ -163,6 +230,10 @@ def vevent(
     component.add("organizer", _address(organizer))
     for person in attendees:
         component.add("attendee", _attendee(person))
+    if marker:
+        # where per-recipient lines go in a cached block: after the properties, before any
+        # VALARM (RFC 5545 puts a component's properties before its subcomponents)
+        component.add(_MARKER_NAME, "1")
     for trigger in event.alarms:
         component.add_component(_alarm(trigger, event.title))
     return component
@@ -209,40 +280,66 @@ def calendar(method: Method | None, events: Sequence[Event], timezones: Sequence
     return cal
 
 
-_END_VEVENT = b"END:VEVENT\r\n"
+_MARKER_NAME = "X-EVENTS-SVC-RECIPIENT"
+#: the line `vevent(marker=True)` writes; replaced by per-recipient lines (or nothing)
+MARKER = b"X-EVENTS-SVC-RECIPIENT:1\r\n"
+_END_VCALENDAR = b"END:VCALENDAR\r\n"
+
+
+def vevents(
+    event: EventData,
+    *,
+    organizer: Party,
+    dtstamp: datetime | None,
+    cancelled: bool = False,
+) -> bytes:
+    """The VEVENT of the event (of a series: the master with EXDATEs, then one per moved
+    occurrence), each with MARKER where recipient lines go."""
+    parts = [
+        vevent(
+            item,
+            organizer=organizer,
+            attendees=[],
+            dtstamp=dtstamp,
+            cancelled=cancelled,
+            marker=True,
+        ).to_ical()
+        for item in (event, *(o for o in event.overrides if o.status != "cancelled"))
+    ]
+    return b"".join(parts)
 
 
 @lru_cache(maxsize=256)
 def _itip_frame(
     method: Literal["REQUEST", "CANCEL"], event: EventData, organizer: Party
-) -> tuple[bytes, bytes]:
-    """The bytes of an iTIP message before and after the per-recipient lines (DTSTAMP and
-    ATTENDEE). A fan-out renders the same event thousands of times; only those lines differ."""
-    component = vevent(
-        event, organizer=organizer, attendees=[], dtstamp=None, cancelled=method == "CANCEL"
-    )
-    ics: bytes = calendar(method, [component], [event.timezone]).to_ical()
-    head, sep, tail = ics.rpartition(_END_VEVENT)
-    return head, sep + tail
+) -> tuple[bytes, ...]:
+    """The bytes of an iTIP message around the per-recipient lines (DTSTAMP and ATTENDEE),
+    split at each place they go. A fan-out renders the same event thousands of times; only
+    those lines differ."""
+    head: bytes = calendar(method, [], [event.timezone]).to_ical()
+    head = head[: -len(_END_VCALENDAR)]
+    body = vevents(event, organizer=organizer, dtstamp=None, cancelled=method == "CANCEL")
+    return tuple((head + body + _END_VCALENDAR).split(MARKER))
 
 
-def _recipient_lines(attendee: Party, dtstamp: datetime) -> bytes:
+def recipient_lines(attendee: Party, dtstamp: datetime | None = None) -> bytes:
+    """DTSTAMP (when given) and the ATTENDEE line, folded, for one recipient."""
     holder = Event()
     holder.add("attendee", _attendee(attendee))  # icalendar quotes, escapes and folds it
     lines: bytes = holder.to_ical()
     # drop BEGIN:VEVENT / END:VEVENT around the property (folded lines stay whole)
-    attendee_lines = lines[len(b"BEGIN:VEVENT\r\n") : -len(_END_VEVENT)]
+    attendee_lines = lines[len(b"BEGIN:VEVENT\r\n") : -len(b"END:VEVENT\r\n")]
+    if dtstamp is None:
+        return attendee_lines
     stamp = dtstamp.astimezone(UTC).strftime("DTSTAMP:%Y%m%dT%H%M%SZ\r\n").encode()
     return stamp + attendee_lines
 
 
 def publish(event: EventData, *, organizer: Party, dtstamp: datetime | None = None) -> bytes:
     """The event as a file to download or import (METHOD:PUBLISH, no attendees)."""
-    component = vevent(
-        event, organizer=organizer, attendees=[], dtstamp=dtstamp or datetime.now(UTC)
-    )
-    ics: bytes = calendar("PUBLISH", [component], [event.timezone]).to_ical()
-    return ics
+    head: bytes = calendar("PUBLISH", [], [event.timezone]).to_ical()
+    body = vevents(event, organizer=organizer, dtstamp=dtstamp or datetime.now(UTC))
+    return head[: -len(_END_VCALENDAR)] + body.replace(MARKER, b"") + _END_VCALENDAR
 
 
 def itip(
@@ -253,6 +350,9 @@ def itip(
     attendee: Party,
     dtstamp: datetime | None = None,
 ) -> bytes:
-    """The iTIP message for one attendee: REQUEST (invitation, update) or CANCEL."""
-    head, tail = _itip_frame(method, event, organizer)
-    return head + _recipient_lines(attendee, dtstamp or datetime.now(UTC)) + tail
+    """The iTIP message for one attendee: REQUEST (invitation, update) or CANCEL. For a series
+    it carries the moved occurrences too (a REQUEST without them would undo them); for one
+    occurrence (`event.recurrence_id` set) it carries that occurrence only."""
+    pieces = _itip_frame(method, event, organizer)
+    lines = recipient_lines(attendee, dtstamp or datetime.now(UTC))
+    return lines.join(pieces)

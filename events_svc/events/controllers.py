@@ -22,6 +22,8 @@ from events_svc.events.schemas import (
     EventPage,
     EventPatch,
     EventStatus,
+    OccurrenceOut,
+    OccurrencePatch,
 )
 from events_svc.events.service import event_uuid, instant
 from events_svc.openapi import problems
@@ -157,6 +159,33 @@ class EventController(Controller):
             org_id=caller.org_id, event_id=event_uuid(event_id), queue=queue
         )
         return msgspec.convert(row, EventOut)
+
+    @patch(
+        "/{event_id:str}/occurrences/{occurrence:str}",
+        responses=problems(401, 404, 409),
+        summary="Move or cancel one occurrence of a series",
+        description="`occurrence` is the occurrence's original local start "
+        "(e.g. 2027-03-11T14:00:00). Send new `starts_at` / `ends_at` (local, in the event's "
+        'zone) or `{"status": "cancelled"}` (`"scheduled"` restores it). Invitees get an '
+        "update or CANCEL for that occurrence only (RECURRENCE-ID); feeds carry it as an "
+        "override or an EXDATE.",
+    )
+    async def update_occurrence(
+        self,
+        caller: NamedDependency[Caller],
+        event_id: FromPath[str],
+        occurrence: FromPath[str],
+        data: JSONBody[OccurrencePatch],
+        queue: NamedDependency[ArqRedis],
+    ) -> OccurrenceOut:
+        row = await service.update_occurrence(
+            org_id=caller.org_id,
+            event_id=event_uuid(event_id),
+            occurrence=occurrence,
+            patch=data,
+            queue=queue,
+        )
+        return msgspec.convert(row, OccurrenceOut)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

@@ -95,3 +95,23 @@ class EventOut(msgspec.Struct):
 class EventPage(msgspec.Struct):
     items: list[EventOut]
     next: str | None
+
+
+class OccurrencePatch(msgspec.Struct, forbid_unknown_fields=True):
+    """A change to one occurrence of a series: new local times, or a status."""
+
+    starts_at: datetime | UnsetType = UNSET
+    ends_at: datetime | UnsetType = UNSET
+    status: EventStatus | UnsetType = UNSET
+
+
+class OccurrenceOut(msgspec.Struct):
+    event: str  #: the series' id
+    recurrence_id: str  #: the occurrence's original local start (its RECURRENCE-ID)
+    starts_at: str  #: local start now
+    ends_at: str
+    timezone: str
+    starts_at_utc: datetime
+    ends_at_utc: datetime
+    status: str
+    sequence: int  #: this occurrence's SEQUENCE (its messages and feed entries carry it)

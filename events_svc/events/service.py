@@ -20,6 +20,7 @@ from events_svc.calendar.ics import Party, event_data, publish
 from events_svc.calendar.timeutil import (
     TimeRuleError,
     check_year,
+    iter_occurrences,
     local_iso,
     local_to_utc,
     normalize_rrule,
@@ -30,8 +31,8 @@ from events_svc.calendar.timeutil import (
     zone,
 )
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
-from events_svc.events.schemas import EventCreate, EventPatch, ReminderRule
-from events_svc.events.tables import Event
+from events_svc.events.schemas import EventCreate, EventPatch, OccurrencePatch, ReminderRule
+from events_svc.events.tables import Event, Occurrence
 from events_svc.jobs import enqueue_notifications
 from events_svc.notifications import service as outbox
 from events_svc.reminders import service as reminders
@@ -292,6 +293,10 @@ async def update_event(
                 changes["sequence"] = current["sequence"] + 1
             changes["updated_at"] = datetime.now(UTC)
             await Event.update(changes).where(Event.id == event_id)  # type: ignore[arg-type]
+            if {"starts_at", "timezone", "recurrence"} & changes.keys():
+                # the series was redefined: occurrences changed one by one no longer line up
+                # with it (calendar clients drop such exceptions too)
+                await Occurrence.raw("DELETE FROM occurrence WHERE event = {}", event_id)
             if "sequence" in changes:
                 queued = await outbox.queue_event_change(
                     event_id=event_id, sequence=changes["sequence"], kind="update"
@@ -449,7 +454,14 @@ async def event_file(
     if not rows or (rows[0]["visibility"] == "private" and rows[0]["org"] != org_id):
         raise NotFound("event not found")
     row = rows[0]
-    event = event_data(row, base_url=base_url)
+    occurrences = (
+        await Occurrence.raw(
+            "SELECT * FROM occurrence WHERE event = {} ORDER BY recurrence_id", event_id
+        )
+        if row["recurrence"]
+        else []
+    )
+    event = event_data(row, base_url=base_url, occurrences=occurrences)
     body = publish(
         event, organizer=Party(email=mail_from, name=row["org_name"]), dtstamp=row["updated_at"]
     )
@@ -463,3 +475,156 @@ def event_uuid(ref: str) -> uuid.UUID:
     if wants_ics:
         raise NotFound("event not found")
     return ident
+
+
+#: how far into a series an occurrence can be changed (endless series are walked lazily)
+MAX_OCCURRENCE_SEARCH = 5000
+
+
+def _parse_recurrence_id(value: str, tz: Any) -> datetime:
+    """The path's original local start, ISO 8601 (2027-03-11T14:00:00) or basic
+    (20270311T140000); anything else is a 404, like a start the series does not have."""
+    for fmt in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y%m%dT%H%M%S"):
+        try:
+            local = datetime.strptime(value, fmt)  # noqa: DTZ007 - local to the event's zone
+        except ValueError:
+            continue
+        try:
+            check_year(local, field="occurrence")
+        except TimeRuleError:
+            break
+        return local
+    raise NotFound("the series has no occurrence starting at this time")
+
+
+def _is_occurrence(row: dict[str, Any], local: datetime) -> bool:
+    tz = zone(row["timezone"])
+    for i, candidate in enumerate(
+        iter_occurrences(row["recurrence"], start_local=row["starts_at"], tz=tz)
+    ):
+        if candidate >= local or i >= MAX_OCCURRENCE_SEARCH:
+            return candidate == local
+    return False
+
+
+def _occurrence_out(event: dict[str, Any], occ: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "event": str(event["id"]),
+        "recurrence_id": local_iso(occ["recurrence_id"]),
+        "starts_at": local_iso(occ["starts_at"]),
+        "ends_at": local_iso(occ["ends_at"]),
+        "timezone": event["timezone"],
+        "starts_at_utc": occ["starts_at_utc"],
+        "ends_at_utc": occ["ends_at_utc"],
+        "status": occ["status"],
+        "sequence": max(occ["sequence"], event["sequence"]),
+    }
+
+
+async def update_occurrence(
+    *,
+    org_id: uuid.UUID,
+    event_id: uuid.UUID,
+    occurrence: str,
+    patch: OccurrencePatch,
+    queue: ArqRedis | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Move or cancel (or restore) one occurrence of a series. It gets its own SEQUENCE,
+    invitees an update or CANCEL for that occurrence only (RECURRENCE-ID), feeds an override
+    or an EXDATE, and its reminders move or go."""
+    queued: list[dict[str, Any]] = []
+    async with Event._meta.db.transaction():
+        rows = await Event.raw(
+            "SELECT id, sequence, status, starts_at, ends_at, timezone, recurrence FROM event"
+            " WHERE id = {} AND org = {} FOR UPDATE",
+            event_id,
+            org_id,
+        )
+        if not rows:
+            raise NotFound("event not found")
+        event = dict(rows[0])
+        if not event["recurrence"]:
+            raise Conflict("the event is not a series; change the event itself")
+        if event["status"] == "cancelled":
+            raise Conflict("the event is cancelled and can no longer be changed")
+        tz = zone(event["timezone"])
+        original = _parse_recurrence_id(occurrence, tz)
+        if not _is_occurrence(event, original):
+            raise NotFound("the series has no occurrence starting at this time")
+        found = await Occurrence.raw(
+            "SELECT * FROM occurrence WHERE event = {} AND recurrence_id = {}",
+            event_id,
+            original,
+        )
+        length = event["ends_at"] - event["starts_at"]
+        current = (
+            dict(found[0])
+            if found
+            else {
+                "recurrence_id": original,
+                "starts_at": original,
+                "ends_at": original + length,
+                "status": "scheduled",
+                "sequence": 0,
+            }
+        )
+        status = current["status"] if patch.status is msgspec.UNSET else patch.status
+        starts_at = current["starts_at"] if patch.starts_at is msgspec.UNSET else patch.starts_at
+        ends_at = current["ends_at"] if patch.ends_at is msgspec.UNSET else patch.ends_at
+        if patch.starts_at is not msgspec.UNSET and patch.ends_at is msgspec.UNSET:
+            ends_at = starts_at + (current["ends_at"] - current["starts_at"])
+        try:
+            start = to_local(starts_at, tz, field="starts_at")
+            end = to_local(ends_at, tz, field="ends_at")
+            start_utc = local_to_utc(start, tz, field="starts_at")
+            end_utc = local_to_utc(end, tz, field="ends_at")
+            if end_utc <= start_utc:
+                raise TimeRuleError("ends_at", "must be after starts_at")
+            if end_utc - start_utc > MAX_DURATION:
+                raise TimeRuleError("ends_at", "an occurrence may last at most 366 days")
+        except TimeRuleError as exc:
+            raise _invalid(exc) from exc
+        changed = (start, end, status) != (
+            current["starts_at"],
+            current["ends_at"],
+            current["status"],
+        )
+        if changed:
+            sequence = max(current["sequence"], event["sequence"]) + 1
+            stamp = datetime.now(UTC)
+            saved = await Occurrence.raw(
+                "INSERT INTO occurrence (id, event, recurrence_id, starts_at, ends_at,"
+                " starts_at_utc, ends_at_utc, status, sequence, updated_at)"
+                " VALUES (gen_random_uuid(), {}, {}, {}, {}, {}, {}, {}, {}, {})"
+                " ON CONFLICT (event, recurrence_id) DO UPDATE SET starts_at = EXCLUDED.starts_at,"
+                " ends_at = EXCLUDED.ends_at, starts_at_utc = EXCLUDED.starts_at_utc,"
+                " ends_at_utc = EXCLUDED.ends_at_utc, status = EXCLUDED.status,"
+                " sequence = EXCLUDED.sequence, updated_at = EXCLUDED.updated_at RETURNING *",
+                event_id,
+                original,
+                start,
+                end,
+                start_utc,
+                end_utc,
+                status,
+                sequence,
+                stamp,
+            )
+            current = dict(saved[0])
+            # the series as a whole changed for feeds and caches; its own SEQUENCE does not
+            await Event.raw("UPDATE event SET updated_at = {} WHERE id = {}", stamp, event_id)
+            queued = await outbox.queue_event_change(
+                event_id=event_id,
+                sequence=sequence,
+                kind="cancellation" if status == "cancelled" else "update",
+                occurrence=f"{original:%Y%m%dT%H%M%S}",
+            )
+            await reminders.plan(event_id=event_id, now=now or datetime.now(UTC))
+        elif not found:
+            current.update(
+                starts_at_utc=local_to_utc(start, tz, field="starts_at"),
+                ends_at_utc=local_to_utc(end, tz, field="ends_at"),
+            )
+    await enqueue_notifications(queue, queued, batch=True)
+    return _occurrence_out(event, current)

@@ -12,6 +12,7 @@ from piccolo.columns import (
 )
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
+from piccolo.constraints import Unique
 from piccolo.table import Table
 
 from events_svc.orgs.tables import Organization
@@ -44,3 +45,22 @@ class Event(Table, tablename="event"):
     reminders = JSONB(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class Occurrence(Table, tablename="occurrence"):
+    """One occurrence of a series that differs from its rule: moved, or cancelled."""
+
+    id = UUID(primary_key=True)
+    event = ForeignKey(references=Event, null=False, index=True)
+    #: the occurrence's original local start (its RECURRENCE-ID), as the rule produces it
+    recurrence_id = Timestamp(default=None)
+    starts_at = Timestamp(default=None)  #: local start now (the original one when cancelled)
+    ends_at = Timestamp(default=None)  #: local end now
+    starts_at_utc = Timestamptz(default=None)
+    ends_at_utc = Timestamptz(default=None)
+    status = Varchar(length=16, default="scheduled")  #: scheduled / cancelled
+    #: this occurrence's SEQUENCE; above the series' own when the occurrence was changed
+    sequence = Integer(default=0)
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+    one_per_start = Unique([event, recurrence_id])

@@ -246,7 +246,7 @@ def render_message(ctx: MailContext, *, now: datetime) -> tuple[bytes, str]:
     header_block += recipient_header(ctx.recipient_name, ctx.recipient_email)
     # ASCII that we generate, with no user text in it
     header_block += f"Message-ID: {message_id}\r\n".encode()
-    plain, html_part = _bodies(_body_key(ctx))
+    plain, html_part = _personal_bodies(ctx)
     crlf = b"\r\n"
     text_parts = [
         f"--{alternative}\r\n".encode(),
@@ -290,15 +290,55 @@ def render_message(ctx: MailContext, *, now: datetime) -> tuple[bytes, str]:
     return header_block + crlf + body, message_id
 
 
+#: stand-ins for a recipient's own feed links in the cached bodies, replaced per message
+_FEED_HTTPS_SLOT = "https://feed.invalid/personal-feed"
+_FEED_WEBCAL_SLOT = "webcal://feed.invalid/personal-feed"
+
+
 def _body_key(ctx: MailContext) -> MailContext:
     """The context without what differs between recipients: the key of the body cache."""
+    links = ctx.links
+    if links.feed_https:
+        links = replace(
+            links,
+            feed_https=_FEED_HTTPS_SLOT,
+            feed_webcal=_FEED_WEBCAL_SLOT if links.feed_webcal else None,
+        )
     return replace(
-        ctx, recipient_email="", recipient_name="", ics=b"", message_id_domain="", message_key=""
+        ctx,
+        recipient_email="",
+        recipient_name="",
+        ics=b"",
+        message_id_domain="",
+        message_key="",
+        links=links,
     )
+
+
+def _personal_bodies(ctx: MailContext) -> tuple[bytes, bytes]:
+    """The encoded text and HTML parts; a recipient's feed links go into the shared texts
+    (rendering those is the costly part, encoding is cheap)."""
+    key = _body_key(ctx)
+    https, webcal = ctx.links.feed_https, ctx.links.feed_webcal
+    if not https:
+        return _bodies(key)
+    plain, rich = _texts(key)
+    plain = plain.replace(_FEED_HTTPS_SLOT, https)
+    rich = rich.replace(_FEED_HTTPS_SLOT, html.escape(https))
+    if webcal:
+        plain = plain.replace(_FEED_WEBCAL_SLOT, webcal)
+        rich = rich.replace(_FEED_WEBCAL_SLOT, html.escape(webcal))
+    return _text_part("plain", plain), _text_part("html", rich)
+
+
+@lru_cache(maxsize=256)
+def _texts(ctx: MailContext) -> tuple[str, str]:
+    return text_body(ctx), html_body(ctx)
 
 
 @lru_cache(maxsize=256)
 def _bodies(ctx: MailContext) -> tuple[bytes, bytes]:
     """The encoded text/plain and text/html parts, the same for every recipient of a fan-out
     with the same language and role."""
-    return _text_part("plain", text_body(ctx)), _text_part("html", html_body(ctx))
+    plain, rich = _texts(ctx)
+    return _text_part("plain", plain), _text_part("html", rich)

@@ -11,11 +11,12 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from events_svc.calendar.ics import Party, event_data, itip
+from events_svc.feeds.service import person_feed_urls
 from events_svc.jobs import ORPHAN_AFTER
 from events_svc.mail.i18n import LOCALES, Locale
 from events_svc.mail.render import Links, MailContext, render_message
@@ -71,23 +72,30 @@ async def queue_uninvite(
 
 
 async def queue_event_change(
-    *, event_id: uuid.UUID, sequence: int, kind: Literal["update", "cancellation"]
+    *,
+    event_id: uuid.UUID,
+    sequence: int,
+    kind: Literal["update", "cancellation"],
+    occurrence: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows for every current invitee after the event's SEQUENCE rose; inside the transaction.
+    """Rows for every current invitee after the event's SEQUENCE rose (or, with
+    `occurrence`, the SEQUENCE of that one occurrence of a series); inside the transaction.
 
     Updates skip people who declined; a cancellation reaches everyone still invited.
     """
+    suffix = f"s{sequence}" if occurrence is None else f"o{occurrence}:s{sequence}"
     rows = await Notification.raw(
-        "INSERT INTO notification (id, key, kind, event, person, sequence, detail)"
+        "INSERT INTO notification (id, key, kind, event, person, sequence, occurrence, detail)"
         " SELECT gen_random_uuid(), {} || ':' || i.event || ':' || i.person || ':' || {},"
-        " {}, i.event, i.person, {}, ''"
+        " {}, i.event, i.person, {}, {}, ''"
         " FROM invitation i WHERE i.event = {} AND i.removed_at IS NULL"
         " AND ({} OR i.rsvp <> 'declined')"
         " ON CONFLICT (key) DO NOTHING RETURNING id, key, attempts",
         kind,
-        f"s{sequence}",
+        suffix,
         kind,
         sequence,
+        occurrence,
         event_id,
         kind == "cancellation",  # updates skip people who declined; a cancellation does not
     )
@@ -153,7 +161,7 @@ _CLAIM_SQL = (
     " e.description, e.location, e.online_url, e.starts_at, e.ends_at, e.timezone,"
     " e.recurrence, e.status, e.created_at AS event_created_at,"
     " e.updated_at AS event_updated_at, o.name AS org_name, o.email AS org_email,"
-    " p.email, p.name AS person_name, p.locale,"
+    " p.email, p.name AS person_name, p.locale, p.feed_token,"
     " i.role, i.rsvp, i.message, i.generation, i.removed_at,"
     " e.reminders, o.default_reminders AS org_default_reminders"
 )
@@ -223,6 +231,13 @@ async def _waits_for_sibling(notification_id: uuid.UUID, *, now: datetime) -> bo
     return bool(rows)
 
 
+def _moved(ctx: dict[str, Any]) -> dict[datetime, datetime | None]:
+    return {
+        o["recurrence_id"]: None if o["status"] == "cancelled" else o["starts_at"]
+        for o in ctx.get("occurrences") or ()
+    }
+
+
 def _reminder_skip_reason(row: dict[str, Any], ctx: dict[str, Any], *, now: datetime) -> str | None:
     """A reminder goes out while its occurrence is still ahead, even late; never for an event
     that moved, was cancelled, or for someone un-invited or who declined."""
@@ -239,6 +254,7 @@ def _reminder_skip_reason(row: dict[str, Any], ctx: dict[str, Any], *, now: date
         starts_at=ctx["starts_at"],
         timezone=ctx["timezone"],
         recurrence=ctx["recurrence"],
+        moved=_moved(ctx),
     )
     if start is None:
         return "rescheduled"
@@ -254,6 +270,8 @@ async def _skip_reason(row: dict[str, Any], ctx: dict[str, Any], *, now: datetim
         return "not invited"
     if kind == "reminder":
         return _reminder_skip_reason(row, ctx, now=now)
+    if row["occurrence"] is not None:
+        return await _occurrence_skip_reason(row, ctx)
     if kind in REQUEST_KINDS:
         if ctx["status"] == "cancelled":
             return "event cancelled"
@@ -264,6 +282,7 @@ async def _skip_reason(row: dict[str, Any], ctx: dict[str, Any], *, now: datetim
         if kind == "update":
             newer = await Notification.raw(
                 "SELECT 1 FROM notification WHERE event = {} AND person = {} AND id <> {}"
+                " AND occurrence IS NULL"
                 " AND ((kind IN ('update', 'cancellation') AND sequence > {})"
                 " OR (kind IN ('invitation', 'update') AND status = 'sent'"
                 " AND sent_sequence >= {})) LIMIT 1",
@@ -279,8 +298,13 @@ async def _skip_reason(row: dict[str, Any], ctx: dict[str, Any], *, now: datetim
     # A CANCEL only makes sense to someone who has (or is being sent) the event.
     if row["detail"] == "uninvited" and ctx["removed_at"] is None:
         return "invited again"
+    return await _had_request(row)
+
+
+async def _had_request(row: dict[str, Any]) -> str | None:
+    """A CANCEL (of the event or one occurrence) only for someone who was sent the event."""
     had_request = await Notification.raw(
-        "SELECT 1 FROM notification WHERE event = {} AND person = {}"
+        "SELECT 1 FROM notification WHERE event = {} AND person = {} AND occurrence IS NULL"
         " AND kind IN ('invitation', 'update') AND status IN ('sent', 'sending') LIMIT 1",
         row["event"],
         row["person"],
@@ -288,11 +312,41 @@ async def _skip_reason(row: dict[str, Any], ctx: dict[str, Any], *, now: datetim
     return None if had_request else "nothing was sent before"
 
 
+async def _occurrence_skip_reason(row: dict[str, Any], ctx: dict[str, Any]) -> str | None:
+    """A message about one occurrence of a series: not when the series is cancelled or the
+    person is gone, nor when a newer message about it (or the whole series) follows."""
+    if ctx["status"] == "cancelled":
+        return "event cancelled"
+    if ctx["removed_at"] is not None:
+        return "uninvited"
+    if row["kind"] == "update" and ctx["rsvp"] == "declined":
+        return "declined"
+    if ctx["event_sequence"] >= row["sequence"]:
+        # the series changed since: its own update carries every occurrence as it is now
+        return "superseded by a change to the series"
+    newer = await Notification.raw(
+        "SELECT 1 FROM notification WHERE event = {} AND person = {} AND occurrence = {}"
+        " AND kind IN ('update', 'cancellation') AND sequence > {} LIMIT 1",
+        row["event"],
+        row["person"],
+        row["occurrence"],
+        row["sequence"],
+    )
+    if newer:
+        return "superseded"
+    return await _had_request(row)
+
+
 def render(
     row: dict[str, Any], ctx: dict[str, Any], *, settings: Settings, now: datetime
 ) -> tuple[bytes, str, int]:
     """The message bytes, its Message-ID and the SEQUENCE it carries."""
-    event = event_data(ctx, base_url=settings.public_base_url, prefix="event_")
+    event = event_data(
+        ctx,
+        base_url=settings.public_base_url,
+        prefix="event_",
+        occurrences=ctx.get("occurrences") or (),
+    )
     method: Literal["REQUEST", "CANCEL"] | None = None
     ics = b""
     if row["kind"] == "reminder":
@@ -301,14 +355,24 @@ def render(
         event = event.occurrence(reminder_rules.parse_occurrence(row["occurrence"]))
     else:
         method = "REQUEST" if row["kind"] in REQUEST_KINDS else "CANCEL"
+        if row["occurrence"] is not None:
+            # one occurrence only: its VEVENT with RECURRENCE-ID, as it is now
+            event = event.instance(reminder_rules.parse_occurrence(row["occurrence"]))
+            method = "CANCEL" if event.status == "cancelled" else "REQUEST"
         organizer = Party(email=settings.mail_from, name=ctx["org_name"])
         attendee = Party(
             email=ctx["email"], name=ctx["person_name"], role=ctx["role"], rsvp=ctx["rsvp"]
         )
         ics = itip(method, event, organizer=organizer, attendee=attendee, dtstamp=now)
+        if event.recurrence_id is not None:
+            # the text speaks of the occurrence where it is now, as a single event
+            event = replace(event, recurrence_id=None)
     locale: Locale = ctx["locale"] if ctx["locale"] in LOCALES else "zh-CN"
+    kind = row["kind"]
+    if method == "CANCEL" and kind == "update":
+        kind = "cancellation"  # the occurrence was cancelled after this update was decided
     mail = MailContext(
-        kind=row["kind"],
+        kind=kind,
         uninvited=row["detail"] == "uninvited",
         locale=locale,
         event=event,
@@ -319,7 +383,7 @@ def render(
         recipient_name=ctx["person_name"],
         role=ctx["role"],
         note=ctx["message"] if row["kind"] == "invitation" else "",
-        links=Links(ics=event.url),
+        links=_links(event.url, ctx["feed_token"], settings),
         method=method,
         ics=ics,
         message_id_domain=settings.public_host,
@@ -327,6 +391,13 @@ def render(
     )
     message, message_id = render_message(mail, now=now)
     return message, message_id, event.sequence
+
+
+def _links(ics_url: str, feed_token: str | None, settings: Settings) -> Links:
+    if not feed_token:
+        return Links(ics=ics_url)
+    https, webcal = person_feed_urls(settings.public_base_url, feed_token)
+    return Links(ics=ics_url, feed_https=https, feed_webcal=webcal)
 
 
 async def deliver(
@@ -401,6 +472,12 @@ async def _process(
 ) -> Outcome:
     """Decide, render, send and record one claimed row (which also carries its context)."""
     ctx = row
+    if row["recurrence"]:
+        row["occurrences"] = await Notification.raw(
+            "SELECT recurrence_id, starts_at, ends_at, status, sequence, updated_at"
+            " FROM occurrence WHERE event = {} ORDER BY recurrence_id",
+            row["event"],
+        )
     reason = await _skip_reason(row, ctx, now=now)
     if reason:
         return await _finish(row, "skipped", error=reason)

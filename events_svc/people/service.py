@@ -8,6 +8,13 @@ from dataclasses import dataclass
 
 from events_svc.people.tables import Person
 
+#: a new feed token: 32 bytes from pg_strong_random (two v4 UUIDs: 244 random bits),
+#: base64url without padding, 43 characters
+FEED_TOKEN_SQL = (
+    "rtrim(translate(encode(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()),"  # noqa: S105
+    " 'base64'), '+/', '-_'), '=')"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class PersonIn:
@@ -22,8 +29,8 @@ async def upsert_people(people: Sequence[PersonIn]) -> dict[str, uuid.UUID]:
     if not people:
         return {}
     rows = await Person.raw(
-        "INSERT INTO person (id, email, email_key, name, locale)"
-        " SELECT gen_random_uuid(), e, lower(e), n, l"
+        "INSERT INTO person (id, email, email_key, name, locale, feed_token)"  # noqa: S608
+        f" SELECT gen_random_uuid(), e, lower(e), n, l, {FEED_TOKEN_SQL}"
         " FROM unnest({}::text[], {}::text[], {}::text[]) AS u(e, n, l)"
         " ON CONFLICT (email_key) DO UPDATE SET name = CASE WHEN person.name = ''"
         " THEN EXCLUDED.name ELSE person.name END"

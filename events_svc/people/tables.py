@@ -12,4 +12,7 @@ class Person(Table, tablename="person"):
     email_key = Varchar(length=254, unique=True)  #: lower-cased address, for lookups
     name = Varchar(length=200, default="")  #: display name (CN in ATTENDEE lines)
     locale = Varchar(length=8, default="zh-CN")  #: zh-CN / en
+    #: secret of the personal feed URL (/feeds/people/<token>.ics), 256 random bits; rotating
+    #: it makes the old URL a 404
+    feed_token = Varchar(length=64, null=True, default=None, unique=True)
     created_at = Timestamptz(default=TimestamptzNow())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -79,17 +79,25 @@ def due_times(
     recurrence: str | None,
     now: datetime,
     horizon: timedelta = HORIZON,
+    moved: Mapping[datetime, datetime | None] | None = None,
 ) -> list[Due]:
     """Every (rule, occurrence) whose occurrence has not started and is due before
-    now + horizon. An `at` rule applies once, to the first occurrence."""
+    now + horizon. An `at` rule applies once, to the first occurrence. `moved` maps an
+    occurrence's original local start to where it was moved (None: cancelled); its
+    reminders follow it and keep their key."""
     if not rules:
         return []
     tz = zone(timezone)
+    moved = moved or {}
     starts = _occurrence_starts(starts_at, tz, recurrence, now=now, until=now + horizon)
+    # an occurrence moved from beyond the horizon into it is planned too
+    starts += [k for k, v in moved.items() if v is not None and k not in starts]
     out: list[Due] = []
     for rule in rules:
         for i, local in enumerate(starts):
-            start_utc = local_to_utc_lenient(local, tz)
+            if local in moved and moved[local] is None:
+                continue  # cancelled on its own
+            start_utc = local_to_utc_lenient(moved.get(local) or local, tz)
             if rule.at_local is not None:
                 if i > 0 or local != starts_at:
                     break
@@ -135,11 +143,14 @@ def current_occurrence_start(
     starts_at: datetime,
     timezone: str,
     recurrence: str | None,
+    moved: Mapping[datetime, datetime | None] | None = None,
 ) -> datetime | None:
     """The occurrence's start (UTC) when (rule, occurrence) is still one of the event's
-    reminders as the event is now; None when the event moved or the rule went away."""
+    reminders as the event is now; None when the event moved, the occurrence was cancelled
+    or the rule went away. A moved occurrence (`moved`) starts where it was moved to."""
     if rule_key not in {r.key for r in rules_now}:
         return None
+    moved = moved or {}
     tz = zone(timezone)
     local = parse_occurrence(occurrence)
     if recurrence:
@@ -154,4 +165,7 @@ def current_occurrence_start(
         return None
     if rule_key.startswith("at=") and local != starts_at:
         return None
+    if local in moved:
+        new_start = moved[local]
+        return None if new_start is None else local_to_utc_lenient(new_start, tz)
     return local_to_utc_lenient(local, tz)

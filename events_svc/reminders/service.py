@@ -22,6 +22,17 @@ from events_svc.reminders import rules
 PAGE = 500
 
 
+async def moved_occurrences(event_id: uuid.UUID) -> dict[datetime, datetime | None]:
+    """Occurrences of a series changed one by one: original local start -> new local start,
+    or None when cancelled."""
+    rows = await Event.raw(
+        "SELECT recurrence_id, starts_at, status FROM occurrence WHERE event = {}", event_id
+    )
+    return {
+        r["recurrence_id"]: None if r["status"] == "cancelled" else r["starts_at"] for r in rows
+    }
+
+
 async def plan(
     *, event_id: uuid.UUID, now: datetime, person_ids: Sequence[uuid.UUID] | None = None
 ) -> int:
@@ -51,6 +62,7 @@ async def plan(
         timezone=ev["timezone"],
         recurrence=ev["recurrence"],
         now=now,
+        moved=await moved_occurrences(event_id) if ev["recurrence"] else None,
     )
     valid = [f"{d.rule}|{d.occurrence}" for d in dues]
     # Rows for times or rules that no longer hold, or for people no longer invited (or who
@@ -77,7 +89,11 @@ async def plan(
         " FROM invitation i, unnest({}::text[], {}::text[], {}::timestamptz[]) AS r(rule, occ, due)"
         " WHERE i.event = {} AND i.removed_at IS NULL AND i.rsvp <> 'declined'"
         " AND ({}::uuid[] IS NULL OR i.person = ANY({}::uuid[]))"
-        " ON CONFLICT (key) DO NOTHING RETURNING id",
+        # a moved occurrence keeps its reminders' keys; what is still queued moves with it
+        " ON CONFLICT (key) DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at"
+        " WHERE notification.status = 'queued'"
+        " AND notification.next_attempt_at <> EXCLUDED.next_attempt_at"
+        " RETURNING id, (xmax = 0) AS inserted",
         ev["sequence"],
         [d.rule for d in dues],
         [d.occurrence for d in dues],
@@ -86,7 +102,7 @@ async def plan(
         persons,
         persons,
     )
-    return len(rows)
+    return sum(1 for r in rows if r["inserted"])
 
 
 async def plan_org_defaults(*, org_id: uuid.UUID, now: datetime) -> int:
