@@ -110,7 +110,9 @@ async def enqueue_notifications(
     if queue is None:
         return 0
     if batch:
-        return await _enqueue_batches(queue, list(rows), at_due_time=at_due_time)
+        return await _enqueue_batches(
+            queue, list(rows), at_due_time=at_due_time, sweep_slot=sweep_slot
+        )
     count = 0
     jobs = [
         (
@@ -128,11 +130,11 @@ async def enqueue_notifications(
 
 
 async def _enqueue_batches(
-    queue: ArqRedis, rows: list[dict[str, Any]], *, at_due_time: bool
+    queue: ArqRedis, rows: list[dict[str, Any]], *, at_due_time: bool, sweep_slot: int | None
 ) -> int:
     """One `send_notifications` job per BATCH_SIZE rows (rows due at the same second, for
     `at_due_time`), each deferred to the latest due time in it. A batch's id derives from
-    its rows, so the same rows enqueued twice run once."""
+    its rows (and the recovery slot), so the same rows enqueued twice run once."""
     groups: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         second = int(row["next_attempt_at"].timestamp()) if at_due_time else 0
@@ -143,6 +145,7 @@ async def _enqueue_batches(
             chunk = group[start : start + BATCH_SIZE]
             digest = hashlib.sha1(  # noqa: S324 - an id, not a secret
                 "|".join(f"{r['key']}:{r['attempts']}" for r in chunk).encode()
+                + (b"" if sweep_slot is None else f"#{sweep_slot}".encode())
             ).hexdigest()
             run_at = max(r["next_attempt_at"] for r in chunk) if at_due_time else None
             jobs.append((f"notify-batch:{digest}", ([str(r["id"]) for r in chunk],), run_at))
@@ -167,11 +170,19 @@ RECLAIM_EVERY = 2.0
 
 
 async def heartbeat(redis: ArqRedis, name: str) -> None:
-    now = time.time()
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.zadd(WORKERS_KEY, {name: now + HEARTBEAT_TTL})
-        pipe.zremrangebyscore(WORKERS_KEY, "-inf", now)
-        await pipe.execute()
+    # expired entries stay until `take_dead_workers` claims them: a death must be noticed
+    await redis.zadd(WORKERS_KEY, {name: time.time() + HEARTBEAT_TTL})
+
+
+async def take_dead_workers(redis: ArqRedis) -> list[str]:
+    """Workers whose heartbeat lapsed; each is returned to one caller only (who then
+    recovers what it held). A worker that stopped cleanly has removed itself."""
+    names = await redis.zrangebyscore(WORKERS_KEY, "-inf", time.time())
+    taken = []
+    for raw in names:
+        if await redis.zrem(WORKERS_KEY, raw):
+            taken.append(raw.decode() if isinstance(raw, bytes) else str(raw))
+    return taken
 
 
 async def live_workers(redis: ArqRedis) -> list[str]:

@@ -26,9 +26,10 @@ from events_svc.jobs import (
     forget_worker,
     heartbeat,
     live_workers,
+    take_dead_workers,
 )
 from events_svc.mail.smtp import SmtpPool
-from events_svc.notifications.service import orphaned_claims
+from events_svc.notifications.service import due_queued, orphaned_claims
 from events_svc.piccolo_conf import DB
 from events_svc.settings import Settings, get_settings
 from workers.notifications import (
@@ -74,9 +75,19 @@ async def _reclaim(redis: Any) -> None:
         await asyncio.sleep(RECLAIM_EVERY)
         try:
             now = datetime.now(UTC)
+            slot = int(now.timestamp() // 10)
+            dead = await take_dead_workers(redis)
+            if dead:
+                # jobs it had taken but not started stay locked in arq for their timeout;
+                # their rows are still queued, so every due queued row goes in again
+                # (claims are atomic: a row in two jobs is sent once)
+                due = await due_queued(now=now)
+                count = await enqueue_notifications(
+                    redis, due, at_due_time=True, sweep_slot=slot, batch=True
+                )
+                log.info("worker(s) %s died: %d due row(s) enqueued again", dead, count)
             rows = await orphaned_claims(now=now, live=await live_workers(redis))
             if rows:
-                slot = int(now.timestamp() // 10)
                 count = await enqueue_notifications(redis, rows, at_due_time=True, sweep_slot=slot)
                 log.info("re-enqueued %d row(s) held by a worker that died", count)
         except Exception:  # noqa: BLE001 - database or Redis away for a moment: next round

@@ -575,3 +575,15 @@ async def orphaned_claims(
         limit,
     )
     return list(rows)
+
+
+async def due_queued(*, now: datetime, limit: int = 100_000) -> list[dict[str, Any]]:
+    """Queued rows due now: after a worker died, some of them may sit in jobs it had taken
+    from the queue (arq holds those for the job's whole timeout), so they are enqueued anew."""
+    rows = await Notification.raw(
+        "SELECT id, key, attempts, next_attempt_at FROM notification"
+        " WHERE status = 'queued' AND next_attempt_at <= {} ORDER BY next_attempt_at LIMIT {}",
+        now,
+        limit,
+    )
+    return list(rows)

@@ -19,10 +19,10 @@ STOP_PEOPLE = 1000
 MAX_JOBS = 50  # the worker's concurrency: at most this many messages are in flight at a kill
 
 
-def _start_worker() -> subprocess.Popen[bytes]:
+def _start_worker(env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "events_svc.cli", "worker"],
-        env=dict(os.environ),
+        env=env or dict(os.environ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -184,3 +184,41 @@ async def test_rows_of_a_dead_worker_are_taken_over_before_the_lease_ends(
     assert [r["id"] for r in taken] == [ids[0]]
     swept = await service.due_for_sweep(now=now, grace=60, lease=lease, live=["alive:1"])
     assert swept == []  # the dead worker's row is claimed by me now; the live one stays
+
+
+async def test_jobs_a_dead_worker_had_taken_do_not_wait_for_the_sweep(
+    client: Any, make_org: Any, smtp: Any, app: Any
+) -> None:
+    """A worker died after taking jobs from the queue but before claiming their rows: arq
+    keeps those jobs locked for their whole timeout and the rows still say queued. The
+    death is noticed from the heartbeats and the due rows go out again within seconds, not
+    after the sweep's grace period."""
+    from events_svc.jobs import WORKERS_KEY
+
+    _org, key = await make_org()
+    ev = (await client.post("/events", json=event_body(), headers=auth(key))).json()
+    invitees = [{"email": f"held{i:02d}@x.example.org"} for i in range(30)]
+    await client.post(
+        f"/events/{ev['id']}/invitations", json={"invitees": invitees}, headers=auth(key)
+    )
+    redis = app.state.arq
+    job_ids = await redis.zrange("arq:queue", 0, -1)
+    assert job_ids
+    for job_id in job_ids:  # what a worker does when it starts a job
+        await redis.psetex(b"arq:in-progress:" + job_id, 600_000, b"1")
+    await redis.zadd(WORKERS_KEY, {"ghost:1": time.time() - 1})
+
+    env = {**os.environ, "SWEEP_GRACE_SECONDS": "600"}  # the sweep would be far too late
+    worker = _start_worker(env)
+    try:
+
+        async def all_sent() -> bool:
+            return await Notification.count().where(Notification.status == "sent") == 30
+
+        await _wait(all_sent, 20)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+    per_person = collections.Counter(r.recipients[0] for r in smtp.received)
+    assert len(per_person) == 30 and set(per_person.values()) == {1}
+    assert await redis.zscore(WORKERS_KEY, "ghost:1") is None
