@@ -72,8 +72,21 @@ function checkZone(prop, time, warnings) {
   }
 }
 
+// The overrides of a series: the VEVENTs with its UID and a RECURRENCE-ID. Left to itself,
+// ICAL.Event relates every override in the document to every series, whatever the UID
+// (Thunderbird groups items by UID before it builds events, so do that here).
+function overridesOf(vevent) {
+  if (vevent.hasProperty("recurrence-id") || !vevent.parent) {
+    return [];
+  }
+  const uid = vevent.getFirstPropertyValue("uid");
+  return vevent.parent
+    .getAllSubcomponents("vevent")
+    .filter((v) => v.hasProperty("recurrence-id") && v.getFirstPropertyValue("uid") === uid);
+}
+
 function describeEvent(vevent, warnings) {
-  const event = new ICAL.Event(vevent);
+  const event = new ICAL.Event(vevent, { exceptions: overridesOf(vevent) });
   const dtstartProp = vevent.getFirstProperty("dtstart");
   const dtendProp = vevent.getFirstProperty("dtend");
   const rawStart = dtstartProp ? dtstartProp.getFirstValue() : null;

@@ -434,25 +434,9 @@ def _crosscheck_ical(
 
 
 def _icaljs_runs(ics: bytes) -> list[dict[str, Any]]:
-    """ical.js summaries covering every VEVENT: one, or one per UID that has overrides."""
-    calendar = parse_with_icalendar(ics)
-    vevents = calendar.walk("VEVENT")
-    override_uids = sorted({str(v.get("UID")) for v in vevents if "RECURRENCE-ID" in v})
-    if len(override_uids) <= 1:
-        return [parse_with_icaljs(ics)]
-    # parse_ics.mjs lets ical.js relate every override in the document to every series (its
-    # non-strict default ignores the UID), so each of these series gets a document of its own.
-    groups = [{uid} for uid in override_uids]
-    if rest := {str(v.get("UID")) for v in vevents} - set(override_uids):
-        groups.append(rest)
-    runs = []
-    for uids in groups:
-        subset = calendar.copy()  # the calendar's properties, no components
-        for component in calendar.subcomponents:
-            if component.name != "VEVENT" or str(component.get("UID")) in uids:
-                subset.add_component(component)
-        runs.append(parse_with_icaljs(subset.to_ical()))
-    return runs
+    """ical.js summaries covering every VEVENT (parse_ics.mjs relates each series to the
+    overrides with its own UID, as Thunderbird does)."""
+    return [parse_with_icaljs(ics)]
 
 
 def _crosscheck_icaljs(
