@@ -18,13 +18,16 @@ from events_svc.deps import SECURITY_COMPONENTS, provide_settings
 from events_svc.errors import EXCEPTION_HANDLERS
 from events_svc.events.controllers import EventController
 from events_svc.feeds.controllers import FeedController, FeedTokenController
-from events_svc.guards import reject_nul
+from events_svc.guards import invalidate_feeds_after_writes, reject_nul
 from events_svc.health import healthz, readyz
+from events_svc.inbound.controllers import InboundController
 from events_svc.invitations.controllers import InvitationController
 from events_svc.orgs.controllers import OrgController
 from events_svc.piccolo_conf import DB
 from events_svc.reminders.controllers import ReminderController
+from events_svc.rsvp.controllers import AttendanceController, RsvpController
 from events_svc.settings import Settings, get_settings
+from events_svc.webhooks.controllers import WebhookController
 
 
 def configure_database(settings: Settings) -> None:
@@ -70,6 +73,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ReminderController,
         FeedController,
         FeedTokenController,
+        RsvpController,
+        AttendanceController,
+        WebhookController,
+        InboundController,
     ]
     if settings.dev_mail_dir:
         from events_svc.dev.mailviews import MailCatcherController
@@ -82,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={"settings": Provide(provide_settings, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=reject_nul,
+        before_send=[invalidate_feeds_after_writes],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="events-svc",

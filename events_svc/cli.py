@@ -1,4 +1,4 @@
-"""The `events-svc` command: migrate, serve, worker, org create, dev."""
+"""The `events-svc` command: migrate, serve, worker, inbound-smtp, org create, dev."""
 
 from __future__ import annotations
 
@@ -116,6 +116,14 @@ def _cmd_org_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_inbound_smtp(args: argparse.Namespace) -> int:
+    from events_svc.inbound.smtp import serve
+
+    settings = _settings_or_exit()
+    asyncio.run(serve(settings=settings, host=args.host, port=args.port))
+    return 0
+
+
 def _cmd_dev(args: argparse.Namespace) -> int:
     from events_svc.dev.embedded import run_dev
 
@@ -146,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--email", required=True)
     p.add_argument("--name-en", default=None)
     p.set_defaults(func=_cmd_org_create)
+
+    p = sub.add_parser(
+        "inbound-smtp", help="receive calendar replies by SMTP and apply them (aiosmtpd)"
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8025)
+    p.set_defaults(func=_cmd_inbound_smtp)
 
     p = sub.add_parser("dev", help="run everything embedded: PostgreSQL, Redis, mail catcher")
     p.add_argument("--port", type=int, default=8000)

@@ -1,4 +1,5 @@
-"""Checks every request passes before its handler: no NUL characters anywhere.
+"""Hooks around every request: no NUL characters anywhere; feed validators forgotten after
+writes.
 
 PostgreSQL text cannot hold U+0000, and no field of this API has a use for it; refusing it at
 the door names the offending field instead of failing in the database.
@@ -10,8 +11,10 @@ import json
 from typing import Any
 
 from litestar import Request
+from litestar.types import Message, Scope
 
 from events_svc.errors import InvalidInput
+from events_svc.feeds import service as feeds
 
 _JSON_NUL = b"\\u0000"
 
@@ -52,3 +55,17 @@ async def reject_nul(request: Request[Any, Any, Any]) -> None:
             field = _nul_path(decoded, "")
             if field is not None:
                 raise InvalidInput.field(field or "body", "must not contain NUL characters")
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def invalidate_feeds_after_writes(message: Message, scope: Scope) -> None:
+    """When a write request succeeded (its transaction committed; its answer is about to
+    go out), feed validators cached in this process are stale."""
+    if (
+        message["type"] == "http.response.start"
+        and scope.get("method") not in _SAFE_METHODS
+        and message["status"] < 400
+    ):
+        feeds.note_write()

@@ -33,6 +33,10 @@ SWEEP_NOTIFICATIONS = "sweep_notifications"
 SCHEDULE_REMINDERS = "schedule_reminders"
 #: cron: plan reminder rows for occurrences that came within the planning horizon
 EXTEND_REMINDERS = "extend_reminder_horizon"
+#: POST one webhook delivery row: `deliver_webhook(delivery_id)`
+DELIVER_WEBHOOK = "deliver_webhook"
+#: cron: re-enqueue webhook deliveries still queued (Redis lost them) or held by a dead worker
+SWEEP_WEBHOOKS = "sweep_webhooks"
 
 
 def notification_job_id(key: str, attempts: int, sweep_slot: int | None = None) -> str:
@@ -151,6 +155,35 @@ async def _enqueue_batches(
             jobs.append((f"notify-batch:{digest}", ([str(r["id"]) for r in chunk],), run_at))
     try:
         return await enqueue_many(queue, SEND_NOTIFICATIONS, jobs)
+    except Exception as exc:  # noqa: BLE001 - OSError or one of redis' own error classes
+        log.warning("enqueue failed; the sweep will pick the jobs up: %s", exc)
+        return 0
+
+
+def webhook_job_id(delivery_id: object, attempts: int, sweep_slot: int | None = None) -> str:
+    """One job per (delivery, attempt), like `notification_job_id`: the row id is its key."""
+    job_id = f"webhook:{delivery_id}:a{attempts}"
+    return job_id if sweep_slot is None else f"{job_id}:s{sweep_slot}"
+
+
+async def enqueue_webhooks(
+    queue: ArqRedis | None,
+    rows: Iterable[dict[str, Any]],
+    *,
+    defer_until: datetime | None = None,
+    sweep_slot: int | None = None,
+) -> int:
+    """Enqueue `deliver_webhook` for rows with `id` and `attempts` (what `emit` returns);
+    returns how many were new to the queue. Runs after commit; Redis being down is left to
+    the sweep, as for notifications."""
+    jobs = [
+        (webhook_job_id(row["id"], row["attempts"], sweep_slot), (str(row["id"]),), defer_until)
+        for row in rows
+    ]
+    if queue is None or not jobs:
+        return 0
+    try:
+        return await enqueue_many(queue, DELIVER_WEBHOOK, jobs)
     except Exception as exc:  # noqa: BLE001 - OSError or one of redis' own error classes
         log.warning("enqueue failed; the sweep will pick the jobs up: %s", exc)
         return 0

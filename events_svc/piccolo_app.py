@@ -6,12 +6,24 @@ from piccolo.conf.apps import AppConfig
 
 import migrations
 from events_svc.events.tables import Event, Occurrence
-from events_svc.invitations.tables import Invitation
+from events_svc.invitations.tables import Invitation, OccurrenceAnswer
 from events_svc.notifications.tables import Notification
 from events_svc.orgs.tables import ApiKey, Organization
 from events_svc.people.tables import Person
+from events_svc.webhooks.tables import Webhook, WebhookDelivery
 
-TABLES = [Organization, ApiKey, Event, Occurrence, Person, Invitation, Notification]
+TABLES = [
+    Organization,
+    ApiKey,
+    Event,
+    Occurrence,
+    Person,
+    Invitation,
+    OccurrenceAnswer,
+    Notification,
+    Webhook,
+    WebhookDelivery,
+]
 
 APP_CONFIG = AppConfig(
     app_name="events_svc",

@@ -64,6 +64,10 @@ class Settings:
     secret_key: str = field(repr=False)
     mail_from: str
     admin_token: str | None = field(repr=False)
+    #: ORGANIZER of every invitation: where calendar clients send their iTIP REPLY
+    reply_address: str = ""
+    #: bearer token of POST /inbound/email (mail providers' inbound hooks); None: disabled
+    inbound_token: str | None = field(default=None, repr=False)
     #: only set by `events-svc dev`: the folder where the mail catcher keeps .eml files
     dev_mail_dir: str | None = None
     max_body_bytes: int = 1024 * 1024
@@ -85,10 +89,29 @@ class Settings:
     worker_stop_grace: float = 60.0
     #: how often subscribed calendars are asked to refresh (REFRESH-INTERVAL, X-PUBLISHED-TTL)
     feed_refresh_seconds: int = 3600
+    #: a webhook POST (connect, send, answer) is abandoned and retried after this long
+    webhook_timeout: float = 10.0
+    #: delay before the first retry of a webhook delivery; doubles each time (at most 1 h)
+    webhook_retry_first: float = 10.0
+    #: a delivery is marked failed after this many attempts ...
+    webhook_max_attempts: int = 30
+    #: ... or when its next attempt would come this long after it was emitted
+    webhook_give_up_after: float = 24 * 3600.0
+
+    @property
+    def organizer_email(self) -> str:
+        """ORGANIZER of invitations and feeds: the reply address."""
+        return self.reply_address or self.mail_from
 
     @property
     def feed_refresh(self) -> timedelta:
         return timedelta(seconds=self.feed_refresh_seconds)
+
+    @property
+    def webhook_lease(self) -> float:
+        """A delivery held by a worker that died is retried after SEND_LEASE_SECONDS, but
+        never while the worker's own request could still be running."""
+        return max(self.send_lease, 3 * self.webhook_timeout)
 
     @property
     def public_host(self) -> str:
@@ -132,6 +155,21 @@ class Settings:
         if "@" not in address or any(c in mail_from for c in "\r\n"):
             raise SettingsError("MAIL_FROM", f"{mail_from!r} is not an e-mail address")
 
+        def address_of(name: str, value: str) -> str:
+            _name, addr = parseaddr(value)
+            try:
+                Address(addr_spec=addr)
+            except (ValueError, IndexError) as exc:
+                raise SettingsError(name, f"{value!r} is not an e-mail address") from exc
+            if "@" not in addr or any(c in value for c in "\r\n"):
+                raise SettingsError(name, f"{value!r} is not an e-mail address")
+            return addr
+
+        reply_address = address_of("REPLY_ADDRESS", env.get("REPLY_ADDRESS", "").strip() or address)
+        inbound_token = env.get("INBOUND_TOKEN", "").strip() or None
+        if inbound_token is not None and len(inbound_token) < 16:
+            raise SettingsError("INBOUND_TOKEN", "must be at least 16 characters")
+
         admin_token = env.get("ADMIN_TOKEN", "").strip() or None
         if admin_token is not None and len(admin_token) < 16:
             raise SettingsError("ADMIN_TOKEN", "must be at least 16 characters")
@@ -162,12 +200,20 @@ class Settings:
             smtp_timeout=number("SMTP_TIMEOUT_SECONDS", 30, 1, 600),
             worker_stop_grace=number("WORKER_STOP_GRACE_SECONDS", 60, 1, 3600),
             feed_refresh_seconds=int(number("FEED_REFRESH_SECONDS", 3600, 60, 7 * 86400)),
+            webhook_timeout=number("WEBHOOK_TIMEOUT_SECONDS", 10, 1, 120),
+            webhook_retry_first=number("WEBHOOK_RETRY_FIRST_SECONDS", 10, 0.1, 3600),
+            webhook_max_attempts=int(number("WEBHOOK_MAX_ATTEMPTS", 30, 1, 1000)),
+            webhook_give_up_after=number(
+                "WEBHOOK_GIVE_UP_AFTER_SECONDS", 24 * 3600, 1, 30 * 24 * 3600
+            ),
             database_url=database_url,
             redis_url=redis_url,
             smtp=smtp,
             public_base_url=public_base_url,
             secret_key=secret_key,
             mail_from=address,
+            reply_address=reply_address,
+            inbound_token=inbound_token,
             admin_token=admin_token,
             dev_mail_dir=env.get("EVENTS_SVC_DEV_MAIL_DIR") or None,
         )

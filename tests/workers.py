@@ -7,6 +7,7 @@ from typing import Any
 from arq.worker import Worker
 
 from events_svc.mail.smtp import SmtpPool
+from events_svc.webhooks.service import http_client
 from workers.main import functions
 from workers.notifications import schedule_reminders, sweep_notifications
 
@@ -17,6 +18,7 @@ class InProcessWorker:
 
         self.settings = settings
         self.smtp = SmtpPool(settings.smtp, size=settings.smtp_pool_size, timeout=5)
+        self.http = http_client(timeout=settings.webhook_timeout)
         self.redis_settings = RedisSettings.from_dsn(settings.redis_url)
         self._redis: Any = None
 
@@ -24,6 +26,7 @@ class InProcessWorker:
         # The database pool is the app fixture's; the worker only adds its own SMTP pool.
         ctx["settings"] = self.settings
         ctx["smtp"] = self.smtp
+        ctx["http"] = self.http
         ctx["worker_name"] = "test-worker"
 
     async def drain(self) -> None:
@@ -61,5 +64,6 @@ class InProcessWorker:
 
     async def close(self) -> None:
         await self.smtp.close()
+        await self.http.aclose()
         if self._redis is not None:
             await self._redis.aclose()

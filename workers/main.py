@@ -14,6 +14,7 @@ from arq.connections import RedisSettings
 
 from events_svc.app import configure_database, start_database_pool
 from events_svc.jobs import (
+    DELIVER_WEBHOOK,
     EXTEND_REMINDERS,
     HEARTBEAT_EVERY,
     PING,
@@ -22,6 +23,7 @@ from events_svc.jobs import (
     SEND_NOTIFICATION,
     SEND_NOTIFICATIONS,
     SWEEP_NOTIFICATIONS,
+    SWEEP_WEBHOOKS,
     enqueue_notifications,
     forget_worker,
     heartbeat,
@@ -32,6 +34,7 @@ from events_svc.mail.smtp import SmtpPool
 from events_svc.notifications.service import due_queued, orphaned_claims
 from events_svc.piccolo_conf import DB
 from events_svc.settings import Settings, get_settings
+from events_svc.webhooks.service import http_client
 from workers.notifications import (
     extend_reminder_horizon,
     schedule_reminders,
@@ -39,6 +42,7 @@ from workers.notifications import (
     send_notifications,
     sweep_notifications,
 )
+from workers.webhooks import deliver_webhook, sweep_webhooks
 
 log = logging.getLogger("workers.main")
 
@@ -51,6 +55,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["smtp"] = SmtpPool(
         settings.smtp, size=settings.smtp_pool_size, timeout=settings.smtp_timeout
     )
+    ctx["http"] = http_client(timeout=settings.webhook_timeout)
     ctx["worker_name"] = f"{socket.gethostname()}:{os.getpid()}"
     await heartbeat(ctx["redis"], ctx["worker_name"])
     ctx["heartbeat"] = asyncio.create_task(_beat(ctx["redis"], ctx["worker_name"]))
@@ -102,6 +107,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await forget_worker(ctx["redis"], ctx["worker_name"])
     if "smtp" in ctx:
         await ctx["smtp"].close()
+    if "http" in ctx:
+        await ctx["http"].aclose()
     await DB.close_connection_pool()
 
 
@@ -120,6 +127,7 @@ def functions() -> list[Any]:
         # no result is kept: the row is the record, and a finished job id is free at once
         func(send_notification, name=SEND_NOTIFICATION, keep_result=0, max_tries=1, timeout=120),
         func(send_notifications, name=SEND_NOTIFICATIONS, keep_result=0, max_tries=1, timeout=600),
+        func(deliver_webhook, name=DELIVER_WEBHOOK, keep_result=0, max_tries=1, timeout=180),
     ]
 
 
@@ -151,6 +159,14 @@ def cron_jobs(settings: Settings) -> list[Any]:
             run_at_startup=True,
             keep_result=0,
             timeout=3600,
+        ),
+        cron(
+            sweep_webhooks,
+            name=SWEEP_WEBHOOKS,
+            second=seconds,
+            unique=True,
+            run_at_startup=True,
+            keep_result=0,
         ),
     ]
 

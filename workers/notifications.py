@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from events_svc.jobs import enqueue_notifications, live_workers
+from events_svc.jobs import enqueue_notifications, enqueue_webhooks, live_workers
 from events_svc.notifications import service
 from events_svc.reminders import service as reminders
 from events_svc.settings import Settings
@@ -34,6 +34,7 @@ async def send_notification(ctx: dict[str, Any], notification_id: str) -> str:
         )
     elif outcome.status in ("failed", "skipped"):
         log.info("notification %s %s: %s", notification_id, outcome.status, outcome.detail)
+    await enqueue_webhooks(ctx["redis"], outcome.webhooks)
     return outcome.status
 
 
@@ -50,6 +51,7 @@ async def send_notifications(ctx: dict[str, Any], notification_ids: list[str]) -
     for outcome in outcomes:
         if outcome.status == "retry" and outcome.row is not None:
             await enqueue_notifications(ctx["redis"], [outcome.row], defer_until=outcome.retry_at)
+    await enqueue_webhooks(ctx["redis"], [hook for o in outcomes for hook in o.webhooks])
     if blocked:
         # A sibling message to the same person was in flight: these go one by one, waiting.
         rows = await service.rows_for_jobs(blocked)

@@ -111,7 +111,7 @@ class EventController(Controller):
                 event_id=ident,
                 org_id=caller.org_id if caller else None,
                 base_url=settings.public_base_url,
-                mail_from=settings.mail_from,
+                mail_from=settings.organizer_email,
             )
             headers = {
                 "ETag": file.etag,

@@ -497,7 +497,9 @@ def _parse_recurrence_id(value: str, tz: Any) -> datetime:
     raise NotFound("the series has no occurrence starting at this time")
 
 
-def _is_occurrence(row: dict[str, Any], local: datetime) -> bool:
+def is_occurrence(row: dict[str, Any], local: datetime) -> bool:
+    """Whether a series (a row with starts_at, timezone, recurrence) has an occurrence that
+    starts at `local` (its local wall-clock time, as the rule places it)."""
     tz = zone(row["timezone"])
     for i, candidate in enumerate(
         iter_occurrences(row["recurrence"], start_local=row["starts_at"], tz=tz)
@@ -550,7 +552,7 @@ async def update_occurrence(
             raise Conflict("the event is cancelled and can no longer be changed")
         tz = zone(event["timezone"])
         original = _parse_recurrence_id(occurrence, tz)
-        if not _is_occurrence(event, original):
+        if not is_occurrence(event, original):
             raise NotFound("the series has no occurrence starting at this time")
         found = await Occurrence.raw(
             "SELECT * FROM occurrence WHERE event = {} AND recurrence_id = {}",

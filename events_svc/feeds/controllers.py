@@ -34,7 +34,7 @@ _FEED_RESPONSE = {
 def feed_config(settings: Settings) -> service.FeedConfig:
     return service.FeedConfig(
         base_url=settings.public_base_url,
-        mail_from=settings.mail_from,
+        mail_from=settings.organizer_email,
         refresh=settings.feed_refresh,
     )
 

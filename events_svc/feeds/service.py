@@ -9,13 +9,16 @@ event. The validators come from one aggregate query, so a conditional request th
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import gzip
 import hashlib
 import json
 import re
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -116,8 +119,13 @@ class _Lru:
     def __len__(self) -> int:
         return len(self._items)
 
+    def clear(self) -> None:
+        self._items.clear()
+        self.bytes = 0
 
-#: rendered VEVENT blocks by (event id, updated_at, organizer name, default reminders)
+
+#: rendered VEVENT blocks (with and without the recipient marker) by (event id, updated_at,
+#: organizer name, default reminders)
 BLOCKS = _Lru(max_items=100_000, max_bytes=128 * 1024 * 1024)
 #: the last body of each feed, by feed key; served again while its ETag holds
 BODIES = _Lru(max_items=64, max_bytes=96 * 1024 * 1024)
@@ -136,9 +144,42 @@ def _defaults_text(raw: Any) -> str:
 
 # --- validators -------------------------------------------------------------------------------
 
+#: how long this process reuses a feed's validators without asking the database. Feeds are
+#: declared fresh for 5 minutes anyway (Cache-Control), so a change made through another
+#: process shows within this; a change made through this one forgets them at once.
+STAMP_TTL = 2.0
+_STAMPS: dict[Any, tuple[Stamp, float, int]] = {}
+_writes = [0]
+
+
+def note_write() -> None:
+    """A write request succeeded in this process: validators read before it are stale."""
+    _writes[0] += 1
+
+
+def _cached_stamp(key: Any) -> Stamp | None:
+    found = _STAMPS.get(key)
+    if found is None:
+        return None
+    stamp, expires, writes = found
+    if writes != _writes[0] or time.monotonic() >= expires:
+        return None
+    return stamp
+
+
+def _keep_stamp(key: Any, stamp: Stamp, writes: int) -> None:
+    if len(_STAMPS) > 10_000:
+        _STAMPS.clear()
+    _STAMPS[key] = (stamp, time.monotonic() + STAMP_TTL, writes)
+
 
 async def org_stamp(*, slug: str, kinds: Sequence[str], now: datetime, config: FeedConfig) -> Stamp:
     """The validators of an organization's public feed; 404 for an unknown slug."""
+    cache_key = ("org", slug, tuple(sorted(set(kinds))), config)
+    cached = _cached_stamp(cache_key)
+    if cached is not None:
+        return cached
+    writes = _writes[0]
     orgs = await Event.raw(
         "SELECT id, name, default_reminders FROM organization WHERE slug = {}", slug
     )
@@ -147,8 +188,9 @@ async def org_stamp(*, slug: str, kinds: Sequence[str], now: datetime, config: F
     org = orgs[0]
     kind_list = sorted(set(kinds))
     rows = await Event.raw(
-        "SELECT count(*) AS n, max(e.updated_at) AS last, md5(coalesce(string_agg("  # noqa: S608 - constant SQL
-        "e.id::text || '@' || e.updated_at::text, ',' ORDER BY e.id), '')) AS digest"
+        # an order-free digest (no sort): XOR of one 64-bit hash per (id, updated_at)
+        "SELECT count(*) AS n, max(e.updated_at) AS last, coalesce(bit_xor("  # noqa: S608 - constant SQL
+        "hashtextextended(e.id::text || '@' || e.updated_at::text, 0)), 0) AS digest"
         " FROM event e WHERE e.org = {} AND e.visibility = 'public'"
         " AND (cardinality({}::text[]) = 0 OR e.kind = ANY({}::text[]))" + _WINDOW,
         org["id"],
@@ -159,7 +201,7 @@ async def org_stamp(*, slug: str, kinds: Sequence[str], now: datetime, config: F
     )
     agg = rows[0]
     defaults = _defaults_text(org["default_reminders"])
-    return Stamp(
+    stamp = Stamp(
         key=f"org:{org['id']}:{','.join(kind_list)}",
         etag=_etag(
             FORMAT, PRODID, config, org["name"], defaults, kind_list, agg["n"], agg["digest"]
@@ -172,21 +214,28 @@ async def org_stamp(*, slug: str, kinds: Sequence[str], now: datetime, config: F
         org_name=org["name"],
         org_defaults=defaults,
     )
+    _keep_stamp(cache_key, stamp, writes)
+    return stamp
 
 
 async def person_stamp(*, token: str, now: datetime, config: FeedConfig) -> Stamp:
     """The validators of a person's feed; 404 for a token that is not (or no longer) one."""
     if not _TOKEN_RE.match(token):
         raise NotFound("feed not found")
+    cache_key = ("person", token, config)
+    cached = _cached_stamp(cache_key)
+    if cached is not None:
+        return cached
+    writes = _writes[0]
     people = await Event.raw("SELECT id, email, name FROM person WHERE feed_token = {}", token)
     if not people:
         raise NotFound("feed not found")
     person = people[0]
     rows = await Event.raw(
         "SELECT count(*) AS n, max(greatest(e.updated_at, i.updated_at)) AS last,"  # noqa: S608 - constant SQL
-        " md5(coalesce(string_agg(e.id::text || '@' || e.updated_at::text || '@' || i.role"
-        " || '@' || i.rsvp || '@' || o.name || '@' || coalesce(o.default_reminders::text, ''),"
-        " ',' ORDER BY e.id), '')) AS digest"
+        " coalesce(bit_xor(hashtextextended(e.id::text || '@' || e.updated_at::text || '@'"
+        " || i.role || '@' || i.rsvp || '@' || coalesce(i.waitlisted_at::text, '') || '@'"
+        " || o.name || '@' || coalesce(o.default_reminders::text, ''), 0)), 0) AS digest"
         " FROM invitation i JOIN event e ON e.id = i.event JOIN organization o ON o.id = e.org"
         " WHERE i.person = {} AND i.removed_at IS NULL" + _WINDOW,
         person["id"],
@@ -195,7 +244,7 @@ async def person_stamp(*, token: str, now: datetime, config: FeedConfig) -> Stam
     )
     agg = rows[0]
     name = person["name"] or person["email"]
-    return Stamp(
+    stamp = Stamp(
         key=f"person:{person['id']}",
         etag=_etag(FORMAT, PRODID, config, name, person["email"], agg["n"], agg["digest"]),
         last_modified=agg["last"] or datetime(2000, 1, 1, tzinfo=UTC),
@@ -203,6 +252,8 @@ async def person_stamp(*, token: str, now: datetime, config: FeedConfig) -> Stam
         name=name,
         owner=person["id"],
     )
+    _keep_stamp(cache_key, stamp, writes)
+    return stamp
 
 
 # --- bodies -----------------------------------------------------------------------------------
@@ -210,66 +261,88 @@ async def person_stamp(*, token: str, now: datetime, config: FeedConfig) -> Stam
 
 async def org_body(*, stamp: Stamp, now: datetime, config: FeedConfig) -> Body:
     """The organization's public feed (the last one again while nothing changed)."""
-    cached = BODIES.get(stamp.key)
-    if cached is not None and cached.etag == stamp.etag:
-        return cached
-    kinds = list(stamp.kinds)
-    rows = await Event.raw(
-        "SELECT e.id, e.updated_at, e.timezone FROM event e"  # noqa: S608 - constant SQL
-        " WHERE e.org = {} AND e.visibility = 'public'"
-        " AND (cardinality({}::text[]) = 0 OR e.kind = ANY({}::text[]))"
-        + _WINDOW
-        + " ORDER BY e.starts_at_utc, e.id",
-        stamp.owner,
-        kinds,
-        kinds,
-        now - FEED_PAST,
-        now - CANCELLED_KEPT,
-    )
-    items = [
-        (r["id"], r["updated_at"], r["timezone"], stamp.org_name, stamp.org_defaults) for r in rows
-    ]
-    blocks = await _blocks(items, config=config)
-    body = Body(stamp.etag, _calendar(stamp.name, items, config, b"".join(blocks), public=True))
-    BODIES.put(stamp.key, body, len(body.data))
-    return body
+    async with _building(stamp.key):
+        cached = BODIES.get(stamp.key)
+        if cached is not None and cached.etag == stamp.etag:
+            return cached
+        rows = await _fetch(
+            "SELECT e.id, e.updated_at, e.timezone FROM event e"
+            " WHERE e.org = $1 AND e.visibility = 'public'"
+            " AND (cardinality($2::text[]) = 0 OR e.kind = ANY($2::text[]))"
+            " AND (e.series_ends_at_utc IS NULL OR e.series_ends_at_utc >= $3)"
+            " AND (e.status <> 'cancelled' OR e.updated_at >= $4)"
+            " ORDER BY e.starts_at_utc, e.id",
+            stamp.owner,
+            list(stamp.kinds),
+            now - FEED_PAST,
+            now - CANCELLED_KEPT,
+        )
+        org = (stamp.org_name, stamp.org_defaults)
+        blocks = await _blocks([(r[0], r[1], *org) for r in rows], config=config)
+        data = _calendar(stamp.name, [r[2] for r in rows], config, [b[1] for b in blocks])
+        body = Body(stamp.etag, data)
+        BODIES.put(stamp.key, body, len(body.data))
+        return body
 
 
 async def person_body(*, stamp: Stamp, now: datetime, config: FeedConfig) -> Body:
     """A person's feed: every event they are invited to, with their own ATTENDEE line."""
-    cached = BODIES.get(stamp.key)
-    if cached is not None and cached.etag == stamp.etag:
-        return cached
-    rows = await Event.raw(
-        "SELECT e.id, e.updated_at, e.timezone, i.role, i.rsvp, o.name AS org_name,"  # noqa: S608 - constant SQL
-        " o.default_reminders, p.email, p.name AS person_name"
-        " FROM invitation i JOIN event e ON e.id = i.event JOIN organization o ON o.id = e.org"
-        " JOIN person p ON p.id = i.person"
-        " WHERE i.person = {} AND i.removed_at IS NULL"
-        + _WINDOW
-        + " ORDER BY e.starts_at_utc, e.id",
-        stamp.owner,
-        now - FEED_PAST,
-        now - CANCELLED_KEPT,
-    )
-    items = [
-        (
-            r["id"],
-            r["updated_at"],
-            r["timezone"],
-            r["org_name"],
-            _defaults_text(r["default_reminders"]),
+    async with _building(stamp.key):
+        cached = BODIES.get(stamp.key)
+        if cached is not None and cached.etag == stamp.etag:
+            return cached
+        rows = await _fetch(
+            "SELECT e.id, e.updated_at, e.timezone, o.name, o.default_reminders, i.role, i.rsvp,"
+            " p.email, p.name FROM invitation i JOIN event e ON e.id = i.event"
+            " JOIN organization o ON o.id = e.org JOIN person p ON p.id = i.person"
+            " WHERE i.person = $1 AND i.removed_at IS NULL"
+            " AND (e.series_ends_at_utc IS NULL OR e.series_ends_at_utc >= $2)"
+            " AND (e.status <> 'cancelled' OR e.updated_at >= $3)"
+            " ORDER BY e.starts_at_utc, e.id",
+            stamp.owner,
+            now - FEED_PAST,
+            now - CANCELLED_KEPT,
         )
-        for r in rows
-    ]
-    blocks = await _blocks(items, config=config)
-    parts = []
-    for block, r in zip(blocks, rows, strict=True):
-        me = Party(email=r["email"], name=r["person_name"], role=r["role"], rsvp=r["rsvp"])
-        parts.append(block.replace(MARKER, _attendee_lines(me)))
-    body = Body(stamp.etag, _calendar(stamp.name, items, config, b"".join(parts), public=False))
-    BODIES.put(stamp.key, body, len(body.data))
-    return body
+        blocks = await _blocks(
+            [(r[0], r[1], r[3], _defaults_text(r[4])) for r in rows], config=config
+        )
+        parts = []
+        for (marked, _public), r in zip(blocks, rows, strict=True):
+            me = Party(email=r[7], name=r[8], role=r[5], rsvp=r[6])
+            parts.append(marked.replace(MARKER, _attendee_lines(me)))
+        data = _calendar(stamp.name, [r[2] for r in rows], config, parts)
+        body = Body(stamp.etag, data)
+        BODIES.put(stamp.key, body, len(body.data))
+        return body
+
+
+_LOCKS: dict[str, asyncio.Lock] = {}
+
+
+@contextlib.asynccontextmanager
+async def _building(key: str) -> AsyncIterator[None]:
+    """One build of a feed at a time: a second request for it waits and takes the result."""
+    lock = _LOCKS.setdefault(key, asyncio.Lock())
+    try:
+        async with lock:
+            yield
+    finally:
+        if not lock.locked() and not lock._waiters:  # noqa: SLF001 - drop idle locks
+            _LOCKS.pop(key, None)
+
+
+async def _fetch(sql: str, *args: Any) -> list[Any]:
+    """Rows as asyncpg records: the feed lists can hold 10,000 rows, and turning them into
+    dicts (as Piccolo's raw() does) cost more than the query."""
+    pool = Event._meta.db.pool  # type: ignore[attr-defined]
+    if pool is None:  # no pool (a script): one connection
+        conn = await Event._meta.db.get_new_connection()  # type: ignore[attr-defined]
+        try:
+            return list(await conn.fetch(sql, *args))
+        finally:
+            await conn.close()
+    async with pool.acquire() as conn:
+        return list(await conn.fetch(sql, *args))
 
 
 @lru_cache(maxsize=4096)
@@ -277,25 +350,44 @@ def _attendee_lines(me: Party) -> bytes:
     return recipient_lines(me)
 
 
-_Item = tuple[uuid.UUID, datetime, str, str, str]  # id, updated_at, zone, org name, defaults
+_Item = tuple[uuid.UUID, datetime, str, str]  # event id, updated_at, organizer name, defaults
+#: events rendered per slice of a cold build, between which other requests get their turn
+_RENDER_SLICE = 50
 
 
-async def _blocks(items: Sequence[_Item], *, config: FeedConfig) -> list[bytes]:
-    """Each event's VEVENT block: from the cache, or rendered (all misses read at once)."""
-    found: list[bytes | None] = [BLOCKS.get((*item[:2], *item[3:], config)) for item in items]
+async def _blocks(items: Sequence[_Item], *, config: FeedConfig) -> list[tuple[bytes, bytes]]:
+    """Each event's VEVENT block, with and without the recipient marker: from the cache, or
+    rendered (all misses read at once)."""
+    cache = _blocks_for(config)
+    found: list[tuple[bytes, bytes] | None] = [cache.get(item) for item in items]
     missing = [item[0] for item, block in zip(items, found, strict=True) if block is None]
     if missing:
-        fresh = await _render(missing, config=config)
+        fresh: dict[uuid.UUID, tuple[bytes, bytes]] = {}
+        for start in range(0, len(missing), 1000):
+            fresh.update(await _render(missing[start : start + 1000], config=config))
         for i, item in enumerate(items):
             if found[i] is None:
-                block = fresh.get(item[0])
                 # the event changed again between the two queries: what was just read is
                 # newer than the list, and the next request (with a new ETag) lists it
-                found[i] = block if block is not None else b""
-    return [b for b in found if b]
+                found[i] = fresh.get(item[0], (b"", b""))
+    return [b for b in found if b is not None and b[0]]
 
 
-async def _render(event_ids: list[uuid.UUID], *, config: FeedConfig) -> dict[uuid.UUID, bytes]:
+_BLOCK_CACHES: dict[FeedConfig, _Lru] = {}
+
+
+def _blocks_for(config: FeedConfig) -> _Lru:
+    cache = _BLOCK_CACHES.get(config)
+    if cache is None:
+        _BLOCK_CACHES.clear()  # the settings changed (tests): nothing rendered before holds
+        cache = _BLOCK_CACHES[config] = BLOCKS
+        BLOCKS.clear()
+    return cache
+
+
+async def _render(
+    event_ids: list[uuid.UUID], *, config: FeedConfig
+) -> dict[uuid.UUID, tuple[bytes, bytes]]:
     rows = await Event.raw(
         "SELECT e.*, o.name AS org_name, o.default_reminders AS org_default_reminders"
         " FROM event e JOIN organization o ON o.id = e.org WHERE e.id = ANY({}::uuid[])",
@@ -309,29 +401,32 @@ async def _render(event_ids: list[uuid.UUID], *, config: FeedConfig) -> dict[uui
             series,
         ):
             occurrences[o["event"]].append(o)
-    out: dict[uuid.UUID, bytes] = {}
-    for row in rows:
+    out: dict[uuid.UUID, tuple[bytes, bytes]] = {}
+    cache = _blocks_for(config)
+    for i, row in enumerate(rows):
+        if i and i % _RENDER_SLICE == 0:
+            # icalendar takes ~0.4 ms an event: a cold 10,000-event feed must not hold the
+            # event loop for seconds
+            await asyncio.sleep(0)
         event = event_data(row, base_url=config.base_url, occurrences=occurrences[row["id"]])
         organizer = Party(email=config.mail_from, name=row["org_name"])
         # DTSTAMP is the last change, so the same event gives the same bytes (and ETag)
-        block = vevents(event, organizer=organizer, dtstamp=row["updated_at"])
+        marked = vevents(event, organizer=organizer, dtstamp=row["updated_at"])
+        block = (marked, marked.replace(MARKER, b""))
         defaults = _defaults_text(row["org_default_reminders"])
-        BLOCKS.put(
-            (row["id"], row["updated_at"], row["org_name"], defaults, config), block, len(block)
-        )
+        key = (row["id"], row["updated_at"], row["org_name"], defaults)
+        cache.put(key, block, len(marked) * 2)
         out[row["id"]] = block
     return out
 
 
 def _calendar(
-    name: str, items: Sequence[_Item], config: FeedConfig, blocks: bytes, *, public: bool
+    name: str, zones_used: Sequence[str], config: FeedConfig, blocks: list[bytes]
 ) -> bytes:
-    zones = collections.Counter(item[2] for item in items)
+    zones = collections.Counter(zones_used)
     main_zone = zones.most_common(1)[0][0] if zones else ""
     head = _head(name, main_zone, tuple(sorted(zones)), config.refresh)
-    if public:
-        blocks = blocks.replace(MARKER, b"")
-    return head + blocks + _END
+    return b"".join([head, *blocks, _END])
 
 
 @lru_cache(maxsize=256)

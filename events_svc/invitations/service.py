@@ -15,10 +15,11 @@ from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
 from events_svc.events.tables import Event
 from events_svc.invitations.schemas import InviteeIn
 from events_svc.invitations.tables import Invitation
-from events_svc.jobs import enqueue_notifications
+from events_svc.jobs import enqueue_notifications, enqueue_webhooks
 from events_svc.notifications import service as outbox
 from events_svc.people.service import PersonIn, upsert_people
 from events_svc.reminders import service as reminders
+from events_svc.rsvp import service as rsvp
 from events_svc.validation import decode_token, email_problem
 
 DEFAULT_PAGE = 100
@@ -28,7 +29,8 @@ MAX_PAGE = 1000
 async def _lock_event(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
     """The caller's event, locked against concurrent changes of its SEQUENCE."""
     rows = await Event.raw(
-        "SELECT id, sequence, status FROM event WHERE id = {} AND org = {} FOR UPDATE",
+        "SELECT id, org, uid, title, sequence, status, capacity FROM event"
+        " WHERE id = {} AND org = {} FOR UPDATE",
         event_id,
         org_id,
     )
@@ -87,7 +89,9 @@ async def invite(
             " FROM unnest({}::uuid[], {}::text[]) AS u(p, r)"
             " ON CONFLICT (event, person) DO UPDATE SET removed_at = NULL,"
             " generation = invitation.generation + 1, role = EXCLUDED.role,"
-            " message = EXCLUDED.message, rsvp = 'needs-action', updated_at = now()"
+            " message = EXCLUDED.message, rsvp = 'needs-action', comment = '',"
+            " responded_at = NULL, response_source = '', waitlisted_at = NULL,"
+            " reply_sequence = NULL, updated_at = now()"
             " WHERE invitation.removed_at IS NOT NULL"
             " RETURNING person, generation",
             event_id,
@@ -117,14 +121,29 @@ async def uninvite(
     async with Event._meta.db.transaction():
         event = await _lock_event(org_id=org_id, event_id=event_id)
         rows = await Invitation.raw(
-            "UPDATE invitation i SET removed_at = now(), updated_at = now()"
-            " FROM person p WHERE p.id = i.person AND p.email_key = lower({})"
-            " AND i.event = {} AND i.removed_at IS NULL RETURNING i.person, i.generation",
+            "UPDATE invitation i SET removed_at = now(), updated_at = now(), waitlisted_at = NULL"
+            " FROM person p, invitation before WHERE p.id = i.person"
+            " AND p.email_key = lower({}) AND before.id = i.id"
+            " AND i.event = {} AND i.removed_at IS NULL"
+            " RETURNING i.person, i.generation,"
+            " before.rsvp = 'accepted' AND before.waitlisted_at IS NULL AS held_a_place",
             email.strip(),
             event_id,
         )
         if not rows:
             raise NotFound(f"{email!r} is not invited to this event")
+        promoted: list[dict[str, Any]] = []
+        hooks: list[dict[str, Any]] = []
+        if rows[0]["held_a_place"] and event["status"] != "cancelled":
+            stamp = now or datetime.now(UTC)
+            promoted = await rsvp.promote_waitlist(
+                event_id=event_id, capacity=event["capacity"], now=stamp
+            )
+            people = await rsvp.promoted_people(promoted)
+            if people:
+                hooks = await rsvp.rsvp_changed(
+                    event, people, source="waitlist", occurrence=None, now=stamp
+                )
         await reminders.plan(
             event_id=event_id, now=now or datetime.now(UTC), person_ids=[rows[0]["person"]]
         )
@@ -137,6 +156,8 @@ async def uninvite(
                 generation=rows[0]["generation"],
             )
     await enqueue_notifications(queue, queued)
+    await enqueue_notifications(queue, promoted)
+    await enqueue_webhooks(queue, hooks)
 
 
 def _decode_cursor(cursor: str) -> str:

@@ -1,6 +1,6 @@
 """Invitations: a person invited to an event, with role and answer."""
 
-from piccolo.columns import UUID, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import UUID, ForeignKey, Integer, Text, Timestamp, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.constraints import Unique
 from piccolo.table import Table
@@ -21,7 +21,31 @@ class Invitation(Table, tablename="invitation"):
     #: rises on each (re-)invitation, so a person invited, removed and invited again gets new keys
     generation = Integer(default=1)
     removed_at = Timestamptz(null=True, default=None)  #: set when un-invited
+    comment = Text(default="")  #: what the person wrote with their answer
+    responded_at = Timestamptz(null=True, default=None)  #: when `rsvp` was last set by them
+    #: how the answer came: link (the RSVP page) / email (a calendar client's iTIP REPLY)
+    response_source = Varchar(length=10, default="")
+    #: set while the person accepted but the event was full; the waitlist is in this order
+    waitlisted_at = Timestamptz(null=True, default=None)
+    #: the highest SEQUENCE of the series an iTIP REPLY answered; older replies are ignored
+    #: (an occurrence's answers keep theirs in occurrence_answer)
+    reply_sequence = Integer(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
 
     one_per_person = Unique([event, person])  #: inviting twice is idempotent
+
+
+class OccurrenceAnswer(Table, tablename="occurrence_answer"):
+    """An answer for one occurrence of a series (a REPLY with RECURRENCE-ID)."""
+
+    id = UUID(primary_key=True)
+    invitation = ForeignKey(references=Invitation, null=False, index=True)
+    recurrence_id = Timestamp(default=None)  #: the occurrence's original local start
+    rsvp = Varchar(length=16, default="needs-action")  #: accepted / tentative / declined
+    comment = Text(default="")
+    #: the SEQUENCE of the occurrence this answered; older replies for it are ignored
+    sequence = Integer(null=True, default=None)
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+    one_per_occurrence = Unique([invitation, recurrence_id])

@@ -73,6 +73,23 @@ TEXT: dict[str, dict[Locale, str]] = {
         "zh-CN": "{org} 已将您从以下活动的邀请名单中移除：",
         "en": "{org} has withdrawn your invitation to this event:",
     },
+    "subject.waitlist-promoted": {
+        "zh-CN": "已为您保留名额：{title}（{when}）",
+        "en": "You have a place: {title} ({when})",
+    },
+    "intro.waitlist-promoted": {
+        "zh-CN": "有名额空出，您已从候补名单转为正式参加以下活动（{org}）：",
+        "en": "A place came free: you are no longer on the waitlist and are attending ({org}):",
+    },
+    "hint.waitlist-promoted": {
+        "zh-CN": "如您无法参加，请通过下面的链接告知主办方，以便把名额让给其他人。",
+        "en": "If you cannot come after all, say so with the link below so the place goes to "
+        "someone else.",
+    },
+    "label.rsvp": {"zh-CN": "您的回复", "en": "Your answer"},
+    "rsvp.accepted": {"zh-CN": "接受", "en": "Accept"},
+    "rsvp.tentative": {"zh-CN": "待定", "en": "Maybe"},
+    "rsvp.declined": {"zh-CN": "拒绝", "en": "Decline"},
     "label.when": {"zh-CN": "时间", "en": "When"},
     "label.repeats": {"zh-CN": "重复", "en": "Repeats"},
     "label.where": {"zh-CN": "地点", "en": "Where"},

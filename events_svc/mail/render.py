@@ -19,7 +19,8 @@ from events_svc.mail.i18n import Locale, recurrence, short_when, t, when
 
 #: CRLF line ends and RFC 2047 encoded words; `as_bytes()` with the default policy writes bare LF
 SMTP_POLICY = email.policy.SMTP
-Kind = Literal["invitation", "update", "cancellation", "reminder"]
+Kind = Literal["invitation", "update", "cancellation", "reminder", "waitlist-promoted"]
+RSVP_ANSWERS = ("accepted", "tentative", "declined")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class Links:
     ics: str  #: the event's .ics file
     feed_https: str | None = None  #: the person's calendar feed, once feeds exist
     feed_webcal: str | None = None
+    rsvp: str | None = None  #: the person's RSVP page (answers as ?response=...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,8 @@ def _subject_key(ctx: MailContext) -> str:
 
 
 def _hint_key(ctx: MailContext) -> str:
+    if ctx.kind == "waitlist-promoted":
+        return "hint.waitlist-promoted"
     return {"REQUEST": "hint.invitation", "CANCEL": "hint.cancellation"}.get(
         ctx.method or "", "hint.reminder"
     )
@@ -100,6 +104,12 @@ def text_body(ctx: MailContext) -> str:
         lines += ["", f"{t('label.note', loc)}{sep}", ctx.note.strip()]
     if ev.description.strip() and ctx.method == "REQUEST":
         lines += ["", f"{t('label.details', loc)}{sep}", ev.description.strip()]
+    if ctx.links.rsvp:
+        lines += ["", f"{t('label.rsvp', loc)}{sep}"]
+        lines += [
+            f"  {t(f'rsvp.{answer}', loc)}: {ctx.links.rsvp}?response={answer}"
+            for answer in RSVP_ANSWERS
+        ]
     lines += ["", f"{t('label.ics', loc)}{sep}{ctx.links.ics}"]
     if ctx.links.feed_https:
         lines.append(f"{t('label.feed', loc)}{sep}{ctx.links.feed_https}")
@@ -137,6 +147,18 @@ def html_body(ctx: MailContext) -> str:
             f"<h3>{e(t('label.details', loc))}</h3>"
             f'<p style="white-space:pre-wrap">{e(ev.description.strip())}</p>'
         )
+    if ctx.links.rsvp:
+        button = (
+            "display:inline-block;padding:8px 16px;margin:0 8px 8px 0;border-radius:6px;"
+            "text-decoration:none;color:#fff;background:{}"
+        )
+        colours = {"accepted": "#1a7f37", "tentative": "#9a6700", "declined": "#cf222e"}
+        buttons = "".join(
+            f'<a style="{button.format(colours[answer])}" '
+            f'href="{e(ctx.links.rsvp)}?response={answer}">{e(t(f"rsvp.{answer}", loc))}</a>'
+            for answer in RSVP_ANSWERS
+        )
+        blocks.append(f"<p><strong>{e(t('label.rsvp', loc))}</strong></p><p>{buttons}</p>")
     links = [f'<a href="{e(ctx.links.ics)}">{e(t("label.ics", loc))}</a>']
     if ctx.links.feed_https:
         links.append(f'<a href="{e(ctx.links.feed_https)}">{e(t("label.feed", loc))}</a>')
@@ -293,6 +315,7 @@ def render_message(ctx: MailContext, *, now: datetime) -> tuple[bytes, str]:
 #: stand-ins for a recipient's own feed links in the cached bodies, replaced per message
 _FEED_HTTPS_SLOT = "https://feed.invalid/personal-feed"
 _FEED_WEBCAL_SLOT = "webcal://feed.invalid/personal-feed"
+_RSVP_SLOT = "https://rsvp.invalid/personal-answer"
 
 
 def _body_key(ctx: MailContext) -> MailContext:
@@ -304,6 +327,8 @@ def _body_key(ctx: MailContext) -> MailContext:
             feed_https=_FEED_HTTPS_SLOT,
             feed_webcal=_FEED_WEBCAL_SLOT if links.feed_webcal else None,
         )
+    if links.rsvp:
+        links = replace(links, rsvp=_RSVP_SLOT)
     return replace(
         ctx,
         recipient_email="",
@@ -319,15 +344,21 @@ def _personal_bodies(ctx: MailContext) -> tuple[bytes, bytes]:
     """The encoded text and HTML parts; a recipient's feed links go into the shared texts
     (rendering those is the costly part, encoding is cheap)."""
     key = _body_key(ctx)
-    https, webcal = ctx.links.feed_https, ctx.links.feed_webcal
-    if not https:
+    personal = [
+        (slot, value)
+        for slot, value in (
+            (_FEED_HTTPS_SLOT, ctx.links.feed_https),
+            (_FEED_WEBCAL_SLOT, ctx.links.feed_webcal),
+            (_RSVP_SLOT, ctx.links.rsvp),
+        )
+        if value
+    ]
+    if not personal:
         return _bodies(key)
     plain, rich = _texts(key)
-    plain = plain.replace(_FEED_HTTPS_SLOT, https)
-    rich = rich.replace(_FEED_HTTPS_SLOT, html.escape(https))
-    if webcal:
-        plain = plain.replace(_FEED_WEBCAL_SLOT, webcal)
-        rich = rich.replace(_FEED_WEBCAL_SLOT, html.escape(webcal))
+    for slot, value in personal:
+        plain = plain.replace(slot, value)
+        rich = rich.replace(slot, html.escape(value))
     return _text_part("plain", plain), _text_part("html", rich)
 
 

@@ -23,7 +23,9 @@ from events_svc.mail.render import Links, MailContext, render_message
 from events_svc.mail.smtp import PermanentSendError, SmtpPool, TransientSendError
 from events_svc.notifications.tables import Notification
 from events_svc.reminders import rules as reminder_rules
+from events_svc.rsvp.tokens import rsvp_url
 from events_svc.settings import Settings
+from events_svc.webhooks import service as webhooks
 
 log = logging.getLogger("events_svc.notifications")
 
@@ -136,6 +138,8 @@ class Outcome:
     #: for "retry": when to try again, and the row for the next job id
     retry_at: datetime | None = None
     row: dict[str, Any] | None = None
+    #: for "failed": the delivery.failed webhook rows, to enqueue (`enqueue_webhooks`)
+    webhooks: Sequence[dict[str, Any]] = ()
 
 
 def backoff(attempts: int, first: float) -> timedelta:
@@ -162,7 +166,8 @@ _CLAIM_SQL = (
     " e.recurrence, e.status, e.created_at AS event_created_at,"
     " e.updated_at AS event_updated_at, o.name AS org_name, o.email AS org_email,"
     " p.email, p.name AS person_name, p.locale, p.feed_token,"
-    " i.role, i.rsvp, i.message, i.generation, i.removed_at,"
+    " i.id AS invitation_id, i.role, i.rsvp, i.message, i.generation, i.removed_at,"
+    " i.waitlisted_at,"
     " e.reminders, o.default_reminders AS org_default_reminders"
 )
 
@@ -270,6 +275,14 @@ async def _skip_reason(row: dict[str, Any], ctx: dict[str, Any], *, now: datetim
         return "not invited"
     if kind == "reminder":
         return _reminder_skip_reason(row, ctx, now=now)
+    if kind == "waitlist-promoted":
+        if ctx["status"] == "cancelled":
+            return "event cancelled"
+        if ctx["removed_at"] is not None:
+            return "uninvited"
+        if ctx["rsvp"] != "accepted" or ctx["waitlisted_at"] is not None:
+            return "no longer holds the place"
+        return None
     if row["occurrence"] is not None:
         return await _occurrence_skip_reason(row, ctx)
     if kind in REQUEST_KINDS:
@@ -353,13 +366,15 @@ def render(
         # The reminder speaks of its occurrence, and carries no calendar: the event is already
         # in the person's calendar, and a REQUEST would show as a new invitation.
         event = event.occurrence(reminder_rules.parse_occurrence(row["occurrence"]))
+    elif row["kind"] == "waitlist-promoted":
+        pass  # news about the person's place, not about the event: no calendar either
     else:
         method = "REQUEST" if row["kind"] in REQUEST_KINDS else "CANCEL"
         if row["occurrence"] is not None:
             # one occurrence only: its VEVENT with RECURRENCE-ID, as it is now
             event = event.instance(reminder_rules.parse_occurrence(row["occurrence"]))
             method = "CANCEL" if event.status == "cancelled" else "REQUEST"
-        organizer = Party(email=settings.mail_from, name=ctx["org_name"])
+        organizer = Party(email=settings.organizer_email, name=ctx["org_name"])
         attendee = Party(
             email=ctx["email"], name=ctx["person_name"], role=ctx["role"], rsvp=ctx["rsvp"]
         )
@@ -383,7 +398,7 @@ def render(
         recipient_name=ctx["person_name"],
         role=ctx["role"],
         note=ctx["message"] if row["kind"] == "invitation" else "",
-        links=_links(event.url, ctx["feed_token"], settings),
+        links=_links(event.url, ctx, settings, answerable=kind != "cancellation"),
         method=method,
         ics=ics,
         message_id_domain=settings.public_host,
@@ -393,11 +408,18 @@ def render(
     return message, message_id, event.sequence
 
 
-def _links(ics_url: str, feed_token: str | None, settings: Settings) -> Links:
-    if not feed_token:
-        return Links(ics=ics_url)
-    https, webcal = person_feed_urls(settings.public_base_url, feed_token)
-    return Links(ics=ics_url, feed_https=https, feed_webcal=webcal)
+def _links(ics_url: str, ctx: dict[str, Any], settings: Settings, *, answerable: bool) -> Links:
+    """The event file, the person's feed and (unless the message takes something back) the
+    person's RSVP page."""
+    https = webcal = None
+    if ctx["feed_token"]:
+        https, webcal = person_feed_urls(settings.public_base_url, ctx["feed_token"])
+    answer = None
+    if answerable and ctx["invitation_id"] is not None:
+        answer = rsvp_url(
+            settings.public_base_url, settings.secret_key, ctx["invitation_id"], ctx["generation"]
+        )
+    return Links(ics=ics_url, feed_https=https, feed_webcal=webcal, rsvp=answer)
 
 
 async def deliver(
@@ -518,13 +540,33 @@ async def _process(
 async def _finish(
     row: dict[str, Any], status: Literal["skipped", "failed"], *, error: str
 ) -> Outcome:
-    await Notification.raw(
+    record = Notification.raw(
         "UPDATE notification SET status = {}, last_error = {}, claimed_at = NULL WHERE id = {}",
         status,
         error[:2000],
         row["id"],
     )
-    return Outcome(status, error)
+    if status == "skipped":
+        await record
+        return Outcome(status, error)
+    # The organization's webhooks hear of the failure in the same commit as the row's outcome.
+    async with Notification._meta.db.transaction():
+        await record
+        org = await Notification.raw("SELECT org FROM event WHERE id = {}", row["event"])
+        hooks = await webhooks.emit(
+            org_id=org[0]["org"],
+            kind="delivery.failed",
+            data={
+                "event_id": row["event"],
+                "event_uid": row["uid"],
+                "email": row["email"],
+                "notification_kind": row["kind"],
+                "notification_id": row["id"],
+                "error": error,
+            },
+            key=f"delivery.failed:{row['id']}",
+        )
+    return Outcome(status, error, webhooks=hooks)
 
 
 async def due_for_sweep(

@@ -1,0 +1,179 @@
+"""Replies from calendar clients arriving by e-mail: read the message, apply each answer in one
+transaction, log every outcome. Used by `POST /inbound/email` and `events-svc inbound-smtp`."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from arq.connections import ArqRedis
+
+from events_svc.errors import InvalidInput, NotFound, ServiceError, Unauthorized
+from events_svc.inbound import parser
+from events_svc.inbound.parser import NotAReply, Reply
+from events_svc.invitations.tables import Invitation
+from events_svc.jobs import enqueue_notifications, enqueue_webhooks
+from events_svc.rsvp.service import ReplyOutcome, apply_reply
+
+log = logging.getLogger("events_svc.inbound")
+
+#: media types of a whole RFC 822 message (message/global: RFC 6532, UTF-8 headers)
+MESSAGE_TYPES = ("message/rfc822", "message/global")
+
+# The database is down, restarting or overloaded, or a transaction lost a race: the same
+# message succeeds later, so the sender is asked to retry instead of being told it is junk.
+_TRANSIENT = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.TransactionRollbackError,
+)
+
+
+class MessageTooLarge(ServiceError):
+    status = 413
+    slug = "payload-too-large"
+    title = "Request body too large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+class DatabaseUnavailable(ServiceError):
+    status = 503
+    slug = "unavailable"
+    title = "Service unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    uid: str
+    attendee: str
+    reason: str
+
+
+@dataclass(slots=True)
+class InboundResult:
+    """What one message did: how many answers it held, how many were applied, and why the
+    others were not."""
+
+    replies: int
+    applied: int
+    ignored: list[Ignored] = field(default_factory=list)
+
+
+def check_token(*, authorization: str | None, token: str | None) -> None:
+    """The bearer token of the inbound hook, compared in constant time; a 404 while
+    INBOUND_TOKEN is unset, so a disabled endpoint looks like no endpoint."""
+    if token is None:
+        raise NotFound("receiving e-mail over HTTP is not enabled: INBOUND_TOKEN is not set")
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    ):
+        raise Unauthorized("the inbound token is missing or wrong")
+
+
+def check_media_type(*, content_type: str | None) -> None:
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type not in MESSAGE_TYPES:
+        raise UnsupportedMediaType(
+            f"send the raw message as message/rfc822, not {media_type or 'no Content-Type'}"
+        )
+
+
+def too_large() -> MessageTooLarge:
+    return MessageTooLarge(f"a message may be at most {parser.MAX_MESSAGE_BYTES // 2**20} MiB")
+
+
+async def handle_message(*, raw: bytes, queue: ArqRedis | None) -> InboundResult:
+    """Apply the answers of one message. Not a usable REPLY: InvalidInput (422) or
+    MessageTooLarge (413), changing nothing; the database unreachable: DatabaseUnavailable
+    (503), changing nothing. Replies for unknown UIDs, from people not invited or older than
+    one already applied are ignored, each with its reason."""
+    try:
+        # up to a second or two of CPU for hostile input: off the event loop
+        replies = await asyncio.to_thread(parser.parse_replies, raw)
+    except parser.MessageTooLarge as exc:
+        log.warning("inbound message dropped: %s (%d bytes)", exc.reason, len(raw))
+        raise too_large() from exc
+    except NotAReply as exc:
+        log.warning("inbound message dropped: %s; %s", exc.reason, parser.describe(raw))
+        raise InvalidInput.field("body", exc.reason) from exc
+    outcomes = await _apply_all(replies)
+    result = InboundResult(replies=len(replies), applied=0)
+    queued: list[dict[str, Any]] = []
+    hooks: list[dict[str, Any]] = []
+    for reply, outcome in zip(replies, outcomes, strict=True):
+        if outcome.status == "applied":
+            result.applied += 1
+            if outcome.answer is not None:
+                queued.extend(outcome.answer.notifications)
+                hooks.extend(outcome.answer.webhooks)
+            log.info(
+                "reply applied: UID %r, attendee %r, %s%s",
+                _short(reply.uid),
+                _short(reply.attendee),
+                reply.partstat,
+                f" ({outcome.reason})" if outcome.reason else "",
+            )
+        else:
+            result.ignored.append(
+                Ignored(uid=reply.uid, attendee=reply.attendee, reason=outcome.reason)
+            )
+            log.warning(
+                "reply ignored: UID %r, attendee %r, %s: %s",
+                _short(reply.uid),
+                _short(reply.attendee),
+                reply.partstat,
+                outcome.reason,
+            )
+    # after commit: a waitlisted person promoted by a decline gets their e-mail
+    await enqueue_notifications(queue, queued, batch=True)
+    await enqueue_webhooks(queue, hooks)
+    return result
+
+
+def _short(value: str) -> str:
+    """A value from a message, cut for a log line (%r escapes what is left)."""
+    return value if len(value) <= 200 else value[:200] + "…"
+
+
+async def _apply_all(replies: list[Reply]) -> list[ReplyOutcome]:
+    """All answers of a message in one transaction, so a crash or a lost connection never
+    leaves some applied and the rest not (the sender's retry then applies them all)."""
+    outcomes: list[ReplyOutcome] = []
+    try:
+        async with Invitation._meta.db.transaction() as transaction:
+            for reply in replies:
+                savepoint = await transaction.savepoint()
+                try:
+                    outcome = await apply_reply(
+                        uid=reply.uid,
+                        attendee_email=reply.attendee,
+                        partstat=reply.partstat,
+                        comment=reply.comment,
+                        sequence=reply.sequence,
+                        recurrence_id=reply.recurrence_id,
+                    )
+                except ServiceError as exc:
+                    # the event was cancelled, or the invitation withdrawn, while this answer
+                    # was being applied: it alone is void, the others stand
+                    await savepoint.rollback_to()
+                    outcome = ReplyOutcome("ignored", exc.detail)
+                else:
+                    await savepoint.release()
+                outcomes.append(outcome)
+    except _TRANSIENT as exc:
+        log.warning("inbound message not applied, database unavailable: %r", exc)
+        raise DatabaseUnavailable("the database is unavailable; send the message again") from exc
+    return outcomes

@@ -1,0 +1,79 @@
+"""`events-svc inbound-smtp`: an SMTP listener (aiosmtpd) that hands every message it receives
+to the inbound service, for self-hosting without a mail provider's inbound hook."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+
+from events_svc.app import configure_database, start_database_pool
+from events_svc.errors import ServiceError
+from events_svc.inbound import service
+from events_svc.inbound.parser import MAX_MESSAGE_BYTES
+from events_svc.piccolo_conf import DB
+from events_svc.settings import Settings
+
+log = logging.getLogger("events_svc.inbound")
+
+
+class InboundHandler:
+    """aiosmtpd handler. Junk is accepted and dropped (250), so senders do not retry it; only a
+    failure on our side (the database, a bug) asks the sending server to try again (451)."""
+
+    def __init__(self, queue: ArqRedis | None) -> None:
+        self.queue = queue
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        raw = envelope.original_content or b""
+        try:
+            result = await service.handle_message(raw=raw, queue=self.queue)
+        except ServiceError as exc:
+            if exc.status == 413:  # aiosmtpd refuses most of these itself, from SIZE and DATA
+                return "552 5.3.4 Message too big"
+            if exc.status >= 500:
+                return "451 4.3.0 Temporarily unable to process the message; try again later"
+            return "250 2.6.0 Not a calendar reply; dropped"  # the service logged why
+        except Exception:
+            log.exception("inbound message failed; the sender will retry")
+            return "451 4.3.0 Temporarily unable to process the message; try again later"
+        return f"250 2.0.0 {result.applied} of {result.replies} answers applied"
+
+
+async def serve(*, settings: Settings, host: str, port: int) -> None:
+    """Listen until SIGINT or SIGTERM; the database and Redis pools live as long."""
+    # aiosmtpd logs every connection at INFO; the outcome lines of the service are the record
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    configure_database(settings)
+    await start_database_pool(max_size=5)
+    queue = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    handler = InboundHandler(queue)
+    loop = asyncio.get_running_loop()
+    # the server runs on this loop (not in aiosmtpd's Controller thread), next to the pools
+    server = await loop.create_server(
+        lambda: SMTP(
+            handler,
+            data_size_limit=MAX_MESSAGE_BYTES,
+            enable_SMTPUTF8=True,
+            hostname=settings.public_host,
+            ident="events-svc inbound",
+        ),
+        host=host,
+        port=port,
+    )
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    log.info("inbound SMTP listening on %s:%d", host, port)
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        await server.wait_closed()
+        await queue.aclose()
+        await DB.close_connection_pool()
+        log.info("inbound SMTP stopped")

@@ -1,0 +1,443 @@
+"""Answers: RSVP tokens and links, answering (page or calendar client), capacity and the
+waitlist, and the organizer's view of who comes."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from events_svc.calendar.timeutil import zone
+from events_svc.errors import Conflict, NotFound
+from events_svc.events.service import is_occurrence
+from events_svc.events.tables import Event
+from events_svc.invitations.tables import Invitation
+from events_svc.notifications.tables import Notification
+from events_svc.reminders import service as reminders
+from events_svc.rsvp.tokens import read_token
+from events_svc.webhooks import service as webhooks
+
+log = logging.getLogger("events_svc.rsvp")
+
+Response = Literal["accepted", "tentative", "declined"]
+RESPONSES: tuple[Response, ...] = ("accepted", "tentative", "declined")
+#: iTIP PARTSTAT values that are answers
+PARTSTAT_ANSWERS: dict[str, Response] = {
+    "ACCEPTED": "accepted",
+    "TENTATIVE": "tentative",
+    "DECLINED": "declined",
+}
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+async def invitation_for_token(*, secret: str, token: str) -> dict[str, Any]:
+    """The invitation a token names, with its event and person; 404 when forged, or when the
+    invitation was withdrawn (or renewed: a new invitation has a new link)."""
+    invitation_id, generation = read_token(secret, token)
+    rows = await Invitation.raw(
+        "SELECT i.id, i.event, i.person, i.role, i.rsvp, i.comment, i.generation,"
+        " i.removed_at, i.waitlisted_at, i.responded_at, p.email, p.name AS person_name,"
+        " p.locale, e.title, e.description, e.location, e.online_url, e.starts_at, e.ends_at,"
+        " e.timezone, e.recurrence, e.status, e.capacity, e.id AS event_id, o.name AS org_name"
+        " FROM invitation i JOIN person p ON p.id = i.person JOIN event e ON e.id = i.event"
+        " JOIN organization o ON o.id = e.org WHERE i.id = {}",
+        invitation_id,
+    )
+    if not rows or rows[0]["generation"] != generation or rows[0]["removed_at"] is not None:
+        raise NotFound("no invitation for this link")
+    row = dict(rows[0])
+    row["waitlist_position"] = await _waitlist_position(row)
+    return row
+
+
+async def _waitlist_position(row: dict[str, Any]) -> int | None:
+    if row["waitlisted_at"] is None:
+        return None
+    ahead = await Invitation.raw(
+        "SELECT count(*) AS n FROM invitation WHERE event = {} AND removed_at IS NULL"
+        " AND waitlisted_at IS NOT NULL AND (waitlisted_at, id) < ({}, {})",
+        row["event"],
+        row["waitlisted_at"],
+        row["id"],
+    )
+    return int(ahead[0]["n"]) + 1
+
+
+# --- answering -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Answer:
+    """What an answer did."""
+
+    rsvp: str  #: the invitation's PARTSTAT now
+    waitlisted: bool
+    changed: bool
+    #: outbox rows (waitlist promotions) to enqueue after commit
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    #: webhook deliveries (rsvp.changed) to enqueue after commit
+    webhooks: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def respond(
+    *,
+    invitation_id: uuid.UUID,
+    response: Response,
+    comment: str | None,
+    source: Literal["link", "email", "api"],
+    sequence: int | None = None,
+    now: datetime | None = None,
+) -> Answer:
+    """Record a person's answer. An acceptance beyond the event's capacity goes on the
+    waitlist (PARTSTAT stays TENTATIVE); a place freed by a decline goes to the first person
+    waiting. Concurrent answers to one event are serialized on the event row."""
+    now = now or datetime.now(UTC)
+    async with Event._meta.db.transaction():
+        found = await Event.raw(
+            "SELECT e.id, e.org, e.uid, e.title, e.status, e.capacity FROM event e"
+            " JOIN invitation i ON i.event = e.id WHERE i.id = {} FOR UPDATE OF e",
+            invitation_id,
+        )
+        if not found:
+            raise NotFound("no invitation for this link")
+        event = found[0]
+        rows = await Invitation.raw(
+            "SELECT id, event, person, rsvp, comment, waitlisted_at, removed_at, reply_sequence"
+            " FROM invitation WHERE id = {} FOR UPDATE",
+            invitation_id,
+        )
+        current = rows[0]
+        if current["removed_at"] is not None:
+            raise NotFound("no invitation for this link")
+        if event["status"] == "cancelled":
+            raise Conflict("the event is cancelled")
+        was_accepted = current["rsvp"] == "accepted" and current["waitlisted_at"] is None
+        rsvp, waitlisted_at = response, None
+        if response == "accepted" and not was_accepted and event["capacity"] is not None:
+            if await _accepted_count(event["id"]) >= event["capacity"]:
+                # full: on the waitlist, keeping an earlier place in it; the clock is read
+                # under the event lock, so the waitlist is in the order answers were taken
+                rsvp = "tentative"
+                waitlisted_at = current["waitlisted_at"] or max(now, datetime.now(UTC))
+        new_comment = current["comment"] if comment is None else comment.strip()
+        changed = (rsvp, waitlisted_at, new_comment) != (
+            current["rsvp"],
+            current["waitlisted_at"],
+            current["comment"],
+        )
+        reply_sequence = current["reply_sequence"]
+        if sequence is not None:
+            reply_sequence = max(sequence, reply_sequence or 0)
+        await Invitation.raw(
+            "UPDATE invitation SET rsvp = {}, waitlisted_at = {}, comment = {},"
+            " responded_at = {}, response_source = {}, reply_sequence = {}, updated_at = {}"
+            " WHERE id = {}",
+            rsvp,
+            waitlisted_at,
+            new_comment,
+            now,
+            source,
+            reply_sequence,
+            now,
+            invitation_id,
+        )
+        if (current["rsvp"] == "declined") != (rsvp == "declined"):
+            # declining drops the person's reminders; changing one's mind brings them back
+            await reminders.plan(event_id=event["id"], now=now, person_ids=[current["person"]])
+        queued: list[dict[str, Any]] = []
+        hooks: list[dict[str, Any]] = []
+        if changed:
+            hooks = await rsvp_changed(
+                event, [current["person"]], source=source, occurrence=None, now=now
+            )
+        if was_accepted and rsvp != "accepted":
+            queued = await promote_waitlist(
+                event_id=event["id"], capacity=event["capacity"], now=now
+            )
+            promoted = await promoted_people(queued)
+            if promoted:
+                hooks += await rsvp_changed(
+                    event, promoted, source="waitlist", occurrence=None, now=now
+                )
+    return Answer(
+        rsvp=rsvp,
+        waitlisted=waitlisted_at is not None,
+        changed=changed,
+        notifications=queued,
+        webhooks=hooks,
+    )
+
+
+async def promoted_people(rows: list[dict[str, Any]]) -> list[uuid.UUID]:
+    if not rows:
+        return []
+    found = await Notification.raw(
+        "SELECT person FROM notification WHERE id = ANY({}::uuid[])", [r["id"] for r in rows]
+    )
+    return [r["person"] for r in found]
+
+
+async def rsvp_changed(
+    event: dict[str, Any],
+    person_ids: list[uuid.UUID],
+    *,
+    source: str,
+    occurrence: datetime | None,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """`rsvp.changed` for the organizer's webhooks, inside the answering transaction."""
+    rows = await Invitation.raw(
+        "SELECT p.email, p.name, i.rsvp, i.waitlisted_at, i.comment, i.person"
+        " FROM invitation i JOIN person p ON p.id = i.person"
+        " WHERE i.event = {} AND i.person = ANY({}::uuid[])",
+        event["id"],
+        person_ids,
+    )
+    hooks: list[dict[str, Any]] = []
+    for row in rows:
+        data = {
+            "event": {"id": event["id"], "uid": event["uid"], "title": event["title"]},
+            "email": row["email"],
+            "name": row["name"],
+            "rsvp": row["rsvp"],
+            "waitlisted": row["waitlisted_at"] is not None,
+            "comment": row["comment"],
+            "source": source,
+            "occurrence": occurrence.isoformat() if occurrence else None,
+            "answered_at": now,
+        }
+        hooks += await webhooks.emit(org_id=event["org"], kind="rsvp.changed", data=data)
+    return hooks
+
+
+async def _accepted_count(event_id: uuid.UUID) -> int:
+    rows = await Invitation.raw(
+        "SELECT count(*) AS n FROM invitation WHERE event = {} AND removed_at IS NULL"
+        " AND rsvp = 'accepted' AND waitlisted_at IS NULL",
+        event_id,
+    )
+    return int(rows[0]["n"])
+
+
+async def promote_waitlist(
+    *, event_id: uuid.UUID, capacity: int | None, now: datetime
+) -> list[dict[str, Any]]:
+    """Give free places to the people waiting longest; each gets an e-mail saying so.
+    Call with the event row locked."""
+    if capacity is None:
+        free = None
+    else:
+        free = capacity - await _accepted_count(event_id)
+        if free <= 0:
+            return []
+    promoted = await Invitation.raw(
+        "UPDATE invitation SET rsvp = 'accepted', waitlisted_at = NULL, updated_at = {}"
+        " WHERE id IN (SELECT id FROM invitation WHERE event = {} AND removed_at IS NULL"
+        "  AND waitlisted_at IS NOT NULL ORDER BY waitlisted_at, id LIMIT {} FOR UPDATE)"
+        " RETURNING person, generation",
+        now,
+        event_id,
+        free,
+    )
+    if not promoted:
+        return []
+    stamp = int(now.timestamp() * 1000)
+    rows = await Notification.raw(
+        "INSERT INTO notification (id, key, kind, event, person, sequence, detail)"
+        " SELECT gen_random_uuid(),"
+        " 'waitlist-promoted:' || {} || ':' || p || ':g' || g || ':' || {},"
+        " 'waitlist-promoted', {}, p, e.sequence, ''"
+        " FROM unnest({}::uuid[], {}::int[]) AS u(p, g), event e WHERE e.id = {}"
+        " ON CONFLICT (key) DO NOTHING RETURNING id, key, attempts",
+        str(event_id),
+        str(stamp),
+        event_id,
+        [r["person"] for r in promoted],
+        [r["generation"] for r in promoted],
+        event_id,
+    )
+    return list(rows)
+
+
+# --- replies from calendar clients -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyOutcome:
+    status: Literal["applied", "ignored"]
+    reason: str = ""
+    answer: Answer | None = None
+
+
+async def apply_reply(
+    *,
+    uid: str,
+    attendee_email: str,
+    partstat: str,
+    comment: str | None = None,
+    sequence: int | None = None,
+    recurrence_id: datetime | None = None,
+    now: datetime | None = None,
+) -> ReplyOutcome:
+    """Apply one iTIP REPLY (a calendar client's Accept / Decline). A reply for an unknown
+    UID, from someone not invited, without an answer, or older (lower SEQUENCE) than one
+    already applied is ignored with the reason (SEQUENCE is compared per occurrence: a moved
+    occurrence has its own). `recurrence_id` (aware, or naive local to the event) makes it an
+    answer for that occurrence only. `comment` None (no COMMENT) keeps the one there is."""
+    response = PARTSTAT_ANSWERS.get(partstat.strip().upper())
+    if response is None:
+        return ReplyOutcome("ignored", f"PARTSTAT {partstat!r} is not an answer")
+    email = attendee_email.strip()
+    if email.lower().startswith("mailto:"):
+        email = email[7:]
+    rows = await Invitation.raw(
+        "SELECT i.id, i.person, i.reply_sequence, e.id AS event_id, e.org, e.uid, e.title,"
+        " e.timezone, e.recurrence, e.starts_at, e.status"
+        " FROM event e JOIN invitation i ON i.event = e.id"
+        " JOIN person p ON p.id = i.person"
+        " WHERE e.uid = {} AND p.email_key = lower({}) AND i.removed_at IS NULL",
+        uid.strip(),
+        email,
+    )
+    if not rows:
+        known = await Event.raw("SELECT 1 FROM event WHERE uid = {}", uid.strip())
+        return ReplyOutcome("ignored", "attendee not invited" if known else "unknown UID")
+    row = rows[0]
+    if row["status"] == "cancelled":
+        return ReplyOutcome("ignored", "event cancelled")
+    if recurrence_id is not None:
+        return await _occurrence_reply(row, recurrence_id, response, comment, sequence, now)
+    if _older(sequence, row["reply_sequence"]):
+        return ReplyOutcome("ignored", f"SEQUENCE {sequence} is older than {row['reply_sequence']}")
+    answer = await respond(
+        invitation_id=row["id"],
+        response=response,
+        comment=comment,
+        source="email",
+        sequence=sequence,
+        now=now,
+    )
+    return ReplyOutcome("applied", answer=answer)
+
+
+def _older(sequence: int | None, known: int | None) -> bool:
+    return sequence is not None and known is not None and sequence < known
+
+
+async def _occurrence_reply(
+    row: dict[str, Any],
+    recurrence_id: datetime,
+    response: Response,
+    comment: str | None,
+    sequence: int | None,
+    now: datetime | None,
+) -> ReplyOutcome:
+    if not row["recurrence"]:
+        return ReplyOutcome("ignored", "RECURRENCE-ID for an event that is not a series")
+    local = recurrence_id
+    if local.tzinfo is not None:
+        local = local.astimezone(zone(row["timezone"])).replace(tzinfo=None)
+    if not is_occurrence(row, local):
+        return ReplyOutcome("ignored", "RECURRENCE-ID is not an occurrence of the series")
+    now = now or datetime.now(UTC)
+    async with Invitation._meta.db.transaction():
+        before = await Invitation.raw(
+            "SELECT sequence, comment FROM occurrence_answer"
+            " WHERE invitation = {} AND recurrence_id = {} FOR UPDATE",
+            row["id"],
+            local,
+        )
+        known = before[0]["sequence"] if before else None
+        if _older(sequence, known):
+            return ReplyOutcome("ignored", f"SEQUENCE {sequence} is older than {known}")
+        if comment is None:
+            comment = before[0]["comment"] if before else ""
+        await Invitation.raw(
+            "INSERT INTO occurrence_answer (id, invitation, recurrence_id, rsvp, comment,"
+            " sequence, updated_at) VALUES (gen_random_uuid(), {}, {}, {}, {}, {}, {})"
+            " ON CONFLICT (invitation, recurrence_id) DO UPDATE SET rsvp = EXCLUDED.rsvp,"
+            " comment = EXCLUDED.comment, sequence = EXCLUDED.sequence,"
+            " updated_at = EXCLUDED.updated_at",
+            row["id"],
+            local,
+            response,
+            comment.strip(),
+            sequence if sequence is not None else known,
+            now,
+        )
+        event = {"id": row["event_id"], "org": row["org"], "uid": row["uid"], "title": row["title"]}
+        hooks = await rsvp_changed(
+            event, [row["person"]], source="email", occurrence=local, now=now
+        )
+    answer = Answer(rsvp=response, waitlisted=False, changed=True, webhooks=hooks)
+    return ReplyOutcome("applied", f"occurrence {local.isoformat()}", answer=answer)
+
+
+# --- the organizer's view --------------------------------------------------------------------
+
+
+async def attendance(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
+    """Counts per answer, the waitlist in order, and every invitee's answer and comment."""
+    events = await Event.raw(
+        "SELECT id, capacity FROM event WHERE id = {} AND org = {}", event_id, org_id
+    )
+    if not events:
+        raise NotFound("event not found")
+    people = await Invitation.raw(
+        "SELECT p.email, p.name, i.id, i.role, i.rsvp, i.comment, i.responded_at,"
+        " i.response_source, i.waitlisted_at"
+        " FROM invitation i JOIN person p ON p.id = i.person"
+        " WHERE i.event = {} AND i.removed_at IS NULL ORDER BY p.email_key",
+        event_id,
+    )
+    answers = await Invitation.raw(
+        "SELECT a.invitation, a.recurrence_id, a.rsvp, a.comment, a.updated_at"
+        " FROM occurrence_answer a JOIN invitation i ON i.id = a.invitation"
+        " WHERE i.event = {} AND i.removed_at IS NULL ORDER BY a.recurrence_id",
+        event_id,
+    )
+    by_invitation: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for a in answers:
+        by_invitation.setdefault(a["invitation"], []).append(
+            {
+                "occurrence": a["recurrence_id"].strftime("%Y-%m-%dT%H:%M:%S"),
+                "rsvp": a["rsvp"],
+                "comment": a["comment"],
+                "answered_at": a["updated_at"],
+            }
+        )
+    counts = {"accepted": 0, "tentative": 0, "declined": 0, "needs-action": 0, "waitlisted": 0}
+    for p in people:
+        if p["waitlisted_at"] is not None:
+            counts["waitlisted"] += 1
+        else:
+            counts[p["rsvp"]] = counts.get(p["rsvp"], 0) + 1
+    waitlist = sorted(
+        (p for p in people if p["waitlisted_at"] is not None),
+        key=lambda p: (p["waitlisted_at"], p["id"]),
+    )
+    return {
+        "event": str(event_id),
+        "capacity": events[0]["capacity"],
+        "counts": counts,
+        "waitlist": [
+            {"email": p["email"], "name": p["name"], "since": p["waitlisted_at"]} for p in waitlist
+        ],
+        "people": [
+            {
+                "email": p["email"],
+                "name": p["name"],
+                "role": p["role"],
+                "rsvp": p["rsvp"],
+                "waitlisted": p["waitlisted_at"] is not None,
+                "comment": p["comment"],
+                "responded_at": p["responded_at"],
+                "source": p["response_source"],
+                "occurrences": by_invitation.get(p["id"], []),
+            }
+            for p in people
+        ],
+    }

@@ -1,0 +1,90 @@
+"""HTTP routes of webhooks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from events_svc.deps import BEARER, CALLER
+from events_svc.openapi import problems
+from events_svc.orgs.service import Caller
+from events_svc.webhooks import service
+from events_svc.webhooks.schemas import (
+    DeliveryOut,
+    DeliveryPage,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookOut,
+)
+
+
+class WebhookController(Controller):
+    path = "/webhooks"
+    tags = ["webhooks"]
+    dependencies = CALLER
+    security = BEARER
+
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        responses=problems(401, 409),
+        summary="Register a URL for rsvp.changed and/or delivery.failed; answers its secret once",
+        description="Deliveries are POSTed as JSON with X-Events-Svc-Event, -Delivery, "
+        "-Timestamp and -Signature (`sha256=` + hex HMAC-SHA256 of `<timestamp>.<body>` "
+        "with the secret). A 2xx answer within the timeout counts; anything else is retried "
+        "with backoff. Redirects are not followed.",
+    )
+    async def create_webhook(
+        self, caller: NamedDependency[Caller], data: JSONBody[WebhookCreate]
+    ) -> WebhookCreated:
+        row = await service.create_webhook(
+            org_id=caller.org_id, url=data.url, events=list(data.events), secret=data.secret
+        )
+        return msgspec.convert(row, WebhookCreated)
+
+    @get("/", responses=problems(401), summary="The organization's webhooks (no secrets)")
+    async def list_webhooks(self, caller: NamedDependency[Caller]) -> list[WebhookOut]:
+        rows = await service.list_webhooks(org_id=caller.org_id)
+        return msgspec.convert(rows, list[WebhookOut])
+
+    @delete(
+        "/{webhook_id:str}",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problems(401, 404),
+        summary="Revoke a webhook: nothing more is delivered to it",
+    )
+    async def revoke_webhook(
+        self, caller: NamedDependency[Caller], webhook_id: FromPath[str]
+    ) -> None:
+        await service.revoke_webhook(
+            org_id=caller.org_id, webhook_id=service.webhook_uuid(webhook_id)
+        )
+
+    @get(
+        "/{webhook_id:str}/deliveries",
+        responses=problems(401, 404),
+        summary="A webhook's deliveries, newest first, with attempts and outcomes",
+    )
+    async def list_deliveries(
+        self,
+        caller: NamedDependency[Caller],
+        webhook_id: FromPath[str],
+        offset: Annotated[int, QueryParameter(ge=0, le=10_000_000)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=service.MAX_PAGE)] = service.PAGE,
+    ) -> DeliveryPage:
+        rows = await service.list_deliveries(
+            org_id=caller.org_id,
+            webhook_id=service.webhook_uuid(webhook_id),
+            offset=offset,
+            limit=limit + 1,
+        )
+        more = len(rows) > limit
+        return DeliveryPage(
+            items=msgspec.convert(rows[:limit], list[DeliveryOut]),
+            next_offset=offset + limit if more else None,
+        )
