@@ -14,6 +14,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from events_svc import __version__
+from events_svc.contacts.controllers import ContactController
+from events_svc.delegations.controllers import DelegationController
 from events_svc.deps import SECURITY_COMPONENTS, provide_settings
 from events_svc.errors import EXCEPTION_HANDLERS
 from events_svc.events.controllers import EventController
@@ -23,6 +25,7 @@ from events_svc.health import healthz, readyz
 from events_svc.inbound.controllers import InboundController
 from events_svc.invitations.controllers import InvitationController
 from events_svc.orgs.controllers import OrgController
+from events_svc.partnerships.controllers import PartnershipController
 from events_svc.piccolo_conf import DB
 from events_svc.reminders.controllers import ReminderController
 from events_svc.rsvp.controllers import AttendanceController, RsvpController
@@ -68,9 +71,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         healthz,
         readyz,
         OrgController,
+        ContactController,
         EventController,
         InvitationController,
         ReminderController,
+        PartnershipController,
+        DelegationController,
         FeedController,
         FeedTokenController,
         RsvpController,

@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import get_args
 
 from events_svc.settings import Settings, SettingsError, get_settings
 
@@ -49,14 +50,19 @@ async def migrate(database_url: str) -> None:
         raise RuntimeError(f"migration failed: {result.message}")
 
 
-async def _org_create(
-    database_url: str, slug: str, name: str, email: str, name_en: str | None
-) -> dict[str, object]:
+async def _org_create(database_url: str, args: argparse.Namespace) -> dict[str, object]:
     from events_svc.orgs import service
     from events_svc.piccolo_conf import DB
 
     DB.config["dsn"] = database_url
-    org, key = await service.create_org(slug=slug, name=name, email=email, name_en=name_en)
+    org, key = await service.create_org(
+        slug=args.slug,
+        name=args.name,
+        email=args.email,
+        name_en=args.name_en,
+        kind=args.kind,
+        region=args.region,
+    )
     return {"organization": {**org, "created_at": org["created_at"].isoformat()}, "api_key": key}
 
 
@@ -106,9 +112,7 @@ def _cmd_org_create(args: argparse.Namespace) -> int:
     from events_svc.errors import ServiceError
 
     try:
-        out = asyncio.run(
-            _org_create(_database_url_or_exit(), args.slug, args.name, args.email, args.name_en)
-        )
+        out = asyncio.run(_org_create(_database_url_or_exit(), args))
     except ServiceError as exc:
         print(f"events-svc: {exc.detail}", file=sys.stderr)
         return 1
@@ -131,6 +135,8 @@ def _cmd_dev(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from events_svc.orgs.schemas import OrgKind
+
     parser = argparse.ArgumentParser(prog="events-svc", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -153,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True)
     p.add_argument("--email", required=True)
     p.add_argument("--name-en", default=None)
+    p.add_argument("--kind", default=None, choices=get_args(OrgKind))
+    p.add_argument("--region", default=None, help="e.g. 广东省, 北京市")
     p.set_defaults(func=_cmd_org_create)
 
     p = sub.add_parser(

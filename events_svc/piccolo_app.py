@@ -5,19 +5,27 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 import migrations
+from events_svc.contacts.tables import Contact
+from events_svc.delegations.tables import Delegation
 from events_svc.events.tables import Event, Occurrence
 from events_svc.invitations.tables import Invitation, OccurrenceAnswer
 from events_svc.notifications.tables import Notification
-from events_svc.orgs.tables import ApiKey, Organization
+from events_svc.orgs.tables import ApiKey, Organization, OrgMembership
+from events_svc.partnerships.tables import Partnership, PartnershipParty
 from events_svc.people.tables import Person
 from events_svc.webhooks.tables import Webhook, WebhookDelivery
 
 TABLES = [
     Organization,
     ApiKey,
+    OrgMembership,
+    Partnership,
+    PartnershipParty,
     Event,
     Occurrence,
+    Delegation,
     Person,
+    Contact,
     Invitation,
     OccurrenceAnswer,
     Notification,

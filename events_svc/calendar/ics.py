@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -127,7 +128,7 @@ def event_data(
         uid=row["uid"],
         sequence=row[f"{prefix}sequence"],
         title=row["title"],
-        description=row["description"],
+        description=with_itinerary(row["description"], row.get("itinerary")),
         location=row["location"],
         online_url=row["online_url"],
         url=event_ics_url(base_url, row[f"{prefix}id"]),
@@ -160,6 +161,24 @@ def event_data(
         for o in occurrences
     )
     return replace(event, exdates=cancelled, overrides=moved)
+
+
+def with_itinerary(description: str, itinerary: Any) -> str:
+    """The description followed by the itinerary, one block a line ("09:30–11:00 title ·
+    place"), so calendars and e-mails show the programme."""
+    blocks = json.loads(itinerary) if isinstance(itinerary, str) else itinerary
+    if not blocks:
+        return description
+    starts = [datetime.fromisoformat(b["starts_at"]) for b in blocks]
+    one_day = len({s.date() for s in starts}) == 1
+    lines = []
+    for block, start in zip(blocks, starts, strict=True):
+        end = datetime.fromisoformat(block["ends_at"])
+        when = f"{start:%H:%M}–{end:%H:%M}" if one_day else f"{start:%m-%d %H:%M}–{end:%H:%M}"
+        place = f" · {block['place']}" if block.get("place") else ""
+        lines.append(f"{when} {block['title']}{place}")
+    head = "行程 / Itinerary"
+    return "\n\n".join(p for p in (description.strip(), head + "\n" + "\n".join(lines)) if p)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,30 @@ Url = Annotated[str, msgspec.Meta(max_length=2000)]
 TimezoneName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Rrule = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 Capacity = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=63)]
+Cohosts = Annotated[list[Slug], msgspec.Meta(max_length=20)]
+PartnershipRef = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+Area = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class ItineraryBlock(msgspec.Struct, forbid_unknown_fields=True):
+    """A block of a visit's programme, in the event's local time."""
+
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    starts_at: datetime
+    ends_at: datetime
+    place: Annotated[str, msgspec.Meta(max_length=300)] = ""
+
+
+class ItineraryBlockOut(msgspec.Struct):
+    title: str
+    starts_at: str
+    ends_at: str
+    place: str
+
+
+Itinerary = Annotated[list[ItineraryBlock], msgspec.Meta(max_length=50)]
+Visiting = Annotated[list[Slug], msgspec.Meta(max_length=50)]
 
 
 class ReminderRule(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -49,6 +73,15 @@ class EventCreate(msgspec.Struct, forbid_unknown_fields=True):
     visibility: Visibility = "public"
     capacity: Capacity | None = None
     reminders: Reminders | None = None
+    #: a co-operation agreement of the caller's (its id), the area of it, and other parties of
+    #: it who host the event too
+    partnership: PartnershipRef | None = None
+    area: Area | None = None
+    cohosts: Cohosts = []
+    #: exchange visits: whose premises (default: the creating organization) and who visits
+    host: Slug | None = None
+    visiting: Visiting = []
+    itinerary: Itinerary | None = None
 
 
 class EventPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -66,13 +99,25 @@ class EventPatch(msgspec.Struct, forbid_unknown_fields=True):
     visibility: Visibility | UnsetType = UNSET
     capacity: Capacity | None | UnsetType = UNSET
     reminders: Reminders | None | UnsetType = UNSET
+    partnership: PartnershipRef | None | UnsetType = UNSET
+    area: Area | None | UnsetType = UNSET
+    cohosts: Cohosts | UnsetType = UNSET
+    host: Slug | None | UnsetType = UNSET
+    visiting: Visiting | UnsetType = UNSET
+    itinerary: Itinerary | None | UnsetType = UNSET
 
 
 class EventOut(msgspec.Struct):
     id: str
     uid: str
     sequence: int
-    organization: str
+    organization: str  #: the host organization's slug
+    partnership: str | None
+    area: str | None
+    cohosts: list[str]  #: slugs of the organizations hosting it with the host
+    host: str  #: whose premises (exchange visits); otherwise the organization itself
+    visiting: list[str]  #: exchange visits: the visiting organizations' slugs
+    itinerary: list[ItineraryBlockOut] | None
     kind: str
     title: str
     description: str

@@ -31,10 +31,17 @@ from events_svc.calendar.timeutil import (
     zone,
 )
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
-from events_svc.events.schemas import EventCreate, EventPatch, OccurrencePatch, ReminderRule
+from events_svc.events.schemas import (
+    EventCreate,
+    EventPatch,
+    ItineraryBlock,
+    OccurrencePatch,
+    ReminderRule,
+)
 from events_svc.events.tables import Event, Occurrence
 from events_svc.jobs import enqueue_notifications
 from events_svc.notifications import service as outbox
+from events_svc.partnerships import service as partnerships
 from events_svc.reminders import service as reminders
 from events_svc.validation import decode_token
 
@@ -149,6 +156,14 @@ async def create_event(
         recurrence=data.recurrence,
     )
     reminders = validate_reminders(data.reminders, tz_name=data.timezone)
+    partnership_id = _partnership_id(data.partnership)
+    cohosts = await partnerships.check_event_link(
+        org_id=org_id, partnership_id=partnership_id, area=data.area, cohost_slugs=data.cohosts
+    )
+    venue, visiting = await _visit(
+        org_id=org_id, kind=data.kind, host=data.host, visiting=data.visiting
+    )
+    itinerary = _itinerary(data.itinerary, times=times)
     now = datetime.now(UTC)
     row: dict[str, Any] = {
         "id": uuid.uuid4(),
@@ -170,18 +185,135 @@ async def create_event(
         "visibility": data.visibility,
         "capacity": data.capacity,
         "reminders": json.dumps(reminders) if reminders is not None else None,
+        "partnership": partnership_id,
+        "area": data.area if partnership_id else None,
+        "cohosts": cohosts,
+        "venue_org": venue,
+        "visiting": visiting,
+        "itinerary": json.dumps(itinerary, ensure_ascii=False) if itinerary is not None else None,
         "created_at": now,
         "updated_at": now,
     }
     await Event.insert(Event(org=org_id, **row))
-    return _row_out({**row, "org_slug": org_slug})
+    # the co-hosts were checked above: their slugs are the ones given
+    slugs = sorted({c.strip().lower() for c in data.cohosts} - {org_slug})
+    visiting_slugs = sorted({v.strip().lower() for v in data.visiting})
+    venue_slug = data.host.strip().lower() if data.host else None
+    return _row_out(
+        {
+            **row,
+            "org_slug": org_slug,
+            "cohost_slugs": slugs,
+            "venue_slug": venue_slug,
+            "visiting_slugs": visiting_slugs,
+        }
+    )
+
+
+async def _visit(
+    *, org_id: uuid.UUID, kind: str, host: str | None, visiting: Sequence[str]
+) -> tuple[uuid.UUID | None, list[uuid.UUID]]:
+    """An exchange visit's host (whose premises; None: the organization itself) and its
+    visiting organizations, by slug."""
+    if kind != "exchange_visit":
+        if host is not None:
+            raise InvalidInput.field("host", "only an exchange_visit names a host")
+        if visiting:
+            raise InvalidInput.field("visiting", "only an exchange_visit has visitors")
+        return None, []
+    slugs = [v.strip().lower() for v in visiting] + ([host.strip().lower()] if host else [])
+    found = await Event.raw("SELECT id, slug FROM organization WHERE slug = ANY({}::text[])", slugs)
+    ids = {r["slug"]: r["id"] for r in found}
+    venue = None
+    if host is not None:
+        venue = ids.get(host.strip().lower())
+        if venue is None:
+            raise InvalidInput.field("host", f"no organization {host!r}")
+    errors: list[FieldError] = []
+    out: list[uuid.UUID] = []
+    for i, slug in enumerate(v.strip().lower() for v in visiting):
+        if slug not in ids:
+            errors.append(FieldError(field=f"visiting.{i}", message=f"no organization {slug!r}"))
+        elif ids[slug] in (venue or org_id,):
+            errors.append(FieldError(field=f"visiting.{i}", message="the host does not visit"))
+        elif ids[slug] not in out:
+            out.append(ids[slug])
+    if errors:
+        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+    return (None if venue == org_id else venue), out
+
+
+def _itinerary(
+    blocks: Sequence[ItineraryBlock] | None, *, times: EventTimes
+) -> list[dict[str, str]] | None:
+    """Itinerary blocks as stored: local times, each within the event, in order."""
+    if blocks is None:
+        return None
+    tz = zone(times.timezone)
+    out: list[dict[str, str]] = []
+    errors: list[FieldError] = []
+    for i, block in enumerate(blocks):
+        field = f"itinerary.{i}"
+        try:
+            start = to_local(block.starts_at, tz, field=f"{field}.starts_at")
+            end = to_local(block.ends_at, tz, field=f"{field}.ends_at")
+        except TimeRuleError as exc:
+            errors.append(FieldError(field=exc.field, message=exc.message))
+            continue
+        if not block.title.strip() or "\n" in block.title or "\r" in block.title:
+            errors.append(FieldError(field=f"{field}.title", message="one line, not blank"))
+        if end <= start:
+            errors.append(FieldError(field=f"{field}.ends_at", message="must be after starts_at"))
+        if start < times.starts_at or end > times.ends_at:
+            errors.append(
+                FieldError(
+                    field=f"{field}.starts_at" if start < times.starts_at else f"{field}.ends_at",
+                    message=f"must lie within the event ({local_iso(times.starts_at)} to "
+                    f"{local_iso(times.ends_at)})",
+                )
+            )
+        out.append(
+            {
+                "title": block.title.strip(),
+                "starts_at": local_iso(start),
+                "ends_at": local_iso(end),
+                "place": " ".join(block.place.split()),
+            }
+        )
+    if errors:
+        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+    return sorted(out, key=lambda b: (b["starts_at"], b["ends_at"]))
+
+
+def _itinerary_out(raw: Any) -> list[dict[str, str]] | None:
+    if raw is None:
+        return None
+    return list(json.loads(raw) if isinstance(raw, str) else raw)
+
+
+def _partnership_id(value: str | None) -> uuid.UUID | None:
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise InvalidInput.field("partnership", "not a partnership id") from exc
 
 
 _COLUMNS = (*Event.all_columns(), Event.org.slug.as_alias("org_slug"))
+#: the co-hosts' slugs of event `e`, as a text[]
+COHOST_SLUGS_SQL = (
+    "coalesce((SELECT array_agg(c.slug ORDER BY c.slug) FROM organization c"
+    " WHERE c.id = ANY(e.cohosts)), ARRAY[]::text[])"
+)
 # Raw SQL for the hottest read; Piccolo's builder costs more than the query itself.
 _SELECT_ONE = (
-    "SELECT e.*, o.slug AS org_slug FROM event e JOIN organization o ON o.id = e.org"
-    " WHERE e.id = {} AND e.org = {}"
+    "SELECT e.*, o.slug AS org_slug, " + COHOST_SLUGS_SQL + " AS cohost_slugs,"  # noqa: S608
+    " (SELECT v.slug FROM organization v WHERE v.id = e.venue_org) AS venue_slug,"
+    " coalesce((SELECT array_agg(v.slug ORDER BY v.slug) FROM organization v"
+    "  WHERE v.id = ANY(e.visiting)), ARRAY[]::text[]) AS visiting_slugs"
+    " FROM event e JOIN organization o ON o.id = e.org"
+    " WHERE e.id = {} AND (e.org = {} OR {} = ANY(e.cohosts))"
 )
 
 
@@ -194,6 +326,12 @@ def _row_out(row: dict[str, Any]) -> dict[str, Any]:
         "uid": row["uid"],
         "sequence": row["sequence"],
         "organization": row["org_slug"],
+        "partnership": str(row["partnership"]) if row.get("partnership") else None,
+        "area": row.get("area"),
+        "cohosts": list(row.get("cohost_slugs") or []),
+        "host": row.get("venue_slug") or row["org_slug"],
+        "visiting": list(row.get("visiting_slugs") or []),
+        "itinerary": _itinerary_out(row.get("itinerary")),
         "kind": row["kind"],
         "title": row["title"],
         "description": row["description"],
@@ -216,7 +354,7 @@ def _row_out(row: dict[str, Any]) -> dict[str, Any]:
 
 async def get_event(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
     """One of the caller's events; anybody else's is a 404, so existence does not leak."""
-    rows = await Event.raw(_SELECT_ONE, event_id, org_id)
+    rows = await Event.raw(_SELECT_ONE, event_id, org_id, org_id)
     if not rows:
         raise NotFound("event not found")
     row = rows[0]
@@ -247,7 +385,7 @@ async def update_event(
     async with Event._meta.db.transaction():
         current = (
             await Event.select()
-            .where((Event.id == event_id) & (Event.org == org_id))
+            .where((Event.id == event_id) & ((Event.org == org_id) | Event.cohosts.any(org_id)))
             .lock_rows("UPDATE")
             .first()
         )
@@ -277,6 +415,80 @@ async def update_event(
             rules = given["reminders"] if "reminders" in given else _stored_rules(current)
             stored = validate_reminders(rules, tz_name=tz_name)
             changes["reminders"] = json.dumps(stored) if stored is not None else None
+        if {"partnership", "area", "cohosts"} & given.keys():
+            if current["org"] != org_id:
+                field = next(f for f in ("partnership", "area", "cohosts") if f in given)
+                raise InvalidInput.field(
+                    field, "only the host organization can change the partnership or co-hosts"
+                )
+            partnership_id = (
+                _partnership_id(given["partnership"])
+                if "partnership" in given
+                else current["partnership"]
+            )
+            area = given["area"] if "area" in given else current["area"]
+            slugs = given.get("cohosts")
+            if slugs is None:
+                slugs = await _slugs_of(current["cohosts"] or [])
+            if partnership_id is None:
+                area, slugs = None, ([] if "cohosts" not in given else slugs)
+            changes["cohosts"] = await partnerships.check_event_link(
+                org_id=org_id, partnership_id=partnership_id, area=area, cohost_slugs=slugs
+            )
+            changes["partnership"], changes["area"] = partnership_id, area
+        if {"host", "visiting"} & given.keys() or (
+            "kind" in given and given["kind"] != current["kind"]
+        ):
+            if current["org"] != org_id:
+                raise InvalidInput.field(
+                    "host" if "host" in given else "visiting",
+                    "only the host organization can change who hosts and visits",
+                )
+            host = given.get("host") if "host" in given else await _slug_of(current["venue_org"])
+            visiting = (
+                given["visiting"]
+                if "visiting" in given
+                else await _slugs_of(current["visiting"] or [])
+            )
+            venue, visitors = await _visit(
+                org_id=org_id,
+                kind=str(given["kind"] if "kind" in given else current["kind"]),
+                host=host,
+                visiting=visiting,
+            )
+            changes["venue_org"], changes["visiting"] = venue, visitors
+        if "itinerary" in given or ("itinerary" not in given and "starts_at" in changes):
+            merged = {**current, **changes}
+            if "itinerary" in given:
+                blocks = given["itinerary"]
+            else:
+                # the event moved: its itinerary moves with it, block for block
+                shift = merged["starts_at"] - current["starts_at"]
+                blocks = (
+                    [
+                        ItineraryBlock(
+                            title=b.title,
+                            starts_at=b.starts_at + shift,
+                            ends_at=b.ends_at + shift,
+                            place=b.place,
+                        )
+                        for b in _stored_itinerary(current) or []
+                    ]
+                    if current["itinerary"] is not None
+                    else None
+                )
+            times_now = resolve_times(
+                starts_at=merged["starts_at"],
+                ends_at=merged["ends_at"],
+                timezone=merged["timezone"],
+                recurrence=merged["recurrence"],
+            )
+            stored_itinerary = _itinerary(blocks, times=times_now)
+            changes["itinerary"] = (
+                json.dumps(stored_itinerary, ensure_ascii=False)
+                if stored_itinerary is not None
+                else None
+            )
         for name in ("kind", "visibility", "capacity", "description"):
             if name in given:
                 changes[name] = given[name]
@@ -339,7 +551,7 @@ async def cancel_event(
     async with Event._meta.db.transaction():
         current = (
             await Event.select(Event.status, Event.sequence)
-            .where((Event.id == event_id) & (Event.org == org_id))
+            .where((Event.id == event_id) & ((Event.org == org_id) | Event.cohosts.any(org_id)))
             .lock_rows("UPDATE")
             .first()
         )
@@ -395,7 +607,7 @@ async def list_events(
     limit: int = DEFAULT_PAGE,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The caller's events overlapping [from, to), by start time; cursor pagination."""
-    query = Event.select(*_COLUMNS).where(Event.org == org_id)
+    query = Event.select(*_COLUMNS).where((Event.org == org_id) | Event.cohosts.any(org_id))
     if from_ is not None:
         start = _utc(from_)
         query = query.where(Event.series_ends_at_utc.is_null() | (Event.series_ends_at_utc > start))
@@ -417,7 +629,55 @@ async def list_events(
     has_more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = _encode_cursor(rows[-1]) if has_more and rows else None
+    await _add_cohost_slugs(rows)
     return [_row_out(r) for r in rows], next_cursor
+
+
+async def _slug_of(org: uuid.UUID | None) -> str | None:
+    if org is None:
+        return None
+    found = await Event.raw("SELECT slug FROM organization WHERE id = {}", org)
+    return found[0]["slug"] if found else None
+
+
+def _stored_itinerary(row: dict[str, Any]) -> list[ItineraryBlock] | None:
+    raw = _itinerary_out(row["itinerary"])
+    if raw is None:
+        return None
+    return [
+        ItineraryBlock(
+            title=b["title"],
+            starts_at=datetime.fromisoformat(b["starts_at"]),
+            ends_at=datetime.fromisoformat(b["ends_at"]),
+            place=b["place"],
+        )
+        for b in raw
+    ]
+
+
+async def _slugs_of(ids: Sequence[uuid.UUID]) -> list[str]:
+    if not ids:
+        return []
+    found = await Event.raw(
+        "SELECT slug FROM organization WHERE id = ANY({}::uuid[]) ORDER BY slug", list(ids)
+    )
+    return [r["slug"] for r in found]
+
+
+async def _add_cohost_slugs(rows: Sequence[dict[str, Any]]) -> None:
+    """The slugs of the co-hosts, host and visitors of listed events, in one query."""
+    ids = {c for r in rows for c in [*(r["cohosts"] or ()), *(r["visiting"] or ())]}
+    ids |= {r["venue_org"] for r in rows if r["venue_org"]}
+    if not ids:
+        return
+    found = await Event.raw(
+        "SELECT id, slug FROM organization WHERE id = ANY({}::uuid[])", list(ids)
+    )
+    slugs = {r["id"]: r["slug"] for r in found}
+    for r in rows:
+        r["cohost_slugs"] = sorted(slugs[c] for c in r["cohosts"] or () if c in slugs)
+        r["visiting_slugs"] = sorted(slugs[c] for c in r["visiting"] or () if c in slugs)
+        r["venue_slug"] = slugs.get(r["venue_org"])
 
 
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
@@ -451,7 +711,11 @@ async def event_file(
         " WHERE e.id = {}",
         event_id,
     )
-    if not rows or (rows[0]["visibility"] == "private" and rows[0]["org"] != org_id):
+    if not rows or (
+        rows[0]["visibility"] == "private"
+        and rows[0]["org"] != org_id
+        and org_id not in (rows[0]["cohosts"] or ())
+    ):
         raise NotFound("event not found")
     row = rows[0]
     occurrences = (
@@ -538,9 +802,10 @@ async def update_occurrence(
     queued: list[dict[str, Any]] = []
     async with Event._meta.db.transaction():
         rows = await Event.raw(
-            "SELECT id, sequence, status, starts_at, ends_at, timezone, recurrence FROM event"
-            " WHERE id = {} AND org = {} FOR UPDATE",
+            "SELECT id, sequence, status, starts_at, ends_at, timezone, recurrence FROM event e"
+            " WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts)) FOR UPDATE",
             event_id,
+            org_id,
             org_id,
         )
         if not rows:

@@ -3,6 +3,7 @@
 from piccolo.columns import (
     JSONB,
     UUID,
+    Array,
     ForeignKey,
     Integer,
     Text,
@@ -16,6 +17,7 @@ from piccolo.constraints import Unique
 from piccolo.table import Table
 
 from events_svc.orgs.tables import Organization
+from events_svc.partnerships.tables import Partnership
 
 
 class Event(Table, tablename="event"):
@@ -43,6 +45,17 @@ class Event(Table, tablename="event"):
     capacity = Integer(null=True, default=None)  #: maximum accepted participants; NULL = no limit
     #: reminder rules [{"before": "PT1H"} | {"at": "2027-06-10T08:00:00"}]; NULL = org default
     reminders = JSONB(null=True, default=None)
+    #: the co-operation agreement the event belongs to, and its area of co-operation
+    partnership = ForeignKey(references=Partnership, null=True, default=None, index=True)
+    area = Varchar(length=200, null=True, default=None)
+    #: organizations (ids) of the partnership hosting it with `org`: they read, change, invite
+    cohosts = Array(base_column=UUID(), default=list)
+    #: exchange visits: the organization whose premises it is at (NULL: `org` itself) and the
+    #: visiting organizations (ids), each of which names its delegation
+    venue_org = ForeignKey(references=Organization, null=True, default=None)
+    visiting = Array(base_column=UUID(), default=list)
+    #: time blocks within the event: [{"title", "starts_at", "ends_at", "place"}] (local)
+    itinerary = JSONB(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
 

@@ -122,8 +122,30 @@ class FeedController(Controller):
         stamp = await service.org_stamp(slug=slug, kinds=kind or (), now=now, config=config)
         body = None
         if not not_modified(request, stamp.etag, stamp.last_modified):
-            body = await service.org_body(stamp=stamp, now=now, config=config)
+            body = await service.public_body(stamp=stamp, now=now, config=config)
         return feed_response(request, stamp=stamp, body=body, filename=f"{slug}.ics")
+
+    @route(
+        "/partnerships/{ref:str}",
+        http_method=[HttpMethod.GET, HttpMethod.HEAD],
+        responses=_FEED_RESPONSE,
+        summary="The public events run under a co-operation agreement, as a calendar feed",
+        description="`/feeds/partnerships/<id>.ics`: every co-host's public events of the "
+        "agreement, as in an organization's feed.",
+    )
+    async def partnership_feed(
+        self,
+        request: Request[Any, Any, Any],
+        ref: FromPath[str],
+        settings: NamedDependency[Settings],
+    ) -> Response[bytes]:
+        ident = _ics_name(ref)
+        config, now = feed_config(settings), datetime.now(UTC)
+        stamp = await service.partnership_stamp(ident=ident, now=now, config=config)
+        body = None
+        if not not_modified(request, stamp.etag, stamp.last_modified):
+            body = await service.public_body(stamp=stamp, now=now, config=config)
+        return feed_response(request, stamp=stamp, body=body, filename="partnership.ics")
 
     @route(
         "/people/{ref:str}",

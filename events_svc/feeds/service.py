@@ -74,8 +74,8 @@ class Stamp:
     name: str  #: X-WR-CALNAME
     owner: uuid.UUID  #: the organization or person
     kinds: tuple[str, ...] = ()
-    org_name: str = ""
-    org_defaults: str = ""
+    #: for public feeds: "org" (hosted or co-hosted by `owner`) or "partnership" (run under it)
+    scope: str = ""
 
 
 @dataclass(slots=True)
@@ -173,6 +173,13 @@ def _keep_stamp(key: Any, stamp: Stamp, writes: int) -> None:
     _STAMPS[key] = (stamp, time.monotonic() + STAMP_TTL, writes)
 
 
+#: the events of a public feed: an organization's (hosted or co-hosted) or a partnership's
+_SCOPES = {
+    "org": "(e.org = {owner} OR {owner} = ANY(e.cohosts))",
+    "partnership": "e.partnership = {owner}",
+}
+
+
 async def org_stamp(*, slug: str, kinds: Sequence[str], now: datetime, config: FeedConfig) -> Stamp:
     """The validators of an organization's public feed; 404 for an unknown slug."""
     cache_key = ("org", slug, tuple(sorted(set(kinds))), config)
@@ -180,42 +187,75 @@ async def org_stamp(*, slug: str, kinds: Sequence[str], now: datetime, config: F
     if cached is not None:
         return cached
     writes = _writes[0]
-    orgs = await Event.raw(
-        "SELECT id, name, default_reminders FROM organization WHERE slug = {}", slug
-    )
+    orgs = await Event.raw("SELECT id, name FROM organization WHERE slug = {}", slug)
     if not orgs:
         raise NotFound("organization not found")
-    org = orgs[0]
+    stamp = await _public_stamp(
+        "org", orgs[0]["id"], orgs[0]["name"], kinds=kinds, now=now, config=config
+    )
+    _keep_stamp(cache_key, stamp, writes)
+    return stamp
+
+
+async def partnership_stamp(*, ident: str, now: datetime, config: FeedConfig) -> Stamp:
+    """The validators of the public feed of a co-operation agreement's events."""
+    try:
+        partnership_id = uuid.UUID(ident)
+    except ValueError as exc:
+        raise NotFound("feed not found") from exc
+    cache_key = ("partnership", partnership_id, config)
+    cached = _cached_stamp(cache_key)
+    if cached is not None:
+        return cached
+    writes = _writes[0]
+    found = await Event.raw("SELECT id, title FROM partnership WHERE id = {}", partnership_id)
+    if not found:
+        raise NotFound("feed not found")
+    stamp = await _public_stamp(
+        "partnership", partnership_id, found[0]["title"], kinds=(), now=now, config=config
+    )
+    _keep_stamp(cache_key, stamp, writes)
+    return stamp
+
+
+async def _public_stamp(
+    scope: str,
+    owner: uuid.UUID,
+    name: str,
+    *,
+    kinds: Sequence[str],
+    now: datetime,
+    config: FeedConfig,
+) -> Stamp:
     kind_list = sorted(set(kinds))
+    where = _SCOPES[scope].format(owner="{}")
     rows = await Event.raw(
-        # an order-free digest (no sort): XOR of one 64-bit hash per (id, updated_at)
-        "SELECT count(*) AS n, max(e.updated_at) AS last, coalesce(bit_xor("  # noqa: S608 - constant SQL
-        "hashtextextended(e.id::text || '@' || e.updated_at::text, 0)), 0) AS digest"
-        " FROM event e WHERE e.org = {} AND e.visibility = 'public'"
+        # an order-free digest (no sort): XOR of one 64-bit hash per event as it renders
+        # (its id and last change, and its host's name and default reminders)
+        "SELECT count(*) AS n, max(e.updated_at) AS last, coalesce(bit_xor(hashtextextended("  # noqa: S608 - constant SQL
+        "e.id::text || '@' || e.updated_at::text || '@' || o.name || '@'"
+        " || coalesce(o.default_reminders::text, ''), 0)), 0) AS digest"
+        " FROM event e JOIN organization o ON o.id = e.org WHERE "
+        + where
+        + " AND e.visibility = 'public'"
         " AND (cardinality({}::text[]) = 0 OR e.kind = ANY({}::text[]))" + _WINDOW,
-        org["id"],
+        *([owner] * where.count("{}")),
         kind_list,
         kind_list,
         now - FEED_PAST,
         now - CANCELLED_KEPT,
     )
     agg = rows[0]
-    defaults = _defaults_text(org["default_reminders"])
-    stamp = Stamp(
-        key=f"org:{org['id']}:{','.join(kind_list)}",
-        etag=_etag(
-            FORMAT, PRODID, config, org["name"], defaults, kind_list, agg["n"], agg["digest"]
-        ),
+    return Stamp(
+        key=f"{scope}:{owner}:{','.join(kind_list)}",
+        etag=_etag(FORMAT, PRODID, config, scope, name, kind_list, agg["n"], agg["digest"]),
         last_modified=agg["last"] or datetime(2000, 1, 1, tzinfo=UTC),
         private=False,
-        name=org["name"],
-        owner=org["id"],
+        name=name,
+        owner=owner,
         kinds=tuple(kind_list),
-        org_name=org["name"],
-        org_defaults=defaults,
+        scope=scope,
     )
-    _keep_stamp(cache_key, stamp, writes)
-    return stamp
 
 
 async def person_stamp(*, token: str, now: datetime, config: FeedConfig) -> Stamp:
@@ -259,15 +299,19 @@ async def person_stamp(*, token: str, now: datetime, config: FeedConfig) -> Stam
 # --- bodies -----------------------------------------------------------------------------------
 
 
-async def org_body(*, stamp: Stamp, now: datetime, config: FeedConfig) -> Body:
-    """The organization's public feed (the last one again while nothing changed)."""
+async def public_body(*, stamp: Stamp, now: datetime, config: FeedConfig) -> Body:
+    """A public feed (an organization's or a partnership's); the last one again while
+    nothing changed."""
     async with _building(stamp.key):
         cached = BODIES.get(stamp.key)
         if cached is not None and cached.etag == stamp.etag:
             return cached
+        where = _SCOPES[stamp.scope].format(owner="$1")
         rows = await _fetch(
-            "SELECT e.id, e.updated_at, e.timezone FROM event e"
-            " WHERE e.org = $1 AND e.visibility = 'public'"
+            "SELECT e.id, e.updated_at, e.timezone, o.name, o.default_reminders"  # noqa: S608
+            " FROM event e JOIN organization o ON o.id = e.org WHERE "
+            + where
+            + " AND e.visibility = 'public'"
             " AND (cardinality($2::text[]) = 0 OR e.kind = ANY($2::text[]))"
             " AND (e.series_ends_at_utc IS NULL OR e.series_ends_at_utc >= $3)"
             " AND (e.status <> 'cancelled' OR e.updated_at >= $4)"
@@ -277,8 +321,9 @@ async def org_body(*, stamp: Stamp, now: datetime, config: FeedConfig) -> Body:
             now - FEED_PAST,
             now - CANCELLED_KEPT,
         )
-        org = (stamp.org_name, stamp.org_defaults)
-        blocks = await _blocks([(r[0], r[1], *org) for r in rows], config=config)
+        blocks = await _blocks(
+            [(r[0], r[1], r[3], _defaults_text(r[4])) for r in rows], config=config
+        )
         data = _calendar(stamp.name, [r[2] for r in rows], config, [b[1] for b in blocks])
         body = Body(stamp.etag, data)
         BODIES.put(stamp.key, body, len(body.data))

@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
+from events_svc.contacts import service as contacts
 from events_svc.deps import BEARER, CALLER, QUEUE
 from events_svc.events.service import event_uuid
 from events_svc.invitations import service
@@ -41,7 +42,12 @@ class InvitationController(Controller):
         summary="Invite people (up to 10,000); each new invitee gets one iMIP invitation",
         description="Idempotent per e-mail address (compared case-insensitively). One invalid "
         "address refuses the whole request, and the problem document lists every bad one. "
-        "A cancelled event answers 409. Bodies may be up to 8 MiB here.",
+        "A cancelled event answers 409. Bodies may be up to 8 MiB here. `organizations` "
+        'reaches contacts: `{"slug": …, "tags": [...], "members": false}` invites '
+        "that organization's contacts (all, or those having any of the tags); the caller may "
+        "name itself and its active member units, and a federation naming itself with "
+        "`members: true` also reaches its active member units' contacts. Anyone reached "
+        "twice is invited once; an entry of `invitees` wins for name, role and locale.",
     )
     async def invite(
         self,
@@ -50,10 +56,17 @@ class InvitationController(Controller):
         event_id: FromPath[str],
         data: JSONBody[InvitationsCreate],
     ) -> InvitationsCreated:
+        event = event_uuid(event_id)
+        resolved = await contacts.resolve_invitees(
+            caller_org_id=caller.org_id, selectors=data.organizations
+        )
+        invitees = contacts.merge_invitees(
+            invitees=data.invitees, resolved=resolved, organizations_named=bool(data.organizations)
+        )
         invited, already = await service.invite(
             org_id=caller.org_id,
-            event_id=event_uuid(event_id),
-            invitees=data.invitees,
+            event_id=event,
+            invitees=invitees,
             message=data.message,
             queue=queue,
         )

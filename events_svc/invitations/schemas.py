@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from events_svc.contacts.schemas import OrgSelector
+
 Role = Literal["chair", "required", "optional", "non-participant"]
 Rsvp = Literal["needs-action", "accepted", "tentative", "declined"]
 LocaleName = Literal["zh-CN", "en"]
@@ -21,7 +23,14 @@ class InviteeIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class InvitationsCreate(msgspec.Struct, forbid_unknown_fields=True):
-    invitees: Annotated[list[InviteeIn], msgspec.Meta(min_length=1, max_length=MAX_INVITEES)]
+    """People named one by one, organizations whose contacts to invite, or both."""
+
+    invitees: Annotated[list[InviteeIn], msgspec.Meta(max_length=MAX_INVITEES)] = msgspec.field(
+        default_factory=list
+    )
+    organizations: Annotated[list[OrgSelector], msgspec.Meta(max_length=100)] = msgspec.field(
+        default_factory=list
+    )
     message: Annotated[str, msgspec.Meta(max_length=5000)] = ""
 
 

@@ -29,9 +29,10 @@ MAX_PAGE = 1000
 async def _lock_event(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
     """The caller's event, locked against concurrent changes of its SEQUENCE."""
     rows = await Event.raw(
-        "SELECT id, org, uid, title, sequence, status, capacity FROM event"
-        " WHERE id = {} AND org = {} FOR UPDATE",
+        "SELECT id, org, uid, title, sequence, status, capacity FROM event e"
+        " WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts)) FOR UPDATE",
         event_id,
+        org_id,
         org_id,
     )
     if not rows:
@@ -78,35 +79,69 @@ async def invite(
     people = _check_invitees(invitees)
     async with Event._meta.db.transaction():
         event = await _lock_event(org_id=org_id, event_id=event_id)
-        if event["status"] == "cancelled":
-            raise Conflict("the event is cancelled; nobody can be invited to it")
-        ids = await upsert_people(
-            [PersonIn(email=p.email, name=p.name, locale=p.locale) for p in people]
-        )
-        rows = await Invitation.raw(
-            "INSERT INTO invitation (id, event, person, role, message)"
-            " SELECT gen_random_uuid(), {}, p, r, {}"
-            " FROM unnest({}::uuid[], {}::text[]) AS u(p, r)"
-            " ON CONFLICT (event, person) DO UPDATE SET removed_at = NULL,"
-            " generation = invitation.generation + 1, role = EXCLUDED.role,"
-            " message = EXCLUDED.message, rsvp = 'needs-action', comment = '',"
-            " responded_at = NULL, response_source = '', waitlisted_at = NULL,"
-            " reply_sequence = NULL, updated_at = now()"
-            " WHERE invitation.removed_at IS NOT NULL"
-            " RETURNING person, generation",
-            event_id,
-            message,
-            [ids[p.email.lower()] for p in people],
-            [p.role for p in people],
-        )
-        queued = await outbox.queue_invitations(
-            event_id=event_id, sequence=event["sequence"], invitations=rows
-        )
-        await reminders.plan(
-            event_id=event_id, now=now or datetime.now(UTC), person_ids=[r["person"] for r in rows]
-        )
+        queued, invited = await _invite_locked(event, people, message=message, now=now)
     await enqueue_notifications(queue, queued, batch=True)
-    return len(rows), len(people) - len(rows)
+    return invited, len(people) - invited
+
+
+async def invite_locked(
+    event: dict[str, Any], invitees: Sequence[InviteeIn], *, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Invite people to an event the caller has locked (`lock_event_by_id`), inside its
+    transaction, for routes other than the hosts' (a visiting organization's delegation);
+    returns the outbox rows to enqueue after commit."""
+    queued, _invited = await _invite_locked(event, _check_invitees(invitees), message="", now=now)
+    return queued
+
+
+async def lock_event_by_id(event_id: uuid.UUID) -> dict[str, Any]:
+    """The event locked against concurrent changes, whoever asks (the caller checked)."""
+    rows = await Event.raw(
+        "SELECT id, org, uid, title, sequence, status, capacity FROM event"
+        " WHERE id = {} FOR UPDATE",
+        event_id,
+    )
+    if not rows:
+        raise NotFound("event not found")
+    return dict(rows[0])
+
+
+async def _invite_locked(
+    event: dict[str, Any],
+    people: Sequence[InviteeIn],
+    *,
+    message: str,
+    now: datetime | None,
+) -> tuple[list[dict[str, Any]], int]:
+    event_id = event["id"]
+    if event["status"] == "cancelled":
+        raise Conflict("the event is cancelled; nobody can be invited to it")
+    ids = await upsert_people(
+        [PersonIn(email=p.email, name=p.name, locale=p.locale) for p in people]
+    )
+    rows = await Invitation.raw(
+        "INSERT INTO invitation (id, event, person, role, message)"
+        " SELECT gen_random_uuid(), {}, p, r, {}"
+        " FROM unnest({}::uuid[], {}::text[]) AS u(p, r)"
+        " ON CONFLICT (event, person) DO UPDATE SET removed_at = NULL,"
+        " generation = invitation.generation + 1, role = EXCLUDED.role,"
+        " message = EXCLUDED.message, rsvp = 'needs-action', comment = '',"
+        " responded_at = NULL, response_source = '', waitlisted_at = NULL,"
+        " reply_sequence = NULL, updated_at = now()"
+        " WHERE invitation.removed_at IS NOT NULL"
+        " RETURNING person, generation",
+        event_id,
+        message,
+        [ids[p.email.lower()] for p in people],
+        [p.role for p in people],
+    )
+    queued = await outbox.queue_invitations(
+        event_id=event_id, sequence=event["sequence"], invitations=rows
+    )
+    await reminders.plan(
+        event_id=event_id, now=now or datetime.now(UTC), person_ids=[r["person"] for r in rows]
+    )
+    return list(queued), len(rows)
 
 
 async def uninvite(
@@ -120,44 +155,54 @@ async def uninvite(
     """Take a person off the list; they get a CANCEL for the event and no more reminders."""
     async with Event._meta.db.transaction():
         event = await _lock_event(org_id=org_id, event_id=event_id)
-        rows = await Invitation.raw(
-            "UPDATE invitation i SET removed_at = now(), updated_at = now(), waitlisted_at = NULL"
-            " FROM person p, invitation before WHERE p.id = i.person"
-            " AND p.email_key = lower({}) AND before.id = i.id"
-            " AND i.event = {} AND i.removed_at IS NULL"
-            " RETURNING i.person, i.generation,"
-            " before.rsvp = 'accepted' AND before.waitlisted_at IS NULL AS held_a_place",
-            email.strip(),
-            event_id,
-        )
-        if not rows:
+        outbox_rows, hooks = await uninvite_locked(event, email, now=now)
+        if outbox_rows is None:
             raise NotFound(f"{email!r} is not invited to this event")
-        promoted: list[dict[str, Any]] = []
-        hooks: list[dict[str, Any]] = []
-        if rows[0]["held_a_place"] and event["status"] != "cancelled":
-            stamp = now or datetime.now(UTC)
-            promoted = await rsvp.promote_waitlist(
-                event_id=event_id, capacity=event["capacity"], now=stamp
-            )
-            people = await rsvp.promoted_people(promoted)
-            if people:
-                hooks = await rsvp.rsvp_changed(
-                    event, people, source="waitlist", occurrence=None, now=stamp
-                )
-        await reminders.plan(
-            event_id=event_id, now=now or datetime.now(UTC), person_ids=[rows[0]["person"]]
-        )
-        queued: list[dict[str, Any]] = []
-        if event["status"] != "cancelled":  # after a cancellation there is nothing to take back
-            queued = await outbox.queue_uninvite(
-                event_id=event_id,
-                sequence=event["sequence"],
-                person_id=rows[0]["person"],
-                generation=rows[0]["generation"],
-            )
-    await enqueue_notifications(queue, queued)
-    await enqueue_notifications(queue, promoted)
+    await enqueue_notifications(queue, outbox_rows)
     await enqueue_webhooks(queue, hooks)
+
+
+async def uninvite_locked(
+    event: dict[str, Any], email: str, *, now: datetime | None = None
+) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]]]:
+    """Take a person off the list of a locked event, inside its transaction: (outbox rows to
+    enqueue, webhook rows to enqueue), or (None, []) when they were not on it. A place they
+    held goes to the first person on the waitlist."""
+    event_id = event["id"]
+    rows = await Invitation.raw(
+        "UPDATE invitation i SET removed_at = now(), updated_at = now(), waitlisted_at = NULL"
+        " FROM person p, invitation before WHERE p.id = i.person"
+        " AND p.email_key = lower({}) AND before.id = i.id"
+        " AND i.event = {} AND i.removed_at IS NULL"
+        " RETURNING i.person, i.generation,"
+        " before.rsvp = 'accepted' AND before.waitlisted_at IS NULL AS held_a_place",
+        email.strip(),
+        event_id,
+    )
+    if not rows:
+        return None, []
+    stamp = now or datetime.now(UTC)
+    promoted: list[dict[str, Any]] = []
+    hooks: list[dict[str, Any]] = []
+    if rows[0]["held_a_place"] and event["status"] != "cancelled":
+        promoted = await rsvp.promote_waitlist(
+            event_id=event_id, capacity=event["capacity"], now=stamp
+        )
+        people = await rsvp.promoted_people(promoted)
+        if people:
+            hooks = await rsvp.rsvp_changed(
+                event, people, source="waitlist", occurrence=None, now=stamp
+            )
+    await reminders.plan(event_id=event_id, now=stamp, person_ids=[rows[0]["person"]])
+    queued: list[dict[str, Any]] = []
+    if event["status"] != "cancelled":  # after a cancellation there is nothing to take back
+        queued = await outbox.queue_uninvite(
+            event_id=event_id,
+            sequence=event["sequence"],
+            person_id=rows[0]["person"],
+            generation=rows[0]["generation"],
+        )
+    return queued + promoted, hooks
 
 
 def _decode_cursor(cursor: str) -> str:
@@ -175,7 +220,12 @@ async def list_invitations(
     limit: int = DEFAULT_PAGE,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Current invitees by address, each with the delivery state of their latest message."""
-    exists = await Event.raw("SELECT 1 FROM event WHERE id = {} AND org = {}", event_id, org_id)
+    exists = await Event.raw(
+        "SELECT 1 FROM event e WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts))",
+        event_id,
+        org_id,
+        org_id,
+    )
     if not exists:
         raise NotFound("event not found")
     after = _decode_cursor(cursor) if cursor else ""

@@ -102,7 +102,7 @@ def text_body(ctx: MailContext) -> str:
     lines += [f"{label}{sep}{value}" for label, value, _ in _rows(ctx)]
     if ctx.note.strip():
         lines += ["", f"{t('label.note', loc)}{sep}", ctx.note.strip()]
-    if ev.description.strip() and ctx.method == "REQUEST":
+    if ev.description.strip() and (ctx.method == "REQUEST" or ctx.kind == "reminder"):
         lines += ["", f"{t('label.details', loc)}{sep}", ev.description.strip()]
     if ctx.links.rsvp:
         lines += ["", f"{t('label.rsvp', loc)}{sep}"]
@@ -142,7 +142,7 @@ def html_body(ctx: MailContext) -> str:
             f"<h3>{e(t('label.note', loc))}</h3>"
             f'<p style="white-space:pre-wrap">{e(ctx.note.strip())}</p>'
         )
-    if ev.description.strip() and ctx.method == "REQUEST":
+    if ev.description.strip() and (ctx.method == "REQUEST" or ctx.kind == "reminder"):
         blocks.append(
             f"<h3>{e(t('label.details', loc))}</h3>"
             f'<p style="white-space:pre-wrap">{e(ev.description.strip())}</p>'

@@ -163,12 +163,14 @@ _CLAIM_SQL = (
     " RETURNING n.id, n.key, n.kind, n.event, n.person, n.sequence, n.occurrence, n.detail,"
     " n.attempts, n.created_at, e.id AS event_id, e.uid, e.sequence AS event_sequence, e.title,"
     " e.description, e.location, e.online_url, e.starts_at, e.ends_at, e.timezone,"
-    " e.recurrence, e.status, e.created_at AS event_created_at,"
+    " e.recurrence, e.status, e.itinerary, e.created_at AS event_created_at,"
     " e.updated_at AS event_updated_at, o.name AS org_name, o.email AS org_email,"
     " p.email, p.name AS person_name, p.locale, p.feed_token,"
     " i.id AS invitation_id, i.role, i.rsvp, i.message, i.generation, i.removed_at,"
     " i.waitlisted_at,"
-    " e.reminders, o.default_reminders AS org_default_reminders"
+    " e.reminders, o.default_reminders AS org_default_reminders,"
+    " coalesce((SELECT array_agg(c.name ORDER BY c.slug) FROM organization c"
+    "  WHERE c.id = ANY(e.cohosts)), ARRAY[]::text[]) AS cohost_names"
 )
 
 
@@ -386,12 +388,14 @@ def render(
     kind = row["kind"]
     if method == "CANCEL" and kind == "update":
         kind = "cancellation"  # the occurrence was cancelled after this update was decided
+    # a co-hosted event speaks for all its hosts
+    hosts = [ctx["org_name"], *(ctx.get("cohost_names") or ())]
     mail = MailContext(
         kind=kind,
         uninvited=row["detail"] == "uninvited",
         locale=locale,
         event=event,
-        org_name=ctx["org_name"],
+        org_name=("、" if locale == "zh-CN" else ", ").join(hosts),
         org_email=ctx["org_email"],
         mail_from=settings.mail_from,
         recipient_email=ctx["email"],

@@ -8,15 +8,17 @@ import json
 import re
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from asyncpg.exceptions import UniqueViolationError
 
 from events_svc.calendar.timeutil import TimeRuleError, parse_duration
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound, Unauthorized
-from events_svc.orgs.tables import ApiKey, Organization
+from events_svc.orgs.schemas import OrgKind
+from events_svc.orgs.tables import ApiKey, Organization, OrgMembership
 from events_svc.validation import validate_email
 
 KEY_PREFIX = "evs"
@@ -25,6 +27,10 @@ _KEY_RE = re.compile(r"^evs_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
 # Compared against when a prefix is unknown, so that a miss costs the same as a wrong key.
 _DUMMY_HASH = hashlib.sha256(b"events-svc-dummy").hexdigest()
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+#: path segments under /orgs that are not organizations: /orgs/me is always the caller
+RESERVED_SLUGS = frozenset({"me"})
+KINDS: tuple[str, ...] = get_args(OrgKind)
+FEDERATION = "federation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +65,25 @@ def org_to_dict(row: dict[str, Any]) -> dict[str, Any]:
         "email": row["email"],
         "created_at": row["created_at"],
         "default_reminders": json.loads(defaults) if isinstance(defaults, str) else defaults,
+        "kind": row.get("kind"),
+        "region": row.get("region"),
     }
+
+
+def _kind(value: str | None) -> str | None:
+    if value is not None and value not in KINDS:
+        raise InvalidInput.field("kind", f"must be one of {', '.join(KINDS)}")
+    return value
+
+
+def _region(value: str | None) -> str | None:
+    """One line, single spaces; blank means none."""
+    if value is None:
+        return None
+    region = " ".join(value.split())
+    if len(region) > 100:
+        raise InvalidInput.field("region", "at most 100 characters")
+    return region or None
 
 
 async def update_org(
@@ -76,6 +100,10 @@ async def update_org(
         values["name_en"] = " ".join(changes["name_en"].split()) if changes["name_en"] else None
     if "email" in changes:
         values["email"] = validate_email(changes["email"], field="email")
+    if "kind" in changes:
+        values["kind"] = _kind(changes["kind"])
+    if "region" in changes:
+        values["region"] = _region(changes["region"])
     if "default_reminders" in changes:
         rules = changes["default_reminders"]
         errors = []
@@ -93,6 +121,8 @@ async def update_org(
         )
     if values:
         async with Organization._meta.db.transaction():
+            if "kind" in values:
+                await _check_kind_change(org_id=org_id, kind=values["kind"])
             await Organization.update(values).where(Organization.id == org_id)  # type: ignore[arg-type]
             if "default_reminders" in values:
                 from events_svc.reminders.service import plan_org_defaults
@@ -101,13 +131,41 @@ async def update_org(
     return await get_org(org_id=org_id)
 
 
+async def _check_kind_change(*, org_id: uuid.UUID, kind: str | None) -> None:
+    """A federation keeps its kind while it has member units (pending or active): members
+    reached through it would otherwise hang on an organization that is none. Call inside a
+    transaction; the row lock orders this against `add_members`."""
+    rows = await Organization.raw(
+        "SELECT kind, EXISTS (SELECT 1 FROM org_membership WHERE federation = o.id) AS has_members"
+        " FROM organization o WHERE o.id = {} FOR UPDATE",
+        org_id,
+    )
+    if rows and rows[0]["kind"] == FEDERATION and kind != FEDERATION and rows[0]["has_members"]:
+        raise Conflict(
+            "a federation with member units stays a federation; end its memberships first"
+            " (DELETE /orgs/me/members/{slug})",
+            errors=[FieldError(field="kind", message="the federation still has member units")],
+        )
+
+
 async def create_org(
-    *, slug: str, name: str, email: str, name_en: str | None = None, label: str = "initial"
+    *,
+    slug: str,
+    name: str,
+    email: str,
+    name_en: str | None = None,
+    kind: str | None = None,
+    region: str | None = None,
+    label: str = "initial",
 ) -> tuple[dict[str, Any], str]:
     """Create an organization with its first API key; returns (org, key)."""
     if not SLUG_RE.fullmatch(slug):
         raise InvalidInput.field("slug", "use 1-63 lower-case letters, digits and inner hyphens")
+    if slug in RESERVED_SLUGS:
+        raise InvalidInput.field("slug", f"{slug!r} is reserved: /orgs/{slug} names the caller")
     email = validate_email(email, field="email")
+    kind = _kind(kind)
+    region = _region(region)
     if not name.strip():
         raise InvalidInput.field("name", "must not be blank")
     key, prefix = new_key()
@@ -122,6 +180,8 @@ async def create_org(
                     name=" ".join(name.split()),
                     name_en=" ".join(name_en.split()) if name_en else name_en,
                     email=email,
+                    kind=kind,
+                    region=region,
                 )
             )
             await ApiKey.insert(
@@ -224,3 +284,133 @@ async def revoke_api_key(
         await ApiKey.update({ApiKey.revoked_at: now}).where(ApiKey.id == row["id"])
     rows = await list_api_keys(org_id=org_id)
     return next(r for r in rows if r["prefix"] == prefix)
+
+
+# --- federations and their member units ---------------------------------------------------
+
+_OTHER_SIDE = (
+    "SELECT o.slug, o.name, o.name_en, o.kind, o.region, m.status, m.invited_at, m.accepted_at"
+    " FROM org_membership m JOIN organization o ON o.id = m.{other}"
+    " WHERE m.{side} = {{}}"
+)
+
+
+async def add_members(*, org_id: uuid.UUID, slugs: Sequence[str]) -> tuple[int, int]:
+    """A federation asks organizations to join it; returns (new pending, already pending or
+    active). Every unknown slug (or its own) is named; then nothing is added."""
+    async with OrgMembership._meta.db.transaction():
+        # FOR SHARE: a concurrent change of the caller's kind waits for this to commit
+        me = await Organization.raw("SELECT kind FROM organization WHERE id = {} FOR SHARE", org_id)
+        kind = me[0]["kind"] if me else None
+        if kind != FEDERATION:
+            raise Conflict(
+                "only a federation lists member units; this organization's kind is"
+                f' {kind or "not set"} (PATCH /orgs/me with {{"kind": "federation"}})'
+            )
+        found = await Organization.raw(
+            "SELECT id, slug FROM organization WHERE slug = ANY({}::text[])", list(set(slugs))
+        )
+        ids = {r["slug"]: r["id"] for r in found}
+        errors = []
+        for i, slug in enumerate(slugs):
+            if slug not in ids:
+                errors.append(FieldError(field=f"slugs.{i}", message=f"no organization {slug!r}"))
+            elif ids[slug] == org_id:
+                errors.append(FieldError(field=f"slugs.{i}", message="is this organization"))
+        if errors:
+            raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+        wanted = list({ids[s] for s in slugs})
+        added = await OrgMembership.raw(
+            "INSERT INTO org_membership (id, federation, member, status)"
+            " SELECT gen_random_uuid(), {}, u, 'pending' FROM unnest({}::uuid[]) AS u"
+            " ON CONFLICT (federation, member) DO NOTHING RETURNING member",
+            org_id,
+            wanted,
+        )
+    return len(added), len(wanted) - len(added)
+
+
+async def list_members(*, org_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The federation's member units, pending and active, by slug."""
+    sql = _OTHER_SIDE.format(other="member", side="federation") + " ORDER BY o.slug"
+    return list(await OrgMembership.raw(sql, org_id))
+
+
+async def list_memberships(*, org_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The federations the organization belongs to or is asked to join, by slug."""
+    sql = _OTHER_SIDE.format(other="federation", side="member") + " ORDER BY o.slug"
+    return list(await OrgMembership.raw(sql, org_id))
+
+
+async def accept_membership(
+    *, org_id: uuid.UUID, federation_slug: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """The member unit accepts a federation's invitation; accepting again changes nothing."""
+    await OrgMembership.raw(
+        "UPDATE org_membership m SET status = 'active', accepted_at = {}"
+        " FROM organization f WHERE f.id = m.federation AND f.slug = {}"
+        " AND m.member = {} AND m.status = 'pending'",
+        now or datetime.now(UTC),
+        federation_slug,
+        org_id,
+    )
+    rows = await OrgMembership.raw(
+        _OTHER_SIDE.format(other="federation", side="member") + " AND o.slug = {}",
+        org_id,
+        federation_slug,
+    )
+    if not rows:
+        raise NotFound(f"no invitation to join {federation_slug!r}")
+    return dict(rows[0])
+
+
+async def remove_member(*, org_id: uuid.UUID, member_slug: str) -> None:
+    """The federation ends a membership or withdraws its invitation."""
+    rows = await OrgMembership.raw(
+        "DELETE FROM org_membership m USING organization o"
+        " WHERE o.id = m.member AND o.slug = {} AND m.federation = {} RETURNING m.id",
+        member_slug,
+        org_id,
+    )
+    if not rows:
+        raise NotFound(f"{member_slug!r} is not a member unit of this federation")
+
+
+async def leave_federation(*, org_id: uuid.UUID, federation_slug: str) -> None:
+    """The member unit leaves a federation or declines its invitation."""
+    rows = await OrgMembership.raw(
+        "DELETE FROM org_membership m USING organization o"
+        " WHERE o.id = m.federation AND o.slug = {} AND m.member = {} RETURNING m.id",
+        federation_slug,
+        org_id,
+    )
+    if not rows:
+        raise NotFound(f"no membership in {federation_slug!r}")
+
+
+async def public_profile(*, slug: str) -> dict[str, Any]:
+    """What anyone may read about an organization: names, kind, region, federations."""
+    rows = await Organization.raw(
+        "SELECT o.id, o.slug, o.name, o.name_en, o.kind, o.region,"
+        " (SELECT count(*) FROM org_membership m"
+        "  WHERE m.federation = o.id AND m.status = 'active') AS members_count"
+        " FROM organization o WHERE o.slug = {}",
+        slug,
+    )
+    if not rows:
+        raise NotFound(f"no organization {slug!r}")
+    row = rows[0]
+    member_of = await OrgMembership.raw(
+        "SELECT f.slug, f.name FROM org_membership m JOIN organization f ON f.id = m.federation"
+        " WHERE m.member = {} AND m.status = 'active' ORDER BY f.slug",
+        row["id"],
+    )
+    return {
+        "slug": row["slug"],
+        "name": row["name"],
+        "name_en": row["name_en"],
+        "kind": row["kind"],
+        "region": row["region"],
+        "member_of": [dict(r) for r in member_of],
+        "members_count": row["members_count"] if row["kind"] == FEDERATION else None,
+    }

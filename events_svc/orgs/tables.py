@@ -1,7 +1,8 @@
-"""Organizations and their API keys."""
+"""Organizations, their API keys, and federations' member units."""
 
 from piccolo.columns import JSONB, UUID, ForeignKey, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.constraints import Unique
 from piccolo.table import Table
 
 
@@ -13,6 +14,10 @@ class Organization(Table, tablename="organization"):
     email = Varchar(length=254)  #: contact address; Reply-To of the organization's mail
     #: reminder rules for events that give none, e.g. [{"before": "P1D"}]; NULL = no reminders
     default_reminders = JSONB(null=True, default=None)
+    #: federation / provincial_association / city_association / county_association /
+    #: service_agency; NULL = not said (organizations made before kinds existed)
+    kind = Varchar(length=32, null=True, default=None)
+    region = Varchar(length=100, null=True, default=None)  #: e.g. 广东省, 北京市, 深圳市
     created_at = Timestamptz(default=TimestamptzNow())
 
 
@@ -25,3 +30,18 @@ class ApiKey(Table, tablename="api_key"):
     created_at = Timestamptz(default=TimestamptzNow())
     last_used_at = Timestamptz(null=True, default=None)  #: updated at most once a minute
     revoked_at = Timestamptz(null=True, default=None)  #: a revoked key authenticates nothing
+
+
+class OrgMembership(Table, tablename="org_membership"):
+    """A federation's member unit: listed by the federation (pending), accepted by the member
+    with its own key (active). Ending it deletes the row."""
+
+    id = UUID(primary_key=True)
+    #: no index of its own: `one_per_pair` (federation, member) serves its lookups
+    federation = ForeignKey(references=Organization, null=False)
+    member = ForeignKey(references=Organization, null=False, index=True)
+    status = Varchar(length=16, default="pending")  #: pending / active
+    invited_at = Timestamptz(default=TimestamptzNow())
+    accepted_at = Timestamptz(null=True, default=None)
+
+    one_per_pair = Unique([federation, member])

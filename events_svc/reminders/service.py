@@ -151,7 +151,12 @@ async def list_reminders(
     *, org_id: uuid.UUID, event_id: uuid.UUID, offset: int = 0, limit: int = PAGE
 ) -> list[dict[str, Any]]:
     """Each reminder of the event per person: rule, occurrence, due, sent, outcome."""
-    owned = await Event.raw("SELECT 1 FROM event WHERE id = {} AND org = {}", event_id, org_id)
+    owned = await Event.raw(
+        "SELECT 1 FROM event e WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts))",
+        event_id,
+        org_id,
+        org_id,
+    )
     if not owned:
         raise NotFound("event not found")
     rows = await Notification.raw(

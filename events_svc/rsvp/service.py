@@ -382,7 +382,10 @@ async def _occurrence_reply(
 async def attendance(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
     """Counts per answer, the waitlist in order, and every invitee's answer and comment."""
     events = await Event.raw(
-        "SELECT id, capacity FROM event WHERE id = {} AND org = {}", event_id, org_id
+        "SELECT id, capacity FROM event e WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts))",
+        event_id,
+        org_id,
+        org_id,
     )
     if not events:
         raise NotFound("event not found")
