@@ -77,13 +77,25 @@ async def test_sign_accept_cohost_and_feeds(
     only_host = await client.patch(f"/events/{ev['id']}", json={"cohosts": []}, headers=auth(bj))
     assert only_host.status_code == 422 and only_host.json()["errors"][0]["field"] == "cohosts"
 
+    # the co-host invites its own supervisors by tag
+    for email, name, tags in (
+        ("dudao@bjswa.example.org", "北京督导", ["督导"]),
+        ("huizhang@bjswa.example.org", "北京会长", ["理事"]),
+    ):
+        added = await client.post(
+            "/orgs/me/contacts",
+            json={"email": email, "name": name, "title": "督导", "tags": tags},
+            headers=auth(bj),
+        )
+        assert added.status_code == 201, added.text
     invited = await client.post(
         f"/events/{ev['id']}/invitations",
-        json={"invitees": [{"email": "dudao@bjswa.example.org", "name": "北京督导"}]},
+        json={"organizations": [{"slug": "bjswa", "tags": ["督导"]}]},
         headers=auth(bj),
     )
-    assert invited.status_code == 202
+    assert invited.status_code == 202 and invited.json()["invited"] == 1, invited.text
     await worker.drain()
+    assert smtp.for_recipient("huizhang@bjswa.example.org") == []
     (mail,) = smtp.for_recipient("dudao@bjswa.example.org")
     text = mail.message.get_body(("plain",)).get_content()
     assert "广东省社会工作师联合会、北京社会工作者协会 邀请您参加" in text
