@@ -28,8 +28,13 @@ from events_svc.orgs.controllers import OrgController
 from events_svc.partnerships.controllers import PartnershipController
 from events_svc.piccolo_conf import DB
 from events_svc.reminders.controllers import ReminderController
-from events_svc.rsvp.controllers import AttendanceController, RsvpController
+from events_svc.rsvp.controllers import RsvpController
 from events_svc.settings import Settings, get_settings
+from events_svc.training.controllers import (
+    AttendanceController,
+    CertificateController,
+    CompletionController,
+)
 from events_svc.webhooks.controllers import WebhookController
 
 
@@ -80,7 +85,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         FeedController,
         FeedTokenController,
         RsvpController,
-        AttendanceController,
+        AttendanceController,  # answers (GET, rsvp) and training check-ins (POST)
+        CompletionController,
+        CertificateController,
         WebhookController,
         InboundController,
     ]

@@ -1,4 +1,4 @@
-"""The `events-svc` command: migrate, serve, worker, inbound-smtp, org create, dev."""
+"""The `events-svc` command: migrate, serve, worker, inbound-smtp, org create, demo, dev."""
 
 from __future__ import annotations
 
@@ -131,7 +131,44 @@ def _cmd_inbound_smtp(args: argparse.Namespace) -> int:
 def _cmd_dev(args: argparse.Namespace) -> int:
     from events_svc.dev.embedded import run_dev
 
-    return run_dev(port=args.port, var_dir=args.var)
+    return run_dev(port=args.port, var_dir=args.var, demo=args.demo)
+
+
+async def _demo(settings: Settings) -> dict[str, object]:
+    from arq import create_pool
+    from arq.connections import RedisSettings
+
+    from events_svc.app import configure_database, start_database_pool
+    from events_svc.demo import load_demo
+    from events_svc.piccolo_conf import DB
+
+    configure_database(settings)
+    await start_database_pool(max_size=4)
+    queue = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    try:
+        result = await load_demo(settings=settings, queue=queue)
+    finally:
+        await queue.aclose()
+        await DB.close_connection_pool()
+    base = settings.public_base_url
+    return {
+        "organizations": result.organizations,
+        "events": result.events,
+        "partnership": result.partnership,
+        "feeds": {
+            "gdswa": f"{base}/feeds/orgs/gdswa.ics",
+            "bjswa": f"{base}/feeds/orgs/bjswa.ics",
+            "partnership": f"{base}/feeds/partnerships/{result.partnership}.ics",
+            "forum sessions": f"{base}/feeds/orgs/gdswa.ics?detail=sessions",
+        },
+        "notes": result.notes,
+    }
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    settings = _settings_or_exit()
+    print(json.dumps(asyncio.run(_demo(settings)), ensure_ascii=False, indent=2))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,9 +207,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8025)
     p.set_defaults(func=_cmd_inbound_smtp)
 
+    p = sub.add_parser(
+        "demo", help="load the seed's story (organizations, visit, agreement, forum, training)"
+    )
+    p.set_defaults(func=_cmd_demo)
+
     p = sub.add_parser("dev", help="run everything embedded: PostgreSQL, Redis, mail catcher")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--var", default="var", help="where data persists (default ./var)")
+    p.add_argument("--demo", action="store_true", help="load `events-svc demo` once it runs")
     p.set_defaults(func=_cmd_dev)
     return parser
 

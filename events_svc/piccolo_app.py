@@ -13,6 +13,7 @@ from events_svc.notifications.tables import Notification
 from events_svc.orgs.tables import ApiKey, Organization, OrgMembership
 from events_svc.partnerships.tables import Partnership, PartnershipParty
 from events_svc.people.tables import Person
+from events_svc.training.tables import Attendance, Certificate
 from events_svc.webhooks.tables import Webhook, WebhookDelivery
 
 TABLES = [
@@ -31,6 +32,8 @@ TABLES = [
     Notification,
     Webhook,
     WebhookDelivery,
+    Attendance,
+    Certificate,
 ]
 
 APP_CONFIG = AppConfig(

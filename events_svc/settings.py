@@ -87,6 +87,9 @@ class Settings:
     #: on SIGTERM/SIGINT a worker takes no new job and gives the running ones this long to
     #: finish, so a deploy never cuts a message between the SMTP reply and its record
     worker_stop_grace: float = 60.0
+    #: an agenda change reaches invitees this long after the first edit, with every edit made
+    #: meanwhile in one message
+    agenda_update_delay: float = 300.0
     #: how often subscribed calendars are asked to refresh (REFRESH-INTERVAL, X-PUBLISHED-TTL)
     feed_refresh_seconds: int = 3600
     #: a webhook POST (connect, send, answer) is abandoned and retried after this long
@@ -199,6 +202,7 @@ class Settings:
             smtp_pool_size=int(number("SMTP_POOL_SIZE", 4, 1, 64)),
             smtp_timeout=number("SMTP_TIMEOUT_SECONDS", 30, 1, 600),
             worker_stop_grace=number("WORKER_STOP_GRACE_SECONDS", 60, 1, 3600),
+            agenda_update_delay=number("AGENDA_UPDATE_DELAY_SECONDS", 300, 0, 7 * 86400),
             feed_refresh_seconds=int(number("FEED_REFRESH_SECONDS", 3600, 60, 7 * 86400)),
             webhook_timeout=number("WEBHOOK_TIMEOUT_SECONDS", 10, 1, 120),
             webhook_retry_first=number("WEBHOOK_RETRY_FIRST_SECONDS", 10, 0.1, 3600),

@@ -69,6 +69,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "SWEEP_INTERVAL_SECONDS": "1",
             "SWEEP_GRACE_SECONDS": "2",
             "SMTP_TIMEOUT_SECONDS": "5",
+            "AGENDA_UPDATE_DELAY_SECONDS": "0",
         }
     )
     from events_svc.cli import migrate

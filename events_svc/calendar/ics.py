@@ -34,6 +34,83 @@ PARTSTATS = {
 
 
 @dataclass(frozen=True, slots=True)
+class Speaker:
+    name: str
+    email: str
+    role: str  #: speaker / chair
+
+
+@dataclass(frozen=True, slots=True)
+class AgendaEntry:
+    """One session of an event's programme (local times in the event's zone)."""
+
+    id: str  #: stable across edits: part of the session's own UID in feeds
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    room: str = ""
+    description: str = ""
+    speakers: tuple[Speaker, ...] = ()
+
+
+def agenda_entries(raw: Any) -> tuple[AgendaEntry, ...]:
+    """Stored agenda JSON (text or decoded) -> entries in time order."""
+    items = json.loads(raw) if isinstance(raw, str) else raw
+    return tuple(
+        AgendaEntry(
+            id=i["id"],
+            title=i["title"],
+            starts_at=datetime.fromisoformat(i["starts_at"]),
+            ends_at=datetime.fromisoformat(i["ends_at"]),
+            room=i.get("room", ""),
+            description=i.get("description", ""),
+            speakers=tuple(
+                Speaker(name=sp.get("name", ""), email=sp["email"], role=sp.get("role", "speaker"))
+                for sp in i.get("speakers", ())
+            ),
+        )
+        for i in items or ()
+    )
+
+
+def agenda_text(agenda: Sequence[AgendaEntry], *, one_day: bool | None = None) -> str:
+    """The agenda as plain text lines, for the ICS DESCRIPTION (both languages' heading)."""
+    if not agenda:
+        return ""
+    if one_day is None:
+        one_day = len({a.starts_at.date() for a in agenda}) == 1
+    lines = ["议程 / Agenda"]
+    for a in agenda:
+        when = (
+            f"{a.starts_at:%H:%M}–{a.ends_at:%H:%M}"
+            if one_day
+            else f"{a.starts_at:%m-%d %H:%M}–{a.ends_at:%H:%M}"
+        )
+        room = f" · {a.room}" if a.room else ""
+        people = "、".join(sp.name or sp.email for sp in a.speakers)
+        lines.append(f"{when} {a.title}{room}" + (f"（{people}）" if people else ""))
+    return "\n".join(lines)
+
+
+def agenda_changes(
+    before: Sequence[AgendaEntry], after: Sequence[AgendaEntry]
+) -> list[tuple[str, AgendaEntry]]:
+    """What changed between two agendas: ("new" | "moved" | "removed" | "changed", entry)."""
+    old = {a.id: a for a in before}
+    new = {a.id: a for a in after}
+    out: list[tuple[str, AgendaEntry]] = []
+    for a in after:
+        if a.id not in old:
+            out.append(("new", a))
+        elif (old[a.id].starts_at, old[a.id].ends_at) != (a.starts_at, a.ends_at):
+            out.append(("moved", a))
+        elif old[a.id] != a:
+            out.append(("changed", a))
+    out += [("removed", a) for a in before if a.id not in new]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
 class EventData:
     """What a calendar shows of an event; times are local wall-clock in `timezone`."""
 
@@ -58,6 +135,8 @@ class EventData:
     recurrence_id: datetime | None = None
     #: for a series: local starts of the occurrences cancelled one by one (EXDATE)
     exdates: tuple[datetime, ...] = ()
+    #: the programme, shown in messages (in the reader's language) and in the DESCRIPTION
+    agenda: tuple[AgendaEntry, ...] = ()
     #: for a series: its occurrences changed one by one, each with `recurrence_id` (the
     #: cancelled ones are also in `exdates`, and a feed shows only the EXDATE)
     overrides: tuple[EventData, ...] = ()
@@ -142,6 +221,7 @@ def event_data(
         alarms=alarm_triggers(
             row.get("reminders"), row.get("org_default_reminders"), row["timezone"]
         ),
+        agenda=agenda_entries(row.get("agenda")),
     )
     if not occurrences or not event.recurrence:
         return event
@@ -204,10 +284,41 @@ def _address(party: Party) -> vCalAddress:
 
 
 def _description(event: EventData) -> str:
-    parts = [event.description.strip()]
+    parts = [event.description.strip(), agenda_text(event.agenda)]
     if event.online_url:
         parts.append(event.online_url)
     return "\n\n".join(p for p in parts if p)
+
+
+def session_vevents(event: EventData, *, organizer: Party, dtstamp: datetime) -> bytes:
+    """Each agenda entry as a VEVENT of its own (a feed's `?detail=sessions`): a stable UID
+    per session, RELATED-TO the event, the event's SEQUENCE and status; MARKER where
+    recipient lines go."""
+    tz = zone(event.timezone)
+    parts = []
+    for entry in event.agenda:
+        component = Event()
+        component.add("uid", f"{entry.id}.{event.uid}")
+        component.add("sequence", event.sequence)
+        component.add("dtstamp", dtstamp.astimezone(UTC))
+        component.add("dtstart", entry.starts_at.replace(tzinfo=tz))
+        component.add("dtend", entry.ends_at.replace(tzinfo=tz))
+        component.add("summary", entry.title)
+        lines = [entry.description.strip()] if entry.description.strip() else []
+        if entry.speakers:
+            lines.append("、".join(sp.name or sp.email for sp in entry.speakers))
+        lines.append(event.title)
+        component.add("description", "\n\n".join(lines))
+        location = " · ".join(p for p in (entry.room, event.location) if p)
+        if location:
+            component.add("location", location)
+        component.add("related-to", event.uid, parameters={"RELTYPE": "PARENT"})
+        component.add("url", event.online_url or event.url)
+        component.add("status", "CANCELLED" if event.status == "cancelled" else "CONFIRMED")
+        component.add("organizer", _address(organizer))
+        component.add(_MARKER_NAME, "1")
+        parts.append(component.to_ical())
+    return b"".join(parts)
 
 
 def vevent(

@@ -205,7 +205,7 @@ def _children(env: dict[str, str], port: int) -> Iterator[list[subprocess.Popen[
                 proc.wait()
 
 
-def run_dev(*, port: int, var_dir: str) -> int:
+def run_dev(*, port: int, var_dir: str, demo: bool = False) -> int:
     """Run API, worker, PostgreSQL, Redis and the mail catcher until Ctrl-C."""
     import asyncio
 
@@ -268,6 +268,12 @@ def run_dev(*, port: int, var_dir: str) -> int:
                 ),
                 flush=True,
             )
+            if demo:
+                # the seed's story, through the same code as `events-svc demo`; its mail goes
+                # to the catcher like everything else
+                subprocess.run(  # noqa: S603
+                    [sys.executable, "-m", "events_svc.cli", "demo"], env=env, check=False
+                )
             print("events-svc dev: ready; Ctrl-C stops everything", flush=True)
             while not stopping:
                 if any(p.poll() is not None for p in procs):

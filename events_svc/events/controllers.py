@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 from arq.connections import ArqRedis
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
@@ -14,8 +14,11 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from events_svc.deps import BEARER, CALLER, QUEUE, provide_optional_caller
 from events_svc.errors import Unauthorized
+from events_svc.events import agenda as agendas
 from events_svc.events import service
 from events_svc.events.schemas import (
+    AgendaOut,
+    AgendaPut,
     EventCreate,
     EventKind,
     EventOut,
@@ -26,6 +29,7 @@ from events_svc.events.schemas import (
     OccurrencePatch,
 )
 from events_svc.events.service import event_uuid, instant
+from events_svc.jobs import enqueue_notifications
 from events_svc.openapi import problems
 from events_svc.orgs.service import Caller
 from events_svc.settings import Settings
@@ -186,6 +190,32 @@ class EventController(Controller):
             queue=queue,
         )
         return msgspec.convert(row, OccurrenceOut)
+
+    @put(
+        "/{event_id:str}/agenda",
+        responses=problems(401, 404, 409),
+        summary="Set the event's agenda (sessions, rooms, speakers); speakers are invited",
+        description="Times are local to the event's zone and within it. Each session keeps "
+        "its `id` (send it back to keep it when renaming). Invitees get one update with what "
+        "changed, `AGENDA_UPDATE_DELAY_SECONDS` after the first edit, however many edits.",
+    )
+    async def put_agenda(
+        self,
+        caller: NamedDependency[Caller],
+        event_id: FromPath[str],
+        data: JSONBody[AgendaPut],
+        queue: NamedDependency[ArqRedis],
+        settings: NamedDependency[Settings],
+    ) -> AgendaOut:
+        answer, invitations, updates = await agendas.set_agenda(
+            org_id=caller.org_id,
+            event_id=event_uuid(event_id),
+            items=data.items,
+            update_delay=settings.agenda_update_delay,
+        )
+        await enqueue_notifications(queue, invitations, batch=True)
+        await enqueue_notifications(queue, updates, at_due_time=True)
+        return msgspec.convert(answer, AgendaOut)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

@@ -23,6 +23,8 @@ Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=63)]
 Cohosts = Annotated[list[Slug], msgspec.Meta(max_length=20)]
 PartnershipRef = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
 Area = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+#: share of a training's sessions a person must attend to complete it
+Threshold = Annotated[float, msgspec.Meta(gt=0, le=1)]
 
 
 class ItineraryBlock(msgspec.Struct, forbid_unknown_fields=True):
@@ -82,6 +84,7 @@ class EventCreate(msgspec.Struct, forbid_unknown_fields=True):
     host: Slug | None = None
     visiting: Visiting = []
     itinerary: Itinerary | None = None
+    completion_threshold: Threshold = 0.8
 
 
 class EventPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -105,6 +108,7 @@ class EventPatch(msgspec.Struct, forbid_unknown_fields=True):
     host: Slug | None | UnsetType = UNSET
     visiting: Visiting | UnsetType = UNSET
     itinerary: Itinerary | None | UnsetType = UNSET
+    completion_threshold: Threshold | UnsetType = UNSET
 
 
 class EventOut(msgspec.Struct):
@@ -133,6 +137,7 @@ class EventOut(msgspec.Struct):
     visibility: str
     capacity: int | None
     reminders: list[ReminderRuleOut] | None
+    completion_threshold: float  #: trainings: share of sessions that completes the course
     created_at: datetime
     updated_at: datetime
 
@@ -160,3 +165,47 @@ class OccurrenceOut(msgspec.Struct):
     ends_at_utc: datetime
     status: str
     sequence: int  #: this occurrence's SEQUENCE (its messages and feed entries carry it)
+
+
+class SpeakerIn(msgspec.Struct, forbid_unknown_fields=True):
+    email: Annotated[str, msgspec.Meta(max_length=254)]
+    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    role: Literal["speaker", "chair"] = "speaker"
+
+
+class AgendaItemIn(msgspec.Struct, forbid_unknown_fields=True):
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    starts_at: datetime
+    ends_at: datetime
+    room: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    description: Annotated[str, msgspec.Meta(max_length=5000)] = ""
+    speakers: Annotated[list[SpeakerIn], msgspec.Meta(max_length=50)] = []
+    #: the id the agenda gave this session before, to keep it (and its UID) when renamed
+    id: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+
+
+class AgendaPut(msgspec.Struct, forbid_unknown_fields=True):
+    items: Annotated[list[AgendaItemIn], msgspec.Meta(max_length=200)]
+
+
+class SpeakerOut(msgspec.Struct):
+    email: str
+    name: str
+    role: str
+
+
+class AgendaItemOut(msgspec.Struct):
+    id: str
+    title: str
+    starts_at: str
+    ends_at: str
+    room: str
+    description: str
+    speakers: list[SpeakerOut]
+
+
+class AgendaOut(msgspec.Struct):
+    event: str
+    items: list[AgendaItemOut]
+    invited: int  #: speakers newly invited
+    updates_queued: int  #: invitees who will get one update with what changed

@@ -184,6 +184,7 @@ async def create_event(
         "status": "scheduled",
         "visibility": data.visibility,
         "capacity": data.capacity,
+        "completion_threshold": data.completion_threshold,
         "reminders": json.dumps(reminders) if reminders is not None else None,
         "partnership": partnership_id,
         "area": data.area if partnership_id else None,
@@ -347,6 +348,7 @@ def _row_out(row: dict[str, Any]) -> dict[str, Any]:
         "visibility": row["visibility"],
         "capacity": row["capacity"],
         "reminders": reminders,
+        "completion_threshold": row["completion_threshold"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
@@ -489,7 +491,7 @@ async def update_event(
                 if stored_itinerary is not None
                 else None
             )
-        for name in ("kind", "visibility", "capacity", "description"):
+        for name in ("kind", "visibility", "capacity", "description", "completion_threshold"):
             if name in given:
                 changes[name] = given[name]
         if "title" in given:

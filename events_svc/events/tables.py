@@ -4,6 +4,7 @@ from piccolo.columns import (
     JSONB,
     UUID,
     Array,
+    DoublePrecision,
     ForeignKey,
     Integer,
     Text,
@@ -43,6 +44,8 @@ class Event(Table, tablename="event"):
     status = Varchar(length=16, default="scheduled")  #: scheduled / cancelled
     visibility = Varchar(length=16, default="public")  #: public / private
     capacity = Integer(null=True, default=None)  #: maximum accepted participants; NULL = no limit
+    #: trainings: share of the course's sessions (0 < t <= 1) that completes it
+    completion_threshold = DoublePrecision(default=0.8)
     #: reminder rules [{"before": "PT1H"} | {"at": "2027-06-10T08:00:00"}]; NULL = org default
     reminders = JSONB(null=True, default=None)
     #: the co-operation agreement the event belongs to, and its area of co-operation
@@ -56,6 +59,9 @@ class Event(Table, tablename="event"):
     visiting = Array(base_column=UUID(), default=list)
     #: time blocks within the event: [{"title", "starts_at", "ends_at", "place"}] (local)
     itinerary = JSONB(null=True, default=None)
+    #: the programme: [{"id", "title", "starts_at", "ends_at", "room", "description",
+    #: "speakers": [{"email", "name", "role"}]}] (local times; ids keep each session's UID)
+    agenda = JSONB(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
 

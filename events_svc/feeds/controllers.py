@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, HttpMethod, Request, Response, post, route
 from litestar.di import NamedDependency
@@ -31,12 +31,19 @@ _FEED_RESPONSE = {
 }
 
 
-def feed_config(settings: Settings) -> service.FeedConfig:
+def feed_config(settings: Settings, detail: str | None = None) -> service.FeedConfig:
     return service.FeedConfig(
         base_url=settings.public_base_url,
         mail_from=settings.organizer_email,
         refresh=settings.feed_refresh,
+        sessions=detail == "sessions",
     )
+
+
+Detail = Annotated[
+    Literal["sessions"] | None,
+    QueryParameter(description="`sessions`: each agenda item as its own event"),
+]
 
 
 def _ics_name(ref: str) -> str:
@@ -116,9 +123,10 @@ class FeedController(Controller):
         ref: FromPath[str],
         settings: NamedDependency[Settings],
         kind: Annotated[list[EventKind] | None, QueryParameter(description="repeatable")] = None,
+        detail: Detail = None,
     ) -> Response[bytes]:
         slug = _ics_name(ref)
-        config, now = feed_config(settings), datetime.now(UTC)
+        config, now = feed_config(settings, detail), datetime.now(UTC)
         stamp = await service.org_stamp(slug=slug, kinds=kind or (), now=now, config=config)
         body = None
         if not not_modified(request, stamp.etag, stamp.last_modified):
@@ -138,9 +146,10 @@ class FeedController(Controller):
         request: Request[Any, Any, Any],
         ref: FromPath[str],
         settings: NamedDependency[Settings],
+        detail: Detail = None,
     ) -> Response[bytes]:
         ident = _ics_name(ref)
-        config, now = feed_config(settings), datetime.now(UTC)
+        config, now = feed_config(settings, detail), datetime.now(UTC)
         stamp = await service.partnership_stamp(ident=ident, now=now, config=config)
         body = None
         if not not_modified(request, stamp.etag, stamp.last_modified):
@@ -160,9 +169,10 @@ class FeedController(Controller):
         request: Request[Any, Any, Any],
         ref: FromPath[str],
         settings: NamedDependency[Settings],
+        detail: Detail = None,
     ) -> Response[bytes]:
         token = _ics_name(ref)
-        config, now = feed_config(settings), datetime.now(UTC)
+        config, now = feed_config(settings, detail), datetime.now(UTC)
         stamp = await service.person_stamp(token=token, now=now, config=config)
         body = None
         if not not_modified(request, stamp.etag, stamp.last_modified):

@@ -32,6 +32,7 @@ from events_svc.calendar.ics import (
     Party,
     event_data,
     recipient_lines,
+    session_vevents,
     vevents,
 )
 from events_svc.calendar.vtimezone import vtimezone
@@ -61,6 +62,8 @@ class FeedConfig:
     base_url: str
     mail_from: str
     refresh: timedelta
+    #: `?detail=sessions`: an event with an agenda shows as its sessions, one VEVENT each
+    sessions: bool = False
 
 
 @dataclass(slots=True)
@@ -247,7 +250,7 @@ async def _public_stamp(
     )
     agg = rows[0]
     return Stamp(
-        key=f"{scope}:{owner}:{','.join(kind_list)}",
+        key=f"{scope}:{owner}:{','.join(kind_list)}:{'sessions' if config.sessions else ''}",
         etag=_etag(FORMAT, PRODID, config, scope, name, kind_list, agg["n"], agg["digest"]),
         last_modified=agg["last"] or datetime(2000, 1, 1, tzinfo=UTC),
         private=False,
@@ -285,7 +288,7 @@ async def person_stamp(*, token: str, now: datetime, config: FeedConfig) -> Stam
     agg = rows[0]
     name = person["name"] or person["email"]
     stamp = Stamp(
-        key=f"person:{person['id']}",
+        key=f"person:{person['id']}:{'sessions' if config.sessions else ''}",
         etag=_etag(FORMAT, PRODID, config, name, person["email"], agg["n"], agg["digest"]),
         last_modified=agg["last"] or datetime(2000, 1, 1, tzinfo=UTC),
         private=True,
@@ -422,11 +425,14 @@ _BLOCK_CACHES: dict[FeedConfig, _Lru] = {}
 
 
 def _blocks_for(config: FeedConfig) -> _Lru:
+    """The block cache of one way of rendering (with or without sessions, per settings)."""
     cache = _BLOCK_CACHES.get(config)
     if cache is None:
-        _BLOCK_CACHES.clear()  # the settings changed (tests): nothing rendered before holds
-        cache = _BLOCK_CACHES[config] = BLOCKS
-        BLOCKS.clear()
+        if len(_BLOCK_CACHES) >= 4:
+            _BLOCK_CACHES.clear()  # the settings changed (tests): nothing rendered before holds
+        cache = _BLOCK_CACHES[config] = (
+            BLOCKS if not _BLOCK_CACHES else _Lru(max_items=100_000, max_bytes=64 * 1024 * 1024)
+        )
     return cache
 
 
@@ -456,7 +462,10 @@ async def _render(
         event = event_data(row, base_url=config.base_url, occurrences=occurrences[row["id"]])
         organizer = Party(email=config.mail_from, name=row["org_name"])
         # DTSTAMP is the last change, so the same event gives the same bytes (and ETag)
-        marked = vevents(event, organizer=organizer, dtstamp=row["updated_at"])
+        if config.sessions and event.agenda:
+            marked = session_vevents(event, organizer=organizer, dtstamp=row["updated_at"])
+        else:
+            marked = vevents(event, organizer=organizer, dtstamp=row["updated_at"])
         block = (marked, marked.replace(MARKER, b""))
         defaults = _defaults_text(row["org_default_reminders"])
         key = (row["id"], row["updated_at"], row["org_name"], defaults)

@@ -86,6 +86,39 @@ TEXT: dict[str, dict[Locale, str]] = {
         "en": "If you cannot come after all, say so with the link below so the place goes to "
         "someone else.",
     },
+    "subject.certificate": {"zh-CN": "结业证书：{title}", "en": "Your certificate: {title}"},
+    "intro.certificate": {
+        "zh-CN": "祝贺您完成以下培训课程！{org} 为您颁发结业证书：",
+        "en": "Congratulations on completing this course! {org} has issued your certificate:",
+    },
+    "hint.certificate": {
+        "zh-CN": "任何人打开上面的核验链接，即可确认此证书真实有效。",
+        "en": "Anyone who opens the verification link above can confirm that this certificate "
+        "is genuine.",
+    },
+    "label.holder": {"zh-CN": "学员", "en": "Awarded to"},
+    "label.hours": {"zh-CN": "学时", "en": "Hours"},
+    "value.hours": {"zh-CN": "{hours} 小时", "en": "{hours} hours"},
+    "label.sessions": {"zh-CN": "出勤", "en": "Sessions attended"},
+    "value.sessions": {"zh-CN": "{attended} / {total} 次课", "en": "{attended} of {total}"},
+    "label.dates": {"zh-CN": "培训日期", "en": "Dates"},
+    "label.issuers": {"zh-CN": "颁发单位", "en": "Issued by"},
+    "label.verify": {"zh-CN": "证书核验", "en": "Verify"},
+    "subject.agenda": {
+        "zh-CN": "议程更新：{title}（{when}）",
+        "en": "Agenda updated: {title} ({when})",
+    },
+    "intro.agenda": {
+        "zh-CN": "{org} 更新了以下活动的议程：",
+        "en": "{org} has changed the agenda of this event:",
+    },
+    "label.agenda": {"zh-CN": "议程", "en": "Agenda"},
+    "label.changes": {"zh-CN": "议程变动", "en": "What changed"},
+    "change.new": {"zh-CN": "新增", "en": "New"},
+    "change.moved": {"zh-CN": "时间调整", "en": "Moved"},
+    "change.removed": {"zh-CN": "取消", "en": "Removed"},
+    "change.changed": {"zh-CN": "内容更新", "en": "Changed"},
+    "role.speaker": {"zh-CN": "主讲", "en": "Speaker"},
     "label.rsvp": {"zh-CN": "您的回复", "en": "Your answer"},
     "rsvp.accepted": {"zh-CN": "接受", "en": "Accept"},
     "rsvp.tentative": {"zh-CN": "待定", "en": "Maybe"},
@@ -154,6 +187,17 @@ def when(start: datetime, end: datetime, tzid: str, locale: Locale) -> str:
     else:
         text = f"{_date(start, locale)}{gap}{start:%H:%M} – {_date(end, locale)}{gap}{end:%H:%M}"
     return f"{text}（{label}）" if locale == "zh-CN" else f"{text} ({label})"
+
+
+def date_range(first: datetime, last: datetime, locale: Locale) -> str:
+    """'2026年10月8日 – 2026年11月12日' / '8 October 2026 – 12 November 2026' (one date alone)."""
+
+    def day(value: datetime) -> str:
+        if locale == "zh-CN":
+            return f"{value.year}年{value.month}月{value.day}日"
+        return f"{value.day} {_EN_MONTHS[value.month - 1]} {value.year}"
+
+    return day(first) if first.date() == last.date() else f"{day(first)} – {day(last)}"
 
 
 def short_when(start: datetime, locale: Locale) -> str:

@@ -14,12 +14,14 @@ from email.utils import format_datetime, formataddr, make_msgid
 from functools import lru_cache
 from typing import Literal
 
-from events_svc.calendar.ics import EventData
-from events_svc.mail.i18n import Locale, recurrence, short_when, t, when
+from events_svc.calendar.ics import AgendaEntry, EventData
+from events_svc.mail.i18n import Locale, date_range, recurrence, short_when, t, when
 
 #: CRLF line ends and RFC 2047 encoded words; `as_bytes()` with the default policy writes bare LF
 SMTP_POLICY = email.policy.SMTP
-Kind = Literal["invitation", "update", "cancellation", "reminder", "waitlist-promoted"]
+Kind = Literal[
+    "invitation", "update", "cancellation", "reminder", "waitlist-promoted", "agenda", "certificate"
+]
 RSVP_ANSWERS = ("accepted", "tentative", "declined")
 
 
@@ -29,6 +31,19 @@ class Links:
     feed_https: str | None = None  #: the person's calendar feed, once feeds exist
     feed_webcal: str | None = None
     rsvp: str | None = None  #: the person's RSVP page (answers as ?response=...)
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateFacts:
+    """What a training certificate states, for its e-mail."""
+
+    url: str  #: the public verification page
+    person_name: str
+    hours: float
+    sessions_attended: int
+    sessions_total: int
+    first_session: datetime  #: local start of the first attended session
+    last_session: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +65,10 @@ class MailContext:
     method: Literal["REQUEST", "CANCEL"] | None  #: None: a message without a calendar part
     ics: bytes
     message_id_domain: str
+    #: an agenda update: what changed since the person's last message ("new", entry), ...
+    agenda_changes: tuple[tuple[str, AgendaEntry], ...] = ()
+    #: a certificate message: what the certificate states, instead of the event's times
+    certificate: CertificateFacts | None = None
     #: makes the Message-ID: the notification row's id, so that a message sent again after a
     #: crash between the SMTP reply and its record is the same message (receivers such as
     #: Gmail keep one copy per Message-ID); empty: a fresh one
@@ -64,6 +83,8 @@ def _single_line(value: str) -> str:
 def _rows(ctx: MailContext) -> list[tuple[str, str, bool]]:
     """(label, value, is_link) rows shown in both the text and the HTML body."""
     ev, loc = ctx.event, ctx.locale
+    if ctx.certificate is not None:
+        return certificate_rows(ctx.certificate, issuers=ctx.org_name, locale=loc)
     rows: list[tuple[str, str, bool]] = [
         (t("label.when", loc), when(ev.starts_at, ev.ends_at, ev.timezone, loc), False)
     ]
@@ -79,13 +100,55 @@ def _rows(ctx: MailContext) -> list[tuple[str, str, bool]]:
     return rows
 
 
+def certificate_rows(
+    facts: CertificateFacts, *, issuers: str, locale: Locale
+) -> list[tuple[str, str, bool]]:
+    """A certificate's rows: holder, hours, sessions, dates, issuers and its public link."""
+    loc = locale
+    return [
+        (t("label.holder", loc), facts.person_name, False),
+        (t("label.hours", loc), t("value.hours", loc, hours=f"{facts.hours:.1f}"), False),
+        (
+            t("label.sessions", loc),
+            t(
+                "value.sessions",
+                loc,
+                attended=str(facts.sessions_attended),
+                total=str(facts.sessions_total),
+            ),
+            False,
+        ),
+        (t("label.dates", loc), date_range(facts.first_session, facts.last_session, loc), False),
+        (t("label.issuers", loc), issuers, False),
+        (t("label.verify", loc), facts.url, True),
+    ]
+
+
+def _session_line(entry: AgendaEntry, ev: EventData, loc: Locale) -> str:
+    """'09:30–10:30 开幕式 · 一号厅 — 主讲：王芳' in the reader's language."""
+    one_day = len({a.starts_at.date() for a in ev.agenda}) <= 1
+    when = (
+        f"{entry.starts_at:%H:%M}–{entry.ends_at:%H:%M}"
+        if one_day
+        else f"{entry.starts_at:%m-%d %H:%M}–{entry.ends_at:%H:%M}"
+    )
+    line = f"{when} {entry.title}" + (f" · {entry.room}" if entry.room else "")
+    if entry.speakers:
+        sep = "：" if loc == "zh-CN" else ": "
+        people = ("、" if loc == "zh-CN" else ", ").join(
+            f"{t(f'role.{sp.role}', loc)}{sep}{sp.name or sp.email}" for sp in entry.speakers
+        )
+        line += f" — {people}"
+    return line
+
+
 def _subject_key(ctx: MailContext) -> str:
     return "subject.uninvited" if ctx.uninvited else f"subject.{ctx.kind}"
 
 
 def _hint_key(ctx: MailContext) -> str:
-    if ctx.kind == "waitlist-promoted":
-        return "hint.waitlist-promoted"
+    if ctx.kind in ("waitlist-promoted", "certificate"):
+        return f"hint.{ctx.kind}"
     return {"REQUEST": "hint.invitation", "CANCEL": "hint.cancellation"}.get(
         ctx.method or "", "hint.reminder"
     )
@@ -102,8 +165,17 @@ def text_body(ctx: MailContext) -> str:
     lines += [f"{label}{sep}{value}" for label, value, _ in _rows(ctx)]
     if ctx.note.strip():
         lines += ["", f"{t('label.note', loc)}{sep}", ctx.note.strip()]
+    if ctx.agenda_changes:
+        lines += ["", f"{t('label.changes', loc)}{sep}"]
+        lines += [
+            f"  {t(f'change.{what}', loc)}{sep}{_session_line(entry, ev, loc)}"
+            for what, entry in ctx.agenda_changes
+        ]
     if ev.description.strip() and (ctx.method == "REQUEST" or ctx.kind == "reminder"):
         lines += ["", f"{t('label.details', loc)}{sep}", ev.description.strip()]
+    if ev.agenda and (ctx.method == "REQUEST" or ctx.kind == "reminder"):
+        lines += ["", f"{t('label.agenda', loc)}{sep}"]
+        lines += [f"  {_session_line(entry, ev, loc)}" for entry in ev.agenda]
     if ctx.links.rsvp:
         lines += ["", f"{t('label.rsvp', loc)}{sep}"]
         lines += [
@@ -142,6 +214,16 @@ def html_body(ctx: MailContext) -> str:
             f"<h3>{e(t('label.note', loc))}</h3>"
             f'<p style="white-space:pre-wrap">{e(ctx.note.strip())}</p>'
         )
+    if ctx.agenda_changes:
+        items = "".join(
+            f"<li><strong>{e(t(f'change.{what}', loc))}</strong> "
+            f"{e(_session_line(entry, ev, loc))}</li>"
+            for what, entry in ctx.agenda_changes
+        )
+        blocks.append(f"<h3>{e(t('label.changes', loc))}</h3><ul>{items}</ul>")
+    if ev.agenda and (ctx.method == "REQUEST" or ctx.kind == "reminder"):
+        items = "".join(f"<li>{e(_session_line(entry, ev, loc))}</li>" for entry in ev.agenda)
+        blocks.append(f"<h3>{e(t('label.agenda', loc))}</h3><ul>{items}</ul>")
     if ev.description.strip() and (ctx.method == "REQUEST" or ctx.kind == "reminder"):
         blocks.append(
             f"<h3>{e(t('label.details', loc))}</h3>"

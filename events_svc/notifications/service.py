@@ -8,6 +8,7 @@ record the outcome. Raw SQL is used where the query builder would cost more than
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -15,11 +16,18 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from events_svc.calendar.ics import Party, event_data, itip
+from events_svc.calendar.ics import (
+    AgendaEntry,
+    Party,
+    agenda_changes,
+    agenda_entries,
+    event_data,
+    itip,
+)
 from events_svc.feeds.service import person_feed_urls
 from events_svc.jobs import ORPHAN_AFTER
 from events_svc.mail.i18n import LOCALES, Locale
-from events_svc.mail.render import Links, MailContext, render_message
+from events_svc.mail.render import CertificateFacts, Links, MailContext, render_message
 from events_svc.mail.smtp import PermanentSendError, SmtpPool, TransientSendError
 from events_svc.notifications.tables import Notification
 from events_svc.reminders import rules as reminder_rules
@@ -30,7 +38,9 @@ from events_svc.webhooks import service as webhooks
 log = logging.getLogger("events_svc.notifications")
 
 #: kinds whose ICS is a REQUEST (the full current event)
-REQUEST_KINDS = ("invitation", "update")
+REQUEST_KINDS = ("invitation", "update", "agenda")
+#: messages that show the agenda: the agenda they showed is kept, for the next update's diff
+AGENDA_KINDS = ("invitation", "update", "agenda")
 MAX_BACKOFF = timedelta(hours=1)
 CLAIM_WAIT = 0.1  # seconds between claim attempts while a sibling message is being sent
 CLAIM_WAITS = 50
@@ -163,7 +173,7 @@ _CLAIM_SQL = (
     " RETURNING n.id, n.key, n.kind, n.event, n.person, n.sequence, n.occurrence, n.detail,"
     " n.attempts, n.created_at, e.id AS event_id, e.uid, e.sequence AS event_sequence, e.title,"
     " e.description, e.location, e.online_url, e.starts_at, e.ends_at, e.timezone,"
-    " e.recurrence, e.status, e.itinerary, e.created_at AS event_created_at,"
+    " e.recurrence, e.status, e.itinerary, e.agenda, e.created_at AS event_created_at,"
     " e.updated_at AS event_updated_at, o.name AS org_name, o.email AS org_email,"
     " p.email, p.name AS person_name, p.locale, p.feed_token,"
     " i.id AS invitation_id, i.role, i.rsvp, i.message, i.generation, i.removed_at,"
@@ -285,6 +295,14 @@ async def _skip_reason(row: dict[str, Any], ctx: dict[str, Any], *, now: datetim
         if ctx["rsvp"] != "accepted" or ctx["waitlisted_at"] is not None:
             return "no longer holds the place"
         return None
+    if kind == "certificate":
+        # the certificate stands on its own: only its revocation stops the message
+        certificate = ctx.get("certificate")
+        if certificate is None:
+            return "no certificate"
+        if certificate["revoked_at"] is not None:
+            return "certificate revoked"
+        return None
     if row["occurrence"] is not None:
         return await _occurrence_skip_reason(row, ctx)
     if kind in REQUEST_KINDS:
@@ -292,8 +310,14 @@ async def _skip_reason(row: dict[str, Any], ctx: dict[str, Any], *, now: datetim
             return "event cancelled"
         if ctx["removed_at"] is not None:
             return "uninvited"
-        if kind == "update" and ctx["rsvp"] == "declined":
+        if kind in ("update", "agenda") and ctx["rsvp"] == "declined":
             return "declined"
+        if kind == "agenda":
+            ctx["agenda_before"] = await _agenda_last_sent(row)
+            if not agenda_changes(
+                agenda_entries(ctx["agenda_before"]), agenda_entries(ctx["agenda"])
+            ):
+                return "the agenda is as in the last message"
         if kind == "update":
             newer = await Notification.raw(
                 "SELECT 1 FROM notification WHERE event = {} AND person = {} AND id <> {}"
@@ -314,6 +338,22 @@ async def _skip_reason(row: dict[str, Any], ctx: dict[str, Any], *, now: datetim
     if row["detail"] == "uninvited" and ctx["removed_at"] is None:
         return "invited again"
     return await _had_request(row)
+
+
+async def _agenda_last_sent(row: dict[str, Any]) -> Any:
+    """The agenda the person's last message about the event showed."""
+    found = await Notification.raw(
+        "SELECT payload FROM notification WHERE event = {} AND person = {} AND id <> {}"
+        " AND kind IN ('invitation', 'update', 'agenda') AND status = 'sent'"
+        " ORDER BY sent_at DESC LIMIT 1",
+        row["event"],
+        row["person"],
+        row["id"],
+    )
+    if not found or found[0]["payload"] is None:
+        return []
+    payload = found[0]["payload"]
+    return json.loads(payload) if isinstance(payload, str) else payload
 
 
 async def _had_request(row: dict[str, Any]) -> str | None:
@@ -368,8 +408,8 @@ def render(
         # The reminder speaks of its occurrence, and carries no calendar: the event is already
         # in the person's calendar, and a REQUEST would show as a new invitation.
         event = event.occurrence(reminder_rules.parse_occurrence(row["occurrence"]))
-    elif row["kind"] == "waitlist-promoted":
-        pass  # news about the person's place, not about the event: no calendar either
+    elif row["kind"] in ("waitlist-promoted", "certificate"):
+        pass  # news about the person's place or course, not about the event: no calendar
     else:
         method = "REQUEST" if row["kind"] in REQUEST_KINDS else "CANCEL"
         if row["occurrence"] is not None:
@@ -390,7 +430,11 @@ def render(
         kind = "cancellation"  # the occurrence was cancelled after this update was decided
     # a co-hosted event speaks for all its hosts
     hosts = [ctx["org_name"], *(ctx.get("cohost_names") or ())]
+    changes: tuple[tuple[str, AgendaEntry], ...] = ()
+    if kind == "agenda":
+        changes = tuple(agenda_changes(agenda_entries(ctx.get("agenda_before")), event.agenda))
     mail = MailContext(
+        agenda_changes=changes,
         kind=kind,
         uninvited=row["detail"] == "uninvited",
         locale=locale,
@@ -402,7 +446,10 @@ def render(
         recipient_name=ctx["person_name"],
         role=ctx["role"],
         note=ctx["message"] if row["kind"] == "invitation" else "",
-        links=_links(event.url, ctx, settings, answerable=kind != "cancellation"),
+        links=_links(
+            event.url, ctx, settings, answerable=kind not in ("cancellation", "certificate")
+        ),
+        certificate=_certificate_facts(ctx, settings) if kind == "certificate" else None,
         method=method,
         ics=ics,
         message_id_domain=settings.public_host,
@@ -410,6 +457,20 @@ def render(
     )
     message, message_id = render_message(mail, now=now)
     return message, message_id, event.sequence
+
+
+def _certificate_facts(ctx: dict[str, Any], settings: Settings) -> CertificateFacts:
+    """What the certificate states, as it was issued (its snapshot, not the event now)."""
+    cert = ctx["certificate"]
+    return CertificateFacts(
+        url=f"{settings.public_base_url}/certificates/{cert['code']}",
+        person_name=cert["person_name"] or ctx["email"],
+        hours=float(cert["hours"]),
+        sessions_attended=cert["sessions_attended"],
+        sessions_total=cert["sessions_total"],
+        first_session=cert["first_session"],
+        last_session=cert["last_session"],
+    )
 
 
 def _links(ics_url: str, ctx: dict[str, Any], settings: Settings, *, answerable: bool) -> Links:
@@ -504,6 +565,12 @@ async def _process(
             " FROM occurrence WHERE event = {} ORDER BY recurrence_id",
             row["event"],
         )
+    if row["kind"] == "certificate":
+        # `detail` holds the certificate's id; read as it is now (it may have been revoked)
+        found = await Notification.raw(
+            "SELECT * FROM certificate WHERE id = {}::uuid", row["detail"]
+        )
+        row["certificate"] = dict(found[0]) if found else None
     reason = await _skip_reason(row, ctx, now=now)
     if reason:
         return await _finish(row, "skipped", error=reason)
@@ -529,13 +596,16 @@ async def _process(
             row["id"],
         )
         return Outcome("retry", str(exc), retry_at=retry_at, row=row)
+    agenda = ctx["agenda"] if row["kind"] in AGENDA_KINDS else None
     await Notification.raw(
         "UPDATE notification SET status = 'sent', sent_at = {}, message_id = {},"
-        " smtp_response = {}, sent_sequence = {}, last_error = '' WHERE id = {}",
+        " smtp_response = {}, sent_sequence = {}, last_error = '', payload = {}::jsonb"
+        " WHERE id = {}",
         datetime.now(UTC),
         message_id,
         result.response[:2000],
         sequence,
+        None if agenda is None else agenda if isinstance(agenda, str) else json.dumps(agenda),
         row["id"],
     )
     return Outcome("sent", result.response)

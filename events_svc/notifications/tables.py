@@ -1,6 +1,6 @@
 """The outbox: one row per outgoing message, the truth about what was sent."""
 
-from piccolo.columns import UUID, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import JSONB, UUID, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -29,4 +29,7 @@ class Notification(Table, tablename="notification"):
     smtp_response = Text(default="")  #: the server's reply to the accepted message
     sent_sequence = Integer(null=True, default=None)  #: SEQUENCE the sent ICS carried
     sent_at = Timestamptz(null=True, default=None)
+    #: what the message showed that later messages compare with (an agenda update: the
+    #: agenda as sent)
+    payload = JSONB(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
