@@ -105,6 +105,22 @@ def feed_response(
     return Response(data, media_type="text/calendar", headers=headers)
 
 
+async def _serve(
+    request: Request[Any, Any, Any],
+    stamp: service.Stamp,
+    *,
+    now: datetime,
+    config: service.FeedConfig,
+    filename: str,
+) -> Response[bytes]:
+    """304 when the validators match (nothing is built), else the feed."""
+    body = None
+    if not not_modified(request, stamp.etag, stamp.last_modified):
+        builder = service.person_body if stamp.private else service.public_body
+        body = await builder(stamp=stamp, now=now, config=config)
+    return feed_response(request, stamp=stamp, body=body, filename=filename)
+
+
 class FeedController(Controller):
     path = "/feeds"
     tags = ["feeds"]
@@ -128,10 +144,7 @@ class FeedController(Controller):
         slug = _ics_name(ref)
         config, now = feed_config(settings, detail), datetime.now(UTC)
         stamp = await service.org_stamp(slug=slug, kinds=kind or (), now=now, config=config)
-        body = None
-        if not not_modified(request, stamp.etag, stamp.last_modified):
-            body = await service.public_body(stamp=stamp, now=now, config=config)
-        return feed_response(request, stamp=stamp, body=body, filename=f"{slug}.ics")
+        return await _serve(request, stamp, now=now, config=config, filename=f"{slug}.ics")
 
     @route(
         "/partnerships/{ref:str}",
@@ -151,10 +164,7 @@ class FeedController(Controller):
         ident = _ics_name(ref)
         config, now = feed_config(settings, detail), datetime.now(UTC)
         stamp = await service.partnership_stamp(ident=ident, now=now, config=config)
-        body = None
-        if not not_modified(request, stamp.etag, stamp.last_modified):
-            body = await service.public_body(stamp=stamp, now=now, config=config)
-        return feed_response(request, stamp=stamp, body=body, filename="partnership.ics")
+        return await _serve(request, stamp, now=now, config=config, filename="partnership.ics")
 
     @route(
         "/people/{ref:str}",
@@ -174,10 +184,7 @@ class FeedController(Controller):
         token = _ics_name(ref)
         config, now = feed_config(settings, detail), datetime.now(UTC)
         stamp = await service.person_stamp(token=token, now=now, config=config)
-        body = None
-        if not not_modified(request, stamp.etag, stamp.last_modified):
-            body = await service.person_body(stamp=stamp, now=now, config=config)
-        return feed_response(request, stamp=stamp, body=body, filename="calendar.ics")
+        return await _serve(request, stamp, now=now, config=config, filename="calendar.ics")
 
 
 class FeedTokenController(Controller):
