@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import socket
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,7 @@ from events_svc.jobs import (
     SEND_NOTIFICATIONS,
     SWEEP_NOTIFICATIONS,
     SWEEP_WEBHOOKS,
+    WORKERS_KEY,
     enqueue_notifications,
     forget_worker,
     heartbeat,
@@ -31,7 +33,7 @@ from events_svc.jobs import (
     take_dead_workers,
 )
 from events_svc.mail.smtp import SmtpPool
-from events_svc.notifications.service import due_queued, orphaned_claims
+from events_svc.notifications.service import due_queued, orphaned_claims, release_claims
 from events_svc.piccolo_conf import DB
 from events_svc.settings import Settings, get_settings
 from events_svc.webhooks.service import http_client
@@ -56,10 +58,47 @@ async def startup(ctx: dict[str, Any]) -> None:
         settings.smtp, size=settings.smtp_pool_size, timeout=settings.smtp_timeout
     )
     ctx["http"] = http_client(timeout=settings.webhook_timeout)
-    ctx["worker_name"] = f"{socket.gethostname()}:{os.getpid()}"
+    # host:pid names a process; the random part tells a restarted worker from its
+    # predecessor even where the pid repeats (pid 1 in a restarted container)
+    ctx["worker_name"] = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     await heartbeat(ctx["redis"], ctx["worker_name"])
+    await _recover_local_dead(ctx["redis"])
     ctx["heartbeat"] = asyncio.create_task(_beat(ctx["redis"], ctx["worker_name"]))
     ctx["reclaim"] = asyncio.create_task(_reclaim(ctx["redis"]))
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # someone else's process: alive
+    return False
+
+
+async def _recover_local_dead(redis: Any) -> None:
+    """A worker that starts where another one was killed (the usual restart) recovers the
+    dead one's work at once: a worker of this host whose process is gone cannot be sending,
+    so there is no need to wait for its heartbeat to lapse."""
+    host = socket.gethostname()
+    dead = []
+    for raw in await redis.zrange(WORKERS_KEY, 0, -1):
+        name = raw.decode() if isinstance(raw, bytes) else str(raw)
+        parts = name.rsplit(":", 2)
+        if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+            continue
+        if int(parts[1]) != os.getpid() and _process_gone(int(parts[1])):
+            if await redis.zrem(WORKERS_KEY, raw):
+                dead.append(name)
+    if dead:
+        now = datetime.now(UTC)
+        await release_claims(workers=dead)
+        rows = await due_queued(now=now)
+        count = await enqueue_notifications(
+            redis, rows, at_due_time=True, sweep_slot=int(now.timestamp() // 10), batch=True
+        )
+        log.info("worker(s) %s of this host are gone: %d due row(s) enqueued again", dead, count)
 
 
 async def _beat(redis: Any, name: str) -> None:

@@ -703,3 +703,14 @@ async def due_queued(*, now: datetime, limit: int = 100_000) -> list[dict[str, A
         limit,
     )
     return list(rows)
+
+
+async def release_claims(*, workers: Sequence[str]) -> int:
+    """Give back the rows claimed by workers known to be gone (their process has exited):
+    they are queued again, due as they were."""
+    rows = await Notification.raw(
+        "UPDATE notification SET status = 'queued', claimed_at = NULL"
+        " WHERE status = 'sending' AND claimed_by = ANY({}::text[]) RETURNING id",
+        list(workers),
+    )
+    return len(rows)

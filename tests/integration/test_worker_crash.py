@@ -222,3 +222,56 @@ async def test_jobs_a_dead_worker_had_taken_do_not_wait_for_the_sweep(
     per_person = collections.Counter(r.recipients[0] for r in smtp.received)
     assert len(per_person) == 30 and set(per_person.values()) == {1}
     assert await redis.zscore(WORKERS_KEY, "ghost:1") is None
+
+
+async def test_a_worker_restarted_on_the_same_host_takes_over_at_once(
+    client: Any, make_org: Any, smtp: Any
+) -> None:
+    """The usual restart after a kill: the new worker sees that its predecessor's process is
+    gone and gives back its claimed rows at start-up, without waiting for the heartbeat to
+    lapse (4 s) and the claims to age (6 s)."""
+    _org, key = await make_org()
+    ev = (await client.post("/events", json=event_body(), headers=auth(key))).json()
+    smtp.handler.delay = 0.02
+    invitees = [{"email": f"member{i:03d}@assoc.example.org"} for i in range(PEOPLE)]
+    await client.post(
+        f"/events/{ev['id']}/invitations", json={"invitees": invitees}, headers=auth(key)
+    )
+    first = _start_worker()
+    try:
+
+        async def some_arrived() -> bool:
+            return len(smtp.received) >= 50
+
+        await _wait(some_arrived, 60)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    held = await Notification.raw(
+        "SELECT DISTINCT claimed_by FROM notification WHERE status = 'sending'"
+    )
+    assert held, "the kill should leave rows claimed"
+    dead = held[0]["claimed_by"]
+    assert dead.split(":")[1] == str(first.pid)
+    second = _start_worker()
+    started = time.monotonic()
+    try:
+
+        async def released() -> bool:
+            rows = await Notification.raw(
+                "SELECT 1 FROM notification WHERE status = 'sending' AND claimed_by = {}", dead
+            )
+            return not rows
+
+        await _wait(released, 20)
+        assert time.monotonic() - started < 5, "taken over at start-up, not after the TTL"
+
+        async def all_sent() -> bool:
+            return await Notification.count().where(Notification.status == "sent") == PEOPLE
+
+        await _wait(all_sent, 90)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(30)
+    per_person = collections.Counter(r.recipients[0] for r in smtp.received)
+    assert set(per_person) == {i["email"] for i in invitees}
