@@ -29,7 +29,7 @@ MAX_PAGE = 1000
 async def _lock_event(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
     """The caller's event, locked against concurrent changes of its SEQUENCE."""
     rows = await Event.raw(
-        "SELECT id, org, uid, title, sequence, status, capacity FROM event e"
+        "SELECT id, org, cohosts, uid, title, sequence, status, capacity FROM event e"
         " WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts)) FOR UPDATE",
         event_id,
         org_id,
@@ -97,7 +97,7 @@ async def invite_locked(
 async def lock_event_by_id(event_id: uuid.UUID) -> dict[str, Any]:
     """The event locked against concurrent changes, whoever asks (the caller checked)."""
     rows = await Event.raw(
-        "SELECT id, org, uid, title, sequence, status, capacity FROM event"
+        "SELECT id, org, cohosts, uid, title, sequence, status, capacity FROM event"
         " WHERE id = {} FOR UPDATE",
         event_id,
     )

@@ -97,7 +97,7 @@ async def respond(
     now = now or datetime.now(UTC)
     async with Event._meta.db.transaction():
         found = await Event.raw(
-            "SELECT e.id, e.org, e.uid, e.title, e.status, e.capacity FROM event e"
+            "SELECT e.id, e.org, e.cohosts, e.uid, e.title, e.status, e.capacity FROM event e"
             " JOIN invitation i ON i.event = e.id WHERE i.id = {} FOR UPDATE OF e",
             invitation_id,
         )
@@ -209,7 +209,9 @@ async def rsvp_changed(
             "occurrence": occurrence.isoformat() if occurrence else None,
             "answered_at": now,
         }
-        hooks += await webhooks.emit(org_id=event["org"], kind="rsvp.changed", data=data)
+        # every host of the event hears of its answers (a co-host invites its own people)
+        for org in dict.fromkeys([event["org"], *(event.get("cohosts") or ())]):
+            hooks += await webhooks.emit(org_id=org, kind="rsvp.changed", data=data)
     return hooks
 
 
@@ -294,7 +296,8 @@ async def apply_reply(
     if email.lower().startswith("mailto:"):
         email = email[7:]
     rows = await Invitation.raw(
-        "SELECT i.id, i.person, i.reply_sequence, e.id AS event_id, e.org, e.uid, e.title,"
+        "SELECT i.id, i.person, i.reply_sequence, e.id AS event_id, e.org, e.cohosts, e.uid,"
+        " e.title,"
         " e.timezone, e.recurrence, e.starts_at, e.status"
         " FROM event e JOIN invitation i ON i.event = e.id"
         " JOIN person p ON p.id = i.person"
@@ -368,7 +371,13 @@ async def _occurrence_reply(
             sequence if sequence is not None else known,
             now,
         )
-        event = {"id": row["event_id"], "org": row["org"], "uid": row["uid"], "title": row["title"]}
+        event = {
+            "id": row["event_id"],
+            "org": row["org"],
+            "cohosts": row["cohosts"],
+            "uid": row["uid"],
+            "title": row["title"],
+        }
         hooks = await rsvp_changed(
             event, [row["person"]], source="email", occurrence=local, now=now
         )

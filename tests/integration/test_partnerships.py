@@ -198,3 +198,50 @@ async def test_bad_agreements_and_links_name_the_field(client: Any, make_org: An
     )
     assert outside.status_code == 422  # proposed, and shswa is no party
     assert (await client.get("/events", headers=auth(gd))).json()["items"] == []  # nothing made
+
+
+async def test_answers_to_a_cohosted_event_reach_every_hosts_webhooks(
+    client: Any, make_org: Any, smtp: Any, worker: Any
+) -> None:
+    import json
+
+    from tests.integration.test_webhooks import Receiver
+
+    _gd, gd = await make_org(slug="gdswa")
+    _bj, bj = await make_org(slug="bjswa")
+    deal = await _agreement(client, gd, "bjswa")
+    await client.post(f"/partnerships/{deal['id']}/accept", headers=auth(bj))
+    receivers = {"gdswa": Receiver(), "bjswa": Receiver()}
+    try:
+        for slug, key in (("gdswa", gd), ("bjswa", bj)):
+            resp = await client.post(
+                "/webhooks",
+                json={"url": receivers[slug].url, "events": ["rsvp.changed"]},
+                headers=auth(key),
+            )
+            assert resp.status_code == 201, resp.text
+        ev = (
+            await client.post(
+                "/events",
+                json=event_body(partnership=deal["id"], cohosts=["bjswa"]),
+                headers=auth(gd),
+            )
+        ).json()
+        await client.post(
+            f"/events/{ev['id']}/invitations",
+            json={"invitees": [{"email": "dd@bjswa.example.org"}]},
+            headers=auth(bj),
+        )
+        await worker.drain()
+        (mail,) = smtp.for_recipient("dd@bjswa.example.org")
+        text = mail.message.get_body(("plain",)).get_content()
+        link = next(w for w in text.split() if "/rsvp/" in w and "accepted" in w)
+        path = link.removeprefix("https://events.example.org").split("?")[0]
+        await client.post(path, json={"response": "accepted"})
+        await worker.drain()
+        for slug, receiver in receivers.items():
+            (req,) = receiver.requests
+            assert json.loads(req.body)["data"]["email"] == "dd@bjswa.example.org", slug
+    finally:
+        for receiver in receivers.values():
+            receiver.close()
