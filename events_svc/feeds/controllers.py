@@ -6,17 +6,19 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any, Literal
 
+from arq.connections import ArqRedis
 from litestar import Controller, HttpMethod, Request, Response, post, route
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
-from events_svc.deps import BEARER, CALLER
+from events_svc.deps import BEARER, CALLER, QUEUE
 from events_svc.errors import NotFound
 from events_svc.events.schemas import EventKind
 from events_svc.feeds import service
 from events_svc.feeds.schemas import FeedTokenRotated
+from events_svc.jobs import enqueue_notifications
 from events_svc.openapi import problems
 from events_svc.orgs.service import Caller
 from events_svc.settings import Settings
@@ -190,7 +192,7 @@ class FeedController(Controller):
 class FeedTokenController(Controller):
     path = "/people"
     tags = ["feeds"]
-    dependencies = CALLER
+    dependencies = {**CALLER, **QUEUE}
     security = BEARER
 
     @post(
@@ -199,11 +201,15 @@ class FeedTokenController(Controller):
         responses=problems(401, 404),
         summary="Give a person a new feed link; the old one answers 404 from now on",
         description="For people invited to the caller's events. The new link is not shown "
-        "to the organizer (the feed holds the person's other invitations too); it reaches "
-        "the person with the next message they are sent.",
+        "to the organizer (the feed holds the person's other invitations too): the person "
+        "gets it by e-mail (`X-Notification-Kind: feed-link`).",
     )
     async def rotate_feed_token(
-        self, caller: NamedDependency[Caller], email: FromPath[str]
+        self,
+        caller: NamedDependency[Caller],
+        email: FromPath[str],
+        queue: NamedDependency[ArqRedis],
     ) -> FeedTokenRotated:
-        await service.rotate_token(org_id=caller.org_id, email=email)
+        queued = await service.rotate_token(org_id=caller.org_id, email=email)
+        await enqueue_notifications(queue, queued)
         return FeedTokenRotated(email=email.strip().lower(), rotated=True)

@@ -112,6 +112,20 @@ TEXT: dict[str, dict[Locale, str]] = {
         "zh-CN": "{org} 更新了以下活动的议程：",
         "en": "{org} has changed the agenda of this event:",
     },
+    "subject.feed-link": {
+        "zh-CN": "您的日历订阅链接已更新",
+        "en": "Your calendar subscription link has changed",
+    },
+    "intro.feed-link": {
+        "zh-CN": "{org} 为您更换了个人日历订阅链接，旧链接已失效。您受邀参加的活动包括：",
+        "en": "{org} has given you a new personal calendar link; the old one no longer works. "
+        "Your invitations include:",
+    },
+    "hint.feed-link": {
+        "zh-CN": "请用下面的新链接重新订阅；您的日历应用会继续显示您受邀参加的全部活动。",
+        "en": "Subscribe again with the new link below; your calendar will keep showing every "
+        "event you are invited to.",
+    },
     "label.agenda": {"zh-CN": "议程", "en": "Agenda"},
     "label.changes": {"zh-CN": "议程变动", "en": "What changed"},
     "change.new": {"zh-CN": "新增", "en": "New"},

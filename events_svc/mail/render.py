@@ -20,7 +20,14 @@ from events_svc.mail.i18n import Locale, date_range, recurrence, short_when, t, 
 #: CRLF line ends and RFC 2047 encoded words; `as_bytes()` with the default policy writes bare LF
 SMTP_POLICY = email.policy.SMTP
 Kind = Literal[
-    "invitation", "update", "cancellation", "reminder", "waitlist-promoted", "agenda", "certificate"
+    "invitation",
+    "update",
+    "cancellation",
+    "reminder",
+    "waitlist-promoted",
+    "agenda",
+    "certificate",
+    "feed-link",
 ]
 RSVP_ANSWERS = ("accepted", "tentative", "declined")
 
@@ -147,7 +154,7 @@ def _subject_key(ctx: MailContext) -> str:
 
 
 def _hint_key(ctx: MailContext) -> str:
-    if ctx.kind in ("waitlist-promoted", "certificate"):
+    if ctx.kind in ("waitlist-promoted", "certificate", "feed-link"):
         return f"hint.{ctx.kind}"
     return {"REQUEST": "hint.invitation", "CANCEL": "hint.cancellation"}.get(
         ctx.method or "", "hint.reminder"

@@ -408,8 +408,8 @@ def render(
         # The reminder speaks of its occurrence, and carries no calendar: the event is already
         # in the person's calendar, and a REQUEST would show as a new invitation.
         event = event.occurrence(reminder_rules.parse_occurrence(row["occurrence"]))
-    elif row["kind"] in ("waitlist-promoted", "certificate"):
-        pass  # news about the person's place or course, not about the event: no calendar
+    elif row["kind"] in ("waitlist-promoted", "certificate", "feed-link"):
+        pass  # news about the person's place, course or link, not the event: no calendar
     else:
         method = "REQUEST" if row["kind"] in REQUEST_KINDS else "CANCEL"
         if row["occurrence"] is not None:
@@ -447,7 +447,10 @@ def render(
         role=ctx["role"],
         note=ctx["message"] if row["kind"] == "invitation" else "",
         links=_links(
-            event.url, ctx, settings, answerable=kind not in ("cancellation", "certificate")
+            event.url,
+            ctx,
+            settings,
+            answerable=kind not in ("cancellation", "certificate", "feed-link"),
         ),
         certificate=_certificate_facts(ctx, settings) if kind == "certificate" else None,
         method=method,

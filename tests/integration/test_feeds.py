@@ -234,6 +234,17 @@ async def test_personal_feed_from_the_invitation_email(
     new_token = person[0]["feed_token"]
     assert len(new_token) == 43 and new_token not in url
     assert (await client.get(f"/feeds/people/{new_token}.ics")).status_code == 200
+    # she gets the new link by e-mail (no calendar, no answer links)
+    await worker.drain()
+    (notice,) = [
+        m
+        for m in smtp.for_recipient("Wang.Fang@Example.org")
+        if m.message["X-Notification-Kind"] == "feed-link"
+    ]
+    assert notice.message.get_content_type() == "multipart/alternative"
+    body = notice.message.get_body(("plain",)).get_content()
+    assert f"/feeds/people/{new_token}.ics" in body and "旧链接已失效" in body
+    assert "/rsvp/" not in body
 
 
 def token_of(resp: Any) -> str | None:
