@@ -57,6 +57,11 @@ class InvalidInput(ServiceError):
     def field(cls, field: str, message: str) -> InvalidInput:
         return cls(f"{field}: {message}", errors=[FieldError(field=field, message=message)])
 
+    @classmethod
+    def fields(cls, errors: list[FieldError]) -> InvalidInput:
+        """Several bad fields at once, each named."""
+        return cls("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+
 
 class NotFound(ServiceError):
     status = 404

@@ -515,7 +515,7 @@ async def resolve_invitees(
             continue
         plans.append((orgs, tags))
     if errors:
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+        raise InvalidInput.fields(errors)
     reached: dict[str, InviteeIn] = {}
     for orgs, tags in plans:
         rows = await Contact.raw(

@@ -55,7 +55,7 @@ async def put(
             if member.strip().lower() not in known:
                 errors.append(FieldError(field=f"members.{i}", message="not one of your contacts"))
         if errors:
-            raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+            raise InvalidInput.fields(errors)
         leader_key = leader.strip().lower()
         member_keys = list(
             dict.fromkeys(m.strip().lower() for m in members if m.strip().lower() != leader_key)

@@ -90,7 +90,7 @@ def _validate(
             }
         )
     if errors:
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+        raise InvalidInput.fields(errors)
     return sorted(out, key=lambda a: (a["starts_at"], a["ends_at"], a["title"]))
 
 

@@ -125,7 +125,7 @@ def validate_reminders(
         except TimeRuleError as exc:
             errors.append(FieldError(field=exc.field, message=exc.message))
     if errors:
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+        raise InvalidInput.fields(errors)
     return out
 
 
@@ -240,7 +240,7 @@ async def _visit(
         elif ids[slug] not in out:
             out.append(ids[slug])
     if errors:
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+        raise InvalidInput.fields(errors)
     return (None if venue == org_id else venue), out
 
 
@@ -282,7 +282,7 @@ def _itinerary(
             }
         )
     if errors:
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+        raise InvalidInput.fields(errors)
     return sorted(out, key=lambda b: (b["starts_at"], b["ends_at"]))
 
 

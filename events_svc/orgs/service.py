@@ -113,7 +113,7 @@ async def update_org(
             except TimeRuleError as exc:
                 errors.append(FieldError(field=exc.field, message=exc.message))
         if errors:
-            raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+            raise InvalidInput.fields(errors)
         values["default_reminders"] = (
             json.dumps([{"before": r["before"].strip().upper()} for r in rules])
             if rules is not None
@@ -318,7 +318,7 @@ async def add_members(*, org_id: uuid.UUID, slugs: Sequence[str]) -> tuple[int, 
             elif ids[slug] == org_id:
                 errors.append(FieldError(field=f"slugs.{i}", message="is this organization"))
         if errors:
-            raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+            raise InvalidInput.fields(errors)
         wanted = list({ids[s] for s in slugs})
         added = await OrgMembership.raw(
             "INSERT INTO org_membership (id, federation, member, status)"

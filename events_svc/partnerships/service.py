@@ -44,7 +44,7 @@ async def create(*, org_id: uuid.UUID, data: PartnershipCreate) -> dict[str, Any
         elif ids[slug] not in partner_ids:
             partner_ids.append(ids[slug])
     if errors:
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+        raise InvalidInput.fields(errors)
     partnership_id = uuid.uuid4()
     now = datetime.now(UTC)
     async with Partnership._meta.db.transaction():
@@ -266,5 +266,5 @@ async def check_event_link(
         elif found != org_id and found not in ids:
             ids.append(found)
     if errors:
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+        raise InvalidInput.fields(errors)
     return ids
