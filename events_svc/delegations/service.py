@@ -77,7 +77,7 @@ async def put(
             )
             for key in [leader_key, *member_keys]
         ]
-        queued = await invitations.invite_locked(event, invitees, now=now)
+        queued, _invited = await invitations.invite_locked(event, invitees, now=now)
         hooks: list[dict[str, Any]] = []
         for gone in sorted(before - {leader_key, *member_keys}):
             rows_out, hook_rows = await invitations.uninvite_locked(event, gone, now=now)

@@ -144,16 +144,9 @@ async def set_agenda(
         queued: list[dict[str, Any]] = []
         invited = 0
         if speakers:
-            before = await Notification.raw(
-                "SELECT count(*) AS n FROM invitation WHERE event = {} AND removed_at IS NULL",
-                event_id,
+            queued, invited = await invitations.invite_locked(
+                event, list(speakers.values()), now=now
             )
-            queued = await invitations.invite_locked(event, list(speakers.values()), now=now)
-            after = await Notification.raw(
-                "SELECT count(*) AS n FROM invitation WHERE event = {} AND removed_at IS NULL",
-                event_id,
-            )
-            invited = after[0]["n"] - before[0]["n"]
         updates: list[dict[str, Any]] = []
         if changed:
             # one pending update per person: later edits before it goes out ride along

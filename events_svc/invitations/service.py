@@ -86,12 +86,12 @@ async def invite(
 
 async def invite_locked(
     event: dict[str, Any], invitees: Sequence[InviteeIn], *, now: datetime | None = None
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], int]:
     """Invite people to an event the caller has locked (`lock_event_by_id`), inside its
-    transaction, for routes other than the hosts' (a visiting organization's delegation);
-    returns the outbox rows to enqueue after commit."""
-    queued, _invited = await _invite_locked(event, _check_invitees(invitees), message="", now=now)
-    return queued
+    transaction, for routes other than the hosts' (a visiting organization's delegation,
+    an agenda's speakers); returns the outbox rows to enqueue after commit and how many
+    people were newly invited."""
+    return await _invite_locked(event, _check_invitees(invitees), message="", now=now)
 
 
 async def lock_event_by_id(event_id: uuid.UUID) -> dict[str, Any]:
@@ -188,7 +188,7 @@ async def uninvite_locked(
         promoted = await rsvp.promote_waitlist(
             event_id=event_id, capacity=event["capacity"], now=stamp
         )
-        people = await rsvp.promoted_people(promoted)
+        people = [r["person"] for r in promoted]
         if people:
             hooks = await rsvp.rsvp_changed(
                 event, people, source="waitlist", occurrence=None, now=stamp

@@ -157,7 +157,7 @@ async def respond(
             queued = await promote_waitlist(
                 event_id=event["id"], capacity=event["capacity"], now=now
             )
-            promoted = await promoted_people(queued)
+            promoted = [r["person"] for r in queued]
             if promoted:
                 hooks += await rsvp_changed(
                     event, promoted, source="waitlist", occurrence=None, now=now
@@ -169,15 +169,6 @@ async def respond(
         notifications=queued,
         webhooks=hooks,
     )
-
-
-async def promoted_people(rows: list[dict[str, Any]]) -> list[uuid.UUID]:
-    if not rows:
-        return []
-    found = await Notification.raw(
-        "SELECT person FROM notification WHERE id = ANY({}::uuid[])", [r["id"] for r in rows]
-    )
-    return [r["person"] for r in found]
 
 
 async def rsvp_changed(
@@ -228,7 +219,8 @@ async def promote_waitlist(
     *, event_id: uuid.UUID, capacity: int | None, now: datetime
 ) -> list[dict[str, Any]]:
     """Give free places to the people waiting longest; each gets an e-mail saying so.
-    Call with the event row locked."""
+    Call with the event row locked. Returns the outbox rows (with `person`, who was
+    promoted)."""
     if capacity is None:
         free = None
     else:
@@ -253,7 +245,7 @@ async def promote_waitlist(
         " 'waitlist-promoted:' || {} || ':' || p || ':g' || g || ':' || {},"
         " 'waitlist-promoted', {}, p, e.sequence, ''"
         " FROM unnest({}::uuid[], {}::int[]) AS u(p, g), event e WHERE e.id = {}"
-        " ON CONFLICT (key) DO NOTHING RETURNING id, key, attempts",
+        " ON CONFLICT (key) DO NOTHING RETURNING id, key, attempts, person",
         str(event_id),
         str(stamp),
         event_id,
