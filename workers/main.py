@@ -92,13 +92,19 @@ async def _recover_local_dead(redis: Any) -> None:
             if await redis.zrem(WORKERS_KEY, raw):
                 dead.append(name)
     if dead:
-        now = datetime.now(UTC)
         await release_claims(workers=dead)
-        rows = await due_queued(now=now)
-        count = await enqueue_notifications(
-            redis, rows, at_due_time=True, sweep_slot=int(now.timestamp() // 10), batch=True
-        )
-        log.info("worker(s) %s of this host are gone: %d due row(s) enqueued again", dead, count)
+        await _requeue_due(redis, dead, now=datetime.now(UTC))
+
+
+async def _requeue_due(redis: Any, dead: list[str], *, now: datetime) -> None:
+    """After workers died: jobs they had taken but not started stay locked in arq for their
+    timeout while their rows are still queued, so every due queued row goes in again
+    (claims are atomic: a row in two jobs is sent once)."""
+    rows = await due_queued(now=now)
+    count = await enqueue_notifications(
+        redis, rows, at_due_time=True, sweep_slot=int(now.timestamp() // 10), batch=True
+    )
+    log.info("worker(s) %s died: %d due row(s) enqueued again", dead, count)
 
 
 async def _beat(redis: Any, name: str) -> None:
@@ -122,14 +128,7 @@ async def _reclaim(redis: Any) -> None:
             slot = int(now.timestamp() // 10)
             dead = await take_dead_workers(redis)
             if dead:
-                # jobs it had taken but not started stay locked in arq for their timeout;
-                # their rows are still queued, so every due queued row goes in again
-                # (claims are atomic: a row in two jobs is sent once)
-                due = await due_queued(now=now)
-                count = await enqueue_notifications(
-                    redis, due, at_due_time=True, sweep_slot=slot, batch=True
-                )
-                log.info("worker(s) %s died: %d due row(s) enqueued again", dead, count)
+                await _requeue_due(redis, dead, now=now)
             rows = await orphaned_claims(now=now, live=await live_workers(redis))
             if rows:
                 count = await enqueue_notifications(redis, rows, at_due_time=True, sweep_slot=slot)
