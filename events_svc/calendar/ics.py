@@ -73,19 +73,20 @@ def agenda_entries(raw: Any) -> tuple[AgendaEntry, ...]:
     )
 
 
-def agenda_text(agenda: Sequence[AgendaEntry], *, one_day: bool | None = None) -> str:
+def span(start: datetime, end: datetime, *, one_day: bool) -> str:
+    """A block's local times: "09:30–11:00", or "06-10 09:30–11:00" when a programme spans
+    several days."""
+    return f"{start:%H:%M}–{end:%H:%M}" if one_day else f"{start:%m-%d %H:%M}–{end:%H:%M}"
+
+
+def agenda_text(agenda: Sequence[AgendaEntry]) -> str:
     """The agenda as plain text lines, for the ICS DESCRIPTION (both languages' heading)."""
     if not agenda:
         return ""
-    if one_day is None:
-        one_day = len({a.starts_at.date() for a in agenda}) == 1
+    one_day = len({a.starts_at.date() for a in agenda}) == 1
     lines = ["议程 / Agenda"]
     for a in agenda:
-        when = (
-            f"{a.starts_at:%H:%M}–{a.ends_at:%H:%M}"
-            if one_day
-            else f"{a.starts_at:%m-%d %H:%M}–{a.ends_at:%H:%M}"
-        )
+        when = span(a.starts_at, a.ends_at, one_day=one_day)
         room = f" · {a.room}" if a.room else ""
         people = "、".join(sp.name or sp.email for sp in a.speakers)
         lines.append(f"{when} {a.title}{room}" + (f"（{people}）" if people else ""))
@@ -253,8 +254,7 @@ def with_itinerary(description: str, itinerary: Any) -> str:
     one_day = len({s.date() for s in starts}) == 1
     lines = []
     for block, start in zip(blocks, starts, strict=True):
-        end = datetime.fromisoformat(block["ends_at"])
-        when = f"{start:%H:%M}–{end:%H:%M}" if one_day else f"{start:%m-%d %H:%M}–{end:%H:%M}"
+        when = span(start, datetime.fromisoformat(block["ends_at"]), one_day=one_day)
         place = f" · {block['place']}" if block.get("place") else ""
         lines.append(f"{when} {block['title']}{place}")
     head = "行程 / Itinerary"

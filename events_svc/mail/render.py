@@ -14,7 +14,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 from functools import lru_cache
 from typing import Literal
 
-from events_svc.calendar.ics import AgendaEntry, EventData
+from events_svc.calendar.ics import AgendaEntry, EventData, span
 from events_svc.mail.i18n import Locale, date_range, recurrence, short_when, t, when
 
 #: CRLF line ends and RFC 2047 encoded words; `as_bytes()` with the default policy writes bare LF
@@ -134,11 +134,7 @@ def certificate_rows(
 def _session_line(entry: AgendaEntry, ev: EventData, loc: Locale) -> str:
     """'09:30–10:30 开幕式 · 一号厅 — 主讲：王芳' in the reader's language."""
     one_day = len({a.starts_at.date() for a in ev.agenda}) <= 1
-    when = (
-        f"{entry.starts_at:%H:%M}–{entry.ends_at:%H:%M}"
-        if one_day
-        else f"{entry.starts_at:%m-%d %H:%M}–{entry.ends_at:%H:%M}"
-    )
+    when = span(entry.starts_at, entry.ends_at, one_day=one_day)
     line = f"{when} {entry.title}" + (f" · {entry.room}" if entry.room else "")
     if entry.speakers:
         sep = "：" if loc == "zh-CN" else ": "

@@ -248,13 +248,6 @@ async def _waits_for_sibling(notification_id: uuid.UUID, *, now: datetime) -> bo
     return bool(rows)
 
 
-def _moved(ctx: dict[str, Any]) -> dict[datetime, datetime | None]:
-    return {
-        o["recurrence_id"]: None if o["status"] == "cancelled" else o["starts_at"]
-        for o in ctx.get("occurrences") or ()
-    }
-
-
 def _reminder_skip_reason(row: dict[str, Any], ctx: dict[str, Any], *, now: datetime) -> str | None:
     """A reminder goes out while its occurrence is still ahead, even late; never for an event
     that moved, was cancelled, or for someone un-invited or who declined."""
@@ -271,7 +264,7 @@ def _reminder_skip_reason(row: dict[str, Any], ctx: dict[str, Any], *, now: date
         starts_at=ctx["starts_at"],
         timezone=ctx["timezone"],
         recurrence=ctx["recurrence"],
-        moved=_moved(ctx),
+        moved=reminder_rules.moved(ctx.get("occurrences") or ()),
     )
     if start is None:
         return "rescheduled"

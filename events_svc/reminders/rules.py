@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,6 +36,15 @@ class Due:
     occurrence: str  #: the occurrence's local start, YYYYMMDDTHHMMSS
     occurrence_start_utc: datetime
     due_utc: datetime
+
+
+def moved(occurrences: Iterable[Mapping[str, Any]]) -> dict[datetime, datetime | None]:
+    """`occurrence` rows of a series as `due_times` takes them: original local start -> new
+    local start, or None when cancelled."""
+    return {
+        o["recurrence_id"]: None if o["status"] == "cancelled" else o["starts_at"]
+        for o in occurrences
+    }
 
 
 def parse_occurrence(value: str) -> datetime:

@@ -28,9 +28,7 @@ async def moved_occurrences(event_id: uuid.UUID) -> dict[datetime, datetime | No
     rows = await Event.raw(
         "SELECT recurrence_id, starts_at, status FROM occurrence WHERE event = {}", event_id
     )
-    return {
-        r["recurrence_id"]: None if r["status"] == "cancelled" else r["starts_at"] for r in rows
-    }
+    return rules.moved(rows)
 
 
 async def plan(
