@@ -75,6 +75,22 @@ def instant(value: str, *, field: str) -> datetime:
         raise _invalid(exc) from exc
 
 
+def _span_times(
+    starts_at: datetime, ends_at: datetime, tz: Any, *, what: str
+) -> tuple[datetime, datetime, datetime, datetime]:
+    """Local start and end in `tz` and their UTC instants; the end after the start, at most
+    366 days later. Raises TimeRuleError naming the field."""
+    start = to_local(starts_at, tz, field="starts_at")
+    end = to_local(ends_at, tz, field="ends_at")
+    start_utc = local_to_utc(start, tz, field="starts_at")
+    end_utc = local_to_utc(end, tz, field="ends_at")
+    if end_utc <= start_utc:
+        raise TimeRuleError("ends_at", "must be after starts_at")
+    if end_utc - start_utc > MAX_DURATION:
+        raise TimeRuleError("ends_at", f"{what} may last at most 366 days")
+    return start, end, start_utc, end_utc
+
+
 def resolve_times(
     *,
     starts_at: datetime,
@@ -85,14 +101,7 @@ def resolve_times(
     """Validate an event's times together and derive the UTC instants."""
     try:
         tz = zone(timezone)
-        start = to_local(starts_at, tz, field="starts_at")
-        end = to_local(ends_at, tz, field="ends_at")
-        start_utc = local_to_utc(start, tz, field="starts_at")
-        end_utc = local_to_utc(end, tz, field="ends_at")
-        if end_utc <= start_utc:
-            raise TimeRuleError("ends_at", "must be after starts_at")
-        if end_utc - start_utc > MAX_DURATION:
-            raise TimeRuleError("ends_at", "an event may last at most 366 days")
+        start, end, start_utc, end_utc = _span_times(starts_at, ends_at, tz, what="an event")
         rule = normalize_rrule(recurrence, start_local=start, tz=tz) if recurrence else None
         series_end = series_end_utc(rule, start_local=start, end_local=end, tz=tz)
     except TimeRuleError as exc:
@@ -844,14 +853,9 @@ async def update_occurrence(
         if patch.starts_at is not msgspec.UNSET and patch.ends_at is msgspec.UNSET:
             ends_at = starts_at + (current["ends_at"] - current["starts_at"])
         try:
-            start = to_local(starts_at, tz, field="starts_at")
-            end = to_local(ends_at, tz, field="ends_at")
-            start_utc = local_to_utc(start, tz, field="starts_at")
-            end_utc = local_to_utc(end, tz, field="ends_at")
-            if end_utc <= start_utc:
-                raise TimeRuleError("ends_at", "must be after starts_at")
-            if end_utc - start_utc > MAX_DURATION:
-                raise TimeRuleError("ends_at", "an occurrence may last at most 366 days")
+            start, end, start_utc, end_utc = _span_times(
+                starts_at, ends_at, tz, what="an occurrence"
+            )
         except TimeRuleError as exc:
             raise _invalid(exc) from exc
         changed = (start, end, status) != (
@@ -891,9 +895,6 @@ async def update_occurrence(
             )
             await reminders.plan(event_id=event_id, now=now or datetime.now(UTC))
         elif not found:
-            current.update(
-                starts_at_utc=local_to_utc(start, tz, field="starts_at"),
-                ends_at_utc=local_to_utc(end, tz, field="ends_at"),
-            )
+            current.update(starts_at_utc=start_utc, ends_at_utc=end_utc)
     await enqueue_notifications(queue, queued, batch=True)
     return _occurrence_out(event, current)
