@@ -18,7 +18,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -160,20 +160,20 @@ def note_write() -> None:
     _writes[0] += 1
 
 
-def _cached_stamp(key: Any) -> Stamp | None:
+async def _remembered(key: Any, build: Callable[[], Awaitable[Stamp]]) -> Stamp:
+    """The validators kept for `key`, or `build()` ones and keep them; a write request
+    through this process since they were read, or STAMP_TTL, makes them stale."""
     found = _STAMPS.get(key)
-    if found is None:
-        return None
-    stamp, expires, writes = found
-    if writes != _writes[0] or time.monotonic() >= expires:
-        return None
-    return stamp
-
-
-def _keep_stamp(key: Any, stamp: Stamp, writes: int) -> None:
+    if found is not None:
+        stamp, expires, writes = found
+        if writes == _writes[0] and time.monotonic() < expires:
+            return stamp
+    writes = _writes[0]
+    stamp = await build()
     if len(_STAMPS) > 10_000:
         _STAMPS.clear()
     _STAMPS[key] = (stamp, time.monotonic() + STAMP_TTL, writes)
+    return stamp
 
 
 #: the events of a public feed: an organization's (hosted or co-hosted) or a partnership's
@@ -185,19 +185,16 @@ _SCOPES = {
 
 async def org_stamp(*, slug: str, kinds: Sequence[str], now: datetime, config: FeedConfig) -> Stamp:
     """The validators of an organization's public feed; 404 for an unknown slug."""
-    cache_key = ("org", slug, tuple(sorted(set(kinds))), config)
-    cached = _cached_stamp(cache_key)
-    if cached is not None:
-        return cached
-    writes = _writes[0]
-    orgs = await Event.raw("SELECT id, name FROM organization WHERE slug = {}", slug)
-    if not orgs:
-        raise NotFound("organization not found")
-    stamp = await _public_stamp(
-        "org", orgs[0]["id"], orgs[0]["name"], kinds=kinds, now=now, config=config
-    )
-    _keep_stamp(cache_key, stamp, writes)
-    return stamp
+
+    async def build() -> Stamp:
+        orgs = await Event.raw("SELECT id, name FROM organization WHERE slug = {}", slug)
+        if not orgs:
+            raise NotFound("organization not found")
+        return await _public_stamp(
+            "org", orgs[0]["id"], orgs[0]["name"], kinds=kinds, now=now, config=config
+        )
+
+    return await _remembered(("org", slug, tuple(sorted(set(kinds))), config), build)
 
 
 async def partnership_stamp(*, ident: str, now: datetime, config: FeedConfig) -> Stamp:
@@ -206,19 +203,16 @@ async def partnership_stamp(*, ident: str, now: datetime, config: FeedConfig) ->
         partnership_id = uuid.UUID(ident)
     except ValueError as exc:
         raise NotFound("feed not found") from exc
-    cache_key = ("partnership", partnership_id, config)
-    cached = _cached_stamp(cache_key)
-    if cached is not None:
-        return cached
-    writes = _writes[0]
-    found = await Event.raw("SELECT id, title FROM partnership WHERE id = {}", partnership_id)
-    if not found:
-        raise NotFound("feed not found")
-    stamp = await _public_stamp(
-        "partnership", partnership_id, found[0]["title"], kinds=(), now=now, config=config
-    )
-    _keep_stamp(cache_key, stamp, writes)
-    return stamp
+
+    async def build() -> Stamp:
+        found = await Event.raw("SELECT title FROM partnership WHERE id = {}", partnership_id)
+        if not found:
+            raise NotFound("feed not found")
+        return await _public_stamp(
+            "partnership", partnership_id, found[0]["title"], kinds=(), now=now, config=config
+        )
+
+    return await _remembered(("partnership", partnership_id, config), build)
 
 
 async def _public_stamp(
@@ -265,38 +259,35 @@ async def person_stamp(*, token: str, now: datetime, config: FeedConfig) -> Stam
     """The validators of a person's feed; 404 for a token that is not (or no longer) one."""
     if not _TOKEN_RE.match(token):
         raise NotFound("feed not found")
-    cache_key = ("person", token, config)
-    cached = _cached_stamp(cache_key)
-    if cached is not None:
-        return cached
-    writes = _writes[0]
-    people = await Event.raw("SELECT id, email, name FROM person WHERE feed_token = {}", token)
-    if not people:
-        raise NotFound("feed not found")
-    person = people[0]
-    rows = await Event.raw(
-        "SELECT count(*) AS n, max(greatest(e.updated_at, i.updated_at)) AS last,"  # noqa: S608 - constant SQL
-        " coalesce(bit_xor(hashtextextended(e.id::text || '@' || e.updated_at::text || '@'"
-        " || i.role || '@' || i.rsvp || '@' || coalesce(i.waitlisted_at::text, '') || '@'"
-        " || o.name || '@' || coalesce(o.default_reminders::text, ''), 0)), 0) AS digest"
-        " FROM invitation i JOIN event e ON e.id = i.event JOIN organization o ON o.id = e.org"
-        " WHERE i.person = {} AND i.removed_at IS NULL" + _WINDOW,
-        person["id"],
-        now - FEED_PAST,
-        now - CANCELLED_KEPT,
-    )
-    agg = rows[0]
-    name = person["name"] or person["email"]
-    stamp = Stamp(
-        key=f"person:{person['id']}:{'sessions' if config.sessions else ''}",
-        etag=_etag(FORMAT, PRODID, config, name, person["email"], agg["n"], agg["digest"]),
-        last_modified=agg["last"] or datetime(2000, 1, 1, tzinfo=UTC),
-        private=True,
-        name=name,
-        owner=person["id"],
-    )
-    _keep_stamp(cache_key, stamp, writes)
-    return stamp
+
+    async def build() -> Stamp:
+        people = await Event.raw("SELECT id, email, name FROM person WHERE feed_token = {}", token)
+        if not people:
+            raise NotFound("feed not found")
+        person = people[0]
+        rows = await Event.raw(
+            "SELECT count(*) AS n, max(greatest(e.updated_at, i.updated_at)) AS last,"  # noqa: S608 - constant SQL
+            " coalesce(bit_xor(hashtextextended(e.id::text || '@' || e.updated_at::text || '@'"
+            " || i.role || '@' || i.rsvp || '@' || coalesce(i.waitlisted_at::text, '') || '@'"
+            " || o.name || '@' || coalesce(o.default_reminders::text, ''), 0)), 0) AS digest"
+            " FROM invitation i JOIN event e ON e.id = i.event JOIN organization o ON o.id = e.org"
+            " WHERE i.person = {} AND i.removed_at IS NULL" + _WINDOW,
+            person["id"],
+            now - FEED_PAST,
+            now - CANCELLED_KEPT,
+        )
+        agg = rows[0]
+        name = person["name"] or person["email"]
+        return Stamp(
+            key=f"person:{person['id']}:{'sessions' if config.sessions else ''}",
+            etag=_etag(FORMAT, PRODID, config, name, person["email"], agg["n"], agg["digest"]),
+            last_modified=agg["last"] or datetime(2000, 1, 1, tzinfo=UTC),
+            private=True,
+            name=name,
+            owner=person["id"],
+        )
+
+    return await _remembered(("person", token, config), build)
 
 
 # --- bodies -----------------------------------------------------------------------------------
