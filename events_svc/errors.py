@@ -63,6 +63,18 @@ class InvalidInput(ServiceError):
         return cls("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
 
 
+class PayloadTooLarge(ServiceError):
+    status = 413
+    slug = "payload-too-large"
+    title = "Request body too large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
 class NotFound(ServiceError):
     status = 404
     slug = "not-found"

@@ -19,7 +19,14 @@ from asyncpg.exceptions import UniqueViolationError
 
 from events_svc.contacts.schemas import MAX_TAGS, OrgSelector
 from events_svc.contacts.tables import Contact
-from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound, ServiceError
+from events_svc.errors import (
+    Conflict,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from events_svc.invitations.schemas import MAX_INVITEES, InviteeIn
 from events_svc.orgs.service import FEDERATION
 from events_svc.validation import decode_token, email_problem
@@ -37,18 +44,6 @@ TAG_SEPARATORS = re.compile(r"[;|、]")
 MAX_REPORTED = 1000
 _LOCALES = {"zh-cn": "zh-CN", "en": "en"}
 _CONTACT_COLUMNS = "email, name, title, locale, tags, created_at, updated_at"
-
-
-class ImportTooLarge(ServiceError):
-    status = 413
-    slug = "payload-too-large"
-    title = "Request body too large"
-
-
-class UnsupportedMediaType(ServiceError):
-    status = 415
-    slug = "unsupported-media-type"
-    title = "Unsupported media type"
 
 
 class _Bad(ValueError):
@@ -277,8 +272,8 @@ def check_media_type(*, content_type: str | None) -> None:
         )
 
 
-def too_large() -> ImportTooLarge:
-    return ImportTooLarge(
+def too_large() -> PayloadTooLarge:
+    return PayloadTooLarge(
         f"a contacts file may be at most {CSV_MAX_BYTES // 2**20} MiB",
         errors=[FieldError(field="body", message=f"over {CSV_MAX_BYTES // 2**20} MiB")],
     )
@@ -370,7 +365,7 @@ def parse_csv(body: bytes) -> ParsedCsv:
             continue
         rows += 1
         if rows > CSV_MAX_ROWS:
-            raise ImportTooLarge(
+            raise PayloadTooLarge(
                 f"a contacts file may have at most {CSV_MAX_ROWS:,} rows; split it",
                 errors=[FieldError(field=f"line {start}", message=f"row {CSV_MAX_ROWS + 1:,}")],
             )

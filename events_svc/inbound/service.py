@@ -12,7 +12,14 @@ from typing import Any
 import asyncpg
 from arq.connections import ArqRedis
 
-from events_svc.errors import InvalidInput, NotFound, ServiceError, Unauthorized
+from events_svc.errors import (
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    ServiceError,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from events_svc.inbound import parser
 from events_svc.inbound.parser import NotAReply, Reply
 from events_svc.invitations.tables import Invitation
@@ -34,18 +41,6 @@ _TRANSIENT = (
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.TransactionRollbackError,
 )
-
-
-class MessageTooLarge(ServiceError):
-    status = 413
-    slug = "payload-too-large"
-    title = "Request body too large"
-
-
-class UnsupportedMediaType(ServiceError):
-    status = 415
-    slug = "unsupported-media-type"
-    title = "Unsupported media type"
 
 
 class DatabaseUnavailable(ServiceError):
@@ -91,13 +86,13 @@ def check_media_type(*, content_type: str | None) -> None:
         )
 
 
-def too_large() -> MessageTooLarge:
-    return MessageTooLarge(f"a message may be at most {parser.MAX_MESSAGE_BYTES // 2**20} MiB")
+def too_large() -> PayloadTooLarge:
+    return PayloadTooLarge(f"a message may be at most {parser.MAX_MESSAGE_BYTES // 2**20} MiB")
 
 
 async def handle_message(*, raw: bytes, queue: ArqRedis | None) -> InboundResult:
     """Apply the answers of one message. Not a usable REPLY: InvalidInput (422) or
-    MessageTooLarge (413), changing nothing; the database unreachable: DatabaseUnavailable
+    PayloadTooLarge (413), changing nothing; the database unreachable: DatabaseUnavailable
     (503), changing nothing. Replies for unknown UIDs, from people not invited or older than
     one already applied are ignored, each with its reason."""
     try:
