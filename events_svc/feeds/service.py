@@ -127,9 +127,6 @@ class _Lru:
         self.bytes = 0
 
 
-#: rendered VEVENT blocks (with and without the recipient marker) by (event id, updated_at,
-#: organizer name, default reminders)
-BLOCKS = _Lru(max_items=100_000, max_bytes=128 * 1024 * 1024)
 #: the last body of each feed, by feed key; served again while its ETag holds
 BODIES = _Lru(max_items=64, max_bytes=96 * 1024 * 1024)
 
@@ -403,7 +400,7 @@ async def _blocks(items: Sequence[_Item], *, config: FeedConfig) -> list[tuple[b
     if missing:
         fresh: dict[uuid.UUID, tuple[bytes, bytes]] = {}
         for start in range(0, len(missing), 1000):
-            fresh.update(await _render(missing[start : start + 1000], config=config))
+            fresh.update(await _render(missing[start : start + 1000], config=config, cache=cache))
         for i, item in enumerate(items):
             if found[i] is None:
                 # the event changed again between the two queries: what was just read is
@@ -412,23 +409,25 @@ async def _blocks(items: Sequence[_Item], *, config: FeedConfig) -> list[tuple[b
     return [b for b in found if b is not None and b[0]]
 
 
+#: rendered VEVENT blocks (with and without the recipient marker) by (event id, updated_at,
+#: organizer name, default reminders), one cache per way of rendering (with or without
+#: sessions, per settings)
 _BLOCK_CACHES: dict[FeedConfig, _Lru] = {}
 
 
 def _blocks_for(config: FeedConfig) -> _Lru:
-    """The block cache of one way of rendering (with or without sessions, per settings)."""
     cache = _BLOCK_CACHES.get(config)
     if cache is None:
         if len(_BLOCK_CACHES) >= 4:
             _BLOCK_CACHES.clear()  # the settings changed (tests): nothing rendered before holds
-        cache = _BLOCK_CACHES[config] = (
-            BLOCKS if not _BLOCK_CACHES else _Lru(max_items=100_000, max_bytes=64 * 1024 * 1024)
-        )
+        # the first (plain) way gets the larger budget; sessions feeds are the rarer ask
+        megabytes = 64 if _BLOCK_CACHES else 128
+        cache = _BLOCK_CACHES[config] = _Lru(max_items=100_000, max_bytes=megabytes * 2**20)
     return cache
 
 
 async def _render(
-    event_ids: list[uuid.UUID], *, config: FeedConfig
+    event_ids: list[uuid.UUID], *, config: FeedConfig, cache: _Lru
 ) -> dict[uuid.UUID, tuple[bytes, bytes]]:
     rows = await Event.raw(
         "SELECT e.*, o.name AS org_name, o.default_reminders AS org_default_reminders"
@@ -444,7 +443,6 @@ async def _render(
         ):
             occurrences[o["event"]].append(o)
     out: dict[uuid.UUID, tuple[bytes, bytes]] = {}
-    cache = _blocks_for(config)
     for i, row in enumerate(rows):
         if i and i % _RENDER_SLICE == 0:
             # icalendar takes ~0.4 ms an event: a cold 10,000-event feed must not hold the
