@@ -544,10 +544,30 @@ async def deliver_many(
             now,
         )
         blocked = [r["id"] for r in due]
+    await _load_occurrences(rows)
     outcomes = await asyncio.gather(
         *(_process(row, settings=settings, smtp=smtp, now=now) for row in rows)
     )
     return list(outcomes), blocked
+
+
+async def _load_occurrences(rows: Sequence[dict[str, Any]]) -> None:
+    """The changed occurrences of each series the rows are about, in one query for a whole
+    batch (a fan-out is many rows about one event)."""
+    series = list({r["event"] for r in rows if r["recurrence"] and "occurrences" not in r})
+    if not series:
+        return
+    found = await Notification.raw(
+        "SELECT event, recurrence_id, starts_at, ends_at, status, sequence, updated_at"
+        " FROM occurrence WHERE event = ANY({}::uuid[]) ORDER BY recurrence_id",
+        series,
+    )
+    by_event: dict[uuid.UUID, list[dict[str, Any]]] = {e: [] for e in series}
+    for o in found:
+        by_event[o["event"]].append(o)
+    for r in rows:
+        if r["recurrence"] and "occurrences" not in r:
+            r["occurrences"] = by_event[r["event"]]
 
 
 async def _process(
@@ -555,12 +575,7 @@ async def _process(
 ) -> Outcome:
     """Decide, render, send and record one claimed row (which also carries its context)."""
     ctx = row
-    if row["recurrence"]:
-        row["occurrences"] = await Notification.raw(
-            "SELECT recurrence_id, starts_at, ends_at, status, sequence, updated_at"
-            " FROM occurrence WHERE event = {} ORDER BY recurrence_id",
-            row["event"],
-        )
+    await _load_occurrences([row])  # done for the whole batch when it came in one
     if row["kind"] == "certificate":
         # `detail` holds the certificate's id; read as it is now (it may have been revoked)
         found = await Notification.raw(
