@@ -6,14 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
-from arq import create_pool
-from arq.connections import RedisSettings
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from events_svc import __version__
+from events_svc.availability import WATCH_EVERY, DatabaseWatch, availability_middleware
 from events_svc.contacts.controllers import ContactController
 from events_svc.delegations.controllers import DelegationController
 from events_svc.deps import SECURITY_COMPONENTS, provide_settings
@@ -24,6 +23,7 @@ from events_svc.guards import invalidate_feeds_after_writes, reject_nul
 from events_svc.health import healthz, readyz
 from events_svc.inbound.controllers import InboundController
 from events_svc.invitations.controllers import InvitationController
+from events_svc.jobs import redis_pool
 from events_svc.orgs.controllers import OrgController
 from events_svc.partnerships.controllers import PartnershipController
 from events_svc.piccolo_conf import DB
@@ -53,8 +53,23 @@ async def _reset_connection(conn: asyncpg.Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
-async def start_database_pool(*, max_size: int) -> None:
-    await DB.start_connection_pool(min_size=1, max_size=max_size, reset=_reset_connection)
+async def start_database_pool(
+    *, max_size: int, connect_timeout: float, command_timeout: float
+) -> None:
+    """Piccolo's pool, with a connect timeout (asyncpg waits 60 s by default) and a statement
+    timeout (a frozen server would hang a query for ever)."""
+    await DB.start_connection_pool(
+        min_size=1,
+        max_size=max_size,
+        reset=_reset_connection,
+        timeout=connect_timeout,
+        command_timeout=command_timeout,
+    )
+
+
+#: seconds a statement of the API may run: generous, so that a large invitation or import is
+#: never cut short; an unresponsive database is caught by the watch (`availability`) instead
+API_STATEMENT_TIMEOUT = 60.0
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -64,11 +79,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Pools are made once per process; start-up fails loudly when a service is missing.
-        await start_database_pool(max_size=20)
-        app.state.arq = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+        await start_database_pool(
+            max_size=20,
+            connect_timeout=settings.db_timeout,
+            command_timeout=API_STATEMENT_TIMEOUT,
+        )
+        app.state.arq = await redis_pool(settings.redis_url, command_timeout=settings.redis_timeout)
+        # a frozen database is noticed within DB_TIMEOUT_SECONDS; requests then get a 503
+        watch = DatabaseWatch(
+            settings.database_url, timeout=max(settings.db_timeout - WATCH_EVERY, 0.2)
+        )
+        watch.start()
+        app.state.database_watch = watch
         try:
             yield
         finally:
+            await watch.stop()
             await app.state.arq.aclose()
             await DB.close_connection_pool()
 
@@ -102,6 +128,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={"settings": Provide(provide_settings, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=reject_nul,
+        middleware=[availability_middleware],
         before_send=[invalidate_feeds_after_writes],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(

@@ -89,13 +89,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    from arq.worker import Worker
-
-    from workers.main import worker_options
+    from workers.main import run
 
     settings = _settings_or_exit()
     _use_uvloop()
-    Worker(**worker_options(settings)).run()
+    asyncio.run(run(settings))
     return 0
 
 
@@ -143,7 +141,8 @@ async def _demo(settings: Settings) -> dict[str, object]:
     from events_svc.piccolo_conf import DB
 
     configure_database(settings)
-    await start_database_pool(max_size=4)
+    # loading the demo writes many rows at once: no API-sized statement timeout
+    await start_database_pool(max_size=4, connect_timeout=settings.db_timeout, command_timeout=300)
     queue = await create_pool(RedisSettings.from_dsn(settings.redis_url))
     try:
         result = await load_demo(settings=settings, queue=queue)

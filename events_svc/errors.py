@@ -11,6 +11,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from events_svc.outages import OUTAGE_ERRORS, unavailable
+
 log = logging.getLogger("events_svc.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -277,10 +279,31 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     )
 
 
+#: seconds a client is asked to wait while PostgreSQL or Redis is away (restarts take seconds)
+RETRY_AFTER_OUTAGE = 5
+
+
+def unavailable_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    """PostgreSQL or Redis is down, restarting or frozen: 503 with Retry-After, not a 500.
+    (A change cut short this way was never committed: its transaction dies with it.)"""
+    if not unavailable(exc):
+        return internal_error_handler(request, exc)
+    log.warning("%s %s: dependency unavailable: %r", request.method, request.url.path, exc)
+    return problem_response(
+        request,
+        status=503,
+        slug="unavailable",
+        title="Service unavailable",
+        detail="the database or the queue is unavailable for a moment; try again shortly",
+        headers={"Retry-After": str(RETRY_AFTER_OUTAGE)},
+    )
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     ValidationException: validation_exception_handler,
     ServiceError: service_error_handler,
     HTTPException: http_exception_handler,
     RecursionError: recursion_error_handler,
+    **dict.fromkeys(OUTAGE_ERRORS, unavailable_handler),
     Exception: internal_error_handler,
 }

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from arq.connections import ArqRedis
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
 from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms, to_unix_ms
@@ -37,6 +38,19 @@ EXTEND_REMINDERS = "extend_reminder_horizon"
 DELIVER_WEBHOOK = "deliver_webhook"
 #: cron: re-enqueue webhook deliveries still queued (Redis lost them) or held by a dead worker
 SWEEP_WEBHOOKS = "sweep_webhooks"
+
+
+async def redis_pool(url: str, *, command_timeout: float) -> ArqRedis:
+    """An arq Redis pool whose every connection has connect and command timeouts (arq sets
+    only the connect one), so a frozen or vanished Redis fails fast instead of hanging."""
+    settings = RedisSettings.from_dsn(url)
+    settings.conn_timeout = max(1, round(command_timeout))
+    settings.conn_retries = 2
+    pool = await create_pool(settings)
+    pool.connection_pool.connection_kwargs["socket_timeout"] = command_timeout
+    pool.connection_pool.connection_kwargs["socket_connect_timeout"] = command_timeout
+    await pool.connection_pool.disconnect()  # the connection made before the timeout was set
+    return pool
 
 
 def notification_job_id(key: str, attempts: int, sweep_slot: int | None = None) -> str:
@@ -218,8 +232,14 @@ async def take_dead_workers(redis: ArqRedis) -> list[str]:
     return taken
 
 
-async def live_workers(redis: ArqRedis) -> list[str]:
-    names = await redis.zrangebyscore(WORKERS_KEY, time.time(), "+inf")
+async def live_workers(redis: ArqRedis) -> list[str] | None:
+    """Workers whose heartbeat holds; None when Redis cannot say (then only the lease counts,
+    and nobody is taken for dead)."""
+    try:
+        names = await redis.zrangebyscore(WORKERS_KEY, time.time(), "+inf")
+    except Exception as exc:  # noqa: BLE001 - OSError or one of redis' own error classes
+        log.warning("cannot read worker heartbeats: %s", exc)
+        return None
     return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
 
 

@@ -75,8 +75,15 @@ class Settings:
     send_retry_first: float = 15.0
     #: a message still failing transiently this long after it was queued is marked failed
     send_give_up_after: float = 24 * 3600.0
-    #: a message claimed by a worker that died is retried after this long
-    send_lease: float = 300.0
+    #: a claimed message whose lease was not renewed this long is taken over by another
+    #: worker (a live worker renews its leases every second; a dead one is noticed from its
+    #: heartbeat within seconds, so this is only the fallback while Redis cannot tell)
+    send_lease: float = 60.0
+    #: the API's connect and statement timeout: a database that is down, restarting or frozen
+    #: gets a 503 within this long instead of a hanging request
+    db_timeout: float = 2.0
+    #: connect and command timeout of every Redis connection (API and workers)
+    redis_timeout: float = 2.0
     #: how often the worker's cron sweep re-enqueues queued messages (divides 60)
     sweep_interval: int = 10
     #: a queued message is re-enqueued by the sweep once it has waited this long
@@ -196,7 +203,9 @@ class Settings:
         return cls(
             send_retry_first=number("SEND_RETRY_FIRST_SECONDS", 15, 0.1, 30),
             send_give_up_after=number("SEND_GIVE_UP_AFTER_SECONDS", 24 * 3600, 1, 30 * 24 * 3600),
-            send_lease=number("SEND_LEASE_SECONDS", 300, 5, 24 * 3600),
+            send_lease=number("SEND_LEASE_SECONDS", 60, 5, 24 * 3600),
+            db_timeout=number("DB_TIMEOUT_SECONDS", 2, 0.1, 600),
+            redis_timeout=number("REDIS_TIMEOUT_SECONDS", 2, 0.1, 600),
             sweep_interval=sweep_interval,
             sweep_grace=number("SWEEP_GRACE_SECONDS", 60, 1, 3600),
             smtp_pool_size=int(number("SMTP_POOL_SIZE", 4, 1, 64)),

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
+import signal
 import socket
 from datetime import UTC, datetime
 from typing import Any
 
 from arq import cron, func
 from arq.connections import RedisSettings
+from arq.worker import Worker
 
 from events_svc.app import configure_database, start_database_pool
 from events_svc.jobs import (
@@ -27,13 +30,17 @@ from events_svc.jobs import (
     SWEEP_WEBHOOKS,
     WORKERS_KEY,
     enqueue_notifications,
+    enqueue_webhooks,
     forget_worker,
     heartbeat,
     live_workers,
+    redis_pool,
     take_dead_workers,
 )
 from events_svc.mail.smtp import SmtpPool
+from events_svc.notifications.flight import Flight
 from events_svc.notifications.service import due_queued, orphaned_claims, release_claims
+from events_svc.outages import redis_unavailable, unavailable
 from events_svc.piccolo_conf import DB
 from events_svc.settings import Settings, get_settings
 from events_svc.webhooks.service import http_client
@@ -48,11 +55,20 @@ from workers.webhooks import deliver_webhook, sweep_webhooks
 
 log = logging.getLogger("workers.main")
 
+#: a worker's statement timeout (seconds); the API uses DB_TIMEOUT_SECONDS
+WORKER_STATEMENT_TIMEOUT = 30.0
+#: seconds a stopping worker spends writing outcomes it kept while the database was away
+SHUTDOWN_FLUSH = 10.0
+
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
     configure_database(settings)
-    await start_database_pool(max_size=10)
+    # statements get more time than the API's: a worker can wait out a slow moment, and its
+    # sweeps and reminder planning touch many rows
+    await start_database_pool(
+        max_size=10, connect_timeout=settings.db_timeout, command_timeout=WORKER_STATEMENT_TIMEOUT
+    )
     ctx["settings"] = settings
     ctx["smtp"] = SmtpPool(
         settings.smtp, size=settings.smtp_pool_size, timeout=settings.smtp_timeout
@@ -61,9 +77,12 @@ async def startup(ctx: dict[str, Any]) -> None:
     # host:pid names a process; the random part tells a restarted worker from its
     # predecessor even where the pid repeats (pid 1 in a restarted container)
     ctx["worker_name"] = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    ctx["flight"] = Flight(worker=ctx["worker_name"], connections=settings.smtp_pool_size)
     await heartbeat(ctx["redis"], ctx["worker_name"])
     await _recover_local_dead(ctx["redis"])
+    await _remember_redis(ctx["redis"])
     ctx["heartbeat"] = asyncio.create_task(_beat(ctx["redis"], ctx["worker_name"]))
+    ctx["leases"] = asyncio.create_task(_renew_leases(ctx["redis"], ctx["flight"]))
     ctx["reclaim"] = asyncio.create_task(_reclaim(ctx["redis"]))
 
 
@@ -118,31 +137,67 @@ async def _beat(redis: Any, name: str) -> None:
             log.warning("heartbeat failed", exc_info=True)
 
 
+async def _renew_leases(redis: Any, flight: Flight) -> None:
+    """With each heartbeat, in the database: outcomes kept while it was away are written
+    (before anyone could take those rows over), then the lease of every row this worker
+    still works on is renewed."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_EVERY)
+        try:
+            if flight.pending:
+                hooks = await flight.flush()
+                await enqueue_webhooks(redis, hooks)
+            await flight.renew()
+        except Exception as exc:  # noqa: BLE001 - the database away: kept for the next beat
+            log.warning("renewing leases failed: %s", exc)
+
+
+#: a key that only an emptied Redis lacks (FLUSHALL, or a restart without persistence)
+REDIS_MEMORY_KEY = "events-svc:memory"
+
+
+async def _remember_redis(redis: Any) -> bool:
+    """Whether Redis had lost its memory (every queued job with it); marks it again."""
+    return bool(await redis.set(REDIS_MEMORY_KEY, "1", nx=True))
+
+
 async def _reclaim(redis: Any) -> None:
     """Hand the rows of a dead worker to the queue again, each at its due time (so they go
-    ahead of later work), within seconds of its last heartbeat."""
+    ahead of later work), within seconds of its last heartbeat; and every due row at once
+    when Redis comes back empty, instead of waiting for the sweep's grace."""
     while True:
         await asyncio.sleep(RECLAIM_EVERY)
         try:
             now = datetime.now(UTC)
             slot = int(now.timestamp() // 10)
+            if await _remember_redis(redis):
+                await _requeue_due(redis, ["(Redis emptied)"], now=now)
             dead = await take_dead_workers(redis)
             if dead:
                 await _requeue_due(redis, dead, now=now)
-            rows = await orphaned_claims(now=now, live=await live_workers(redis))
+            live = await live_workers(redis)
+            rows = [] if live is None else await orphaned_claims(now=now, live=live)
             if rows:
                 count = await enqueue_notifications(redis, rows, at_due_time=True, sweep_slot=slot)
                 log.info("re-enqueued %d row(s) held by a worker that died", count)
-        except Exception:  # noqa: BLE001 - database or Redis away for a moment: next round
-            log.warning("reclaim failed", exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - database or Redis away for a moment: next round
+            log.warning("reclaim failed: %s", exc)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    if "reclaim" in ctx:
-        ctx["reclaim"].cancel()
+    for task in ("reclaim", "leases", "heartbeat"):
+        if task in ctx:
+            ctx[task].cancel()
+    flight: Flight | None = ctx.get("flight")
+    if flight is not None and flight.pending:
+        # outcomes kept while the database was away: a last chance to write them
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(flight.flush(), SHUTDOWN_FLUSH)
+        if flight.pending:
+            log.error("%d outcome(s) could not be recorded before stopping", len(flight.pending))
     if "heartbeat" in ctx:
-        ctx["heartbeat"].cancel()
-        await forget_worker(ctx["redis"], ctx["worker_name"])
+        with contextlib.suppress(Exception):
+            await forget_worker(ctx["redis"], ctx["worker_name"])
     if "smtp" in ctx:
         await ctx["smtp"].close()
     if "http" in ctx:
@@ -232,6 +287,85 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         # between its acceptance by SMTP and its record: a duplicate after the restart)
         "job_completion_wait": settings.worker_stop_grace,
     }
+
+
+class ResilientWorker(Worker):
+    """arq's Worker, made to outlive Redis going away (a restart, a failover, a dropped
+    connection): its poll loop logs, backs off and carries on instead of letting the error
+    end the process, and it stops cleanly even while Redis is away."""
+
+    _failures = 0
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        for job_id in job_ids:
+            try:
+                await super().start_jobs([job_id])
+            except Exception:
+                # arq took a job slot before the Redis round trip that failed: give it back,
+                # or a few outages would leave the worker with no slot at all
+                self.job_counter -= 1
+                self.sem.release()
+                raise
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except Exception as exc:  # noqa: BLE001 - nothing may end the worker's loop
+            self._failures += 1
+            delay = min(0.1 * 2 ** min(self._failures - 1, 5), 2.0)
+            if redis_unavailable(exc):
+                if self._failures == 1 or self._failures % 30 == 0:
+                    log.warning("Redis unavailable (%s); polling again in %.1f s", exc, delay)
+            else:
+                log.exception("worker poll failed; carrying on in %.1f s", delay)
+            await asyncio.sleep(delay)
+            return
+        if self._failures:
+            log.info("Redis is back after %d failed poll(s)", self._failures)
+            self._failures = 0
+
+    async def close(self) -> None:
+        if not self._handle_signals:
+            self.handle_sig(signal.SIGUSR1)
+        if not self._pool:
+            return
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.pool.delete(self.health_check_key)
+        if self.on_shutdown:
+            await self.on_shutdown(self.ctx)
+        with contextlib.suppress(Exception):
+            await self.pool.close(close_connection_pool=True)
+        self._pool = None
+
+
+async def run(settings: Settings) -> None:
+    """`events-svc worker`: run a worker until SIGTERM/SIGINT. A start that fails because
+    Redis or PostgreSQL is away is tried again with backoff, in this process (no supervisor
+    outside is needed); once running, the worker rides out their restarts itself."""
+    stopping = asyncio.Event()
+    delay = 0.5
+    while not stopping.is_set():
+        worker: ResilientWorker | None = None
+        try:
+            # every Redis command of the worker gets a timeout (arq's own pool has none)
+            pool = await redis_pool(settings.redis_url, command_timeout=settings.redis_timeout)
+            worker = ResilientWorker(**worker_options(settings), redis_pool=pool)
+            worker.on_stop = lambda _signal: stopping.set()
+            await worker.async_run()
+            return  # the loop ended without a signal (a burst run)
+        except asyncio.CancelledError:
+            return  # SIGTERM/SIGINT: arq cancels the main task once running jobs finish
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            log.warning("worker start failed (%s); trying again in %.1f s", exc, delay)
+        finally:
+            if worker is not None:
+                await worker.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), delay)
+        delay = min(delay * 2, 10.0)
 
 
 class WorkerSettings:

@@ -10,21 +10,32 @@ from typing import Any
 
 from events_svc.jobs import enqueue_notifications, enqueue_webhooks, live_workers
 from events_svc.notifications import service
+from events_svc.outages import while_unavailable
 from events_svc.reminders import service as reminders
 from events_svc.settings import Settings
 
 log = logging.getLogger("workers.notifications")
 
+#: a job that cannot claim its rows because the database is away waits this long for it
+#: (a restart takes seconds) before it gives up and leaves the rows to the sweep
+DATABASE_WAIT = 90.0
+
 
 async def send_notification(ctx: dict[str, Any], notification_id: str) -> str:
     """Send one row; takes only its id and re-reads everything (idempotent)."""
     settings: Settings = ctx["settings"]
-    outcome = await service.deliver(
-        notification_id=uuid.UUID(notification_id),
-        settings=settings,
-        smtp=ctx["smtp"],
-        worker=ctx.get("worker_name", ""),
-        live=await live_workers(ctx["redis"]),
+    live = await live_workers(ctx["redis"])
+    outcome = await while_unavailable(
+        lambda: service.deliver(
+            notification_id=uuid.UUID(notification_id),
+            settings=settings,
+            smtp=ctx["smtp"],
+            worker=ctx.get("worker_name", ""),
+            live=live,
+            flight=ctx.get("flight"),
+        ),
+        give_up_after=DATABASE_WAIT,
+        what=f"notification {notification_id}",
     )
     if outcome.status == "retry" and outcome.row is not None:
         # The next attempt is its own job (new id); the sweep re-creates it if Redis loses it.
@@ -41,12 +52,18 @@ async def send_notification(ctx: dict[str, Any], notification_id: str) -> str:
 async def send_notifications(ctx: dict[str, Any], notification_ids: list[str]) -> str:
     """Send rows claimed together (a fan-out, or reminders due at the same time)."""
     settings: Settings = ctx["settings"]
-    outcomes, blocked = await service.deliver_many(
-        notification_ids=[uuid.UUID(i) for i in notification_ids],
-        settings=settings,
-        smtp=ctx["smtp"],
-        worker=ctx.get("worker_name", ""),
-        live=await live_workers(ctx["redis"]),
+    live = await live_workers(ctx["redis"])
+    outcomes, blocked = await while_unavailable(
+        lambda: service.deliver_many(
+            notification_ids=[uuid.UUID(i) for i in notification_ids],
+            settings=settings,
+            smtp=ctx["smtp"],
+            worker=ctx.get("worker_name", ""),
+            live=live,
+            flight=ctx.get("flight"),
+        ),
+        give_up_after=DATABASE_WAIT,
+        what=f"{len(notification_ids)} notification(s)",
     )
     for outcome in outcomes:
         if outcome.status == "retry" and outcome.row is not None:

@@ -8,13 +8,13 @@ import logging
 import signal
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from arq import create_pool
-from arq.connections import ArqRedis, RedisSettings
+from arq.connections import ArqRedis
 
 from events_svc.app import configure_database, start_database_pool
 from events_svc.errors import ServiceError
 from events_svc.inbound import service
 from events_svc.inbound.parser import MAX_MESSAGE_BYTES
+from events_svc.jobs import redis_pool
 from events_svc.piccolo_conf import DB
 from events_svc.settings import Settings
 
@@ -49,8 +49,10 @@ async def serve(*, settings: Settings, host: str, port: int) -> None:
     # aiosmtpd logs every connection at INFO; the outcome lines of the service are the record
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     configure_database(settings)
-    await start_database_pool(max_size=5)
-    queue = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    await start_database_pool(
+        max_size=5, connect_timeout=settings.db_timeout, command_timeout=settings.db_timeout
+    )
+    queue = await redis_pool(settings.redis_url, command_timeout=settings.redis_timeout)
     handler = InboundHandler(queue)
     loop = asyncio.get_running_loop()
     # the server runs on this loop (not in aiosmtpd's Controller thread), next to the pools

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -20,6 +21,10 @@ class TransientSendError(Exception):
 
 class PermanentSendError(Exception):
     """Not worth retrying: a 5xx reply."""
+
+
+class NotSent(Exception):
+    """The caller's last check before the message was handed over said no; nothing was sent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +63,31 @@ class SmtpPool:
         await client.connect()
         return client, False
 
-    async def send(self, *, sender: str, recipient: str, message: bytes) -> SendResult:
+    async def send(
+        self,
+        *,
+        sender: str,
+        recipient: str,
+        message: bytes,
+        before_send: Callable[[], Awaitable[bool]] | None = None,
+    ) -> SendResult:
+        """Send one message. `before_send` runs once a connection is in hand, right before the
+        message is handed over: False (or an error it raises) sends nothing."""
         async with self._slots:
             for attempt in range(2):
                 try:
                     client, reused = await self._connected()
                 except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
                     raise TransientSendError(f"cannot connect to SMTP server: {exc}") from exc
+                if before_send is not None and attempt == 0:
+                    try:
+                        go = await before_send()
+                    except BaseException:
+                        self._idle.put_nowait(client)
+                        raise
+                    if not go:
+                        self._idle.put_nowait(client)
+                        raise NotSent("the last check before sending said no")
                 try:
                     errors, response = await client.sendmail(sender, [recipient], message)
                 except aiosmtplib.SMTPRecipientsRefused as exc:

@@ -1,0 +1,151 @@
+"""Answer 503 at once while PostgreSQL does not answer, instead of letting requests hang.
+
+A connection refused or dropped already fails fast (and becomes a 503 in `errors`). A frozen
+or unreachable server is the hard case: queries just wait. So each API process keeps a watch
+on the database: a `SELECT 1` on its own connection every half second, with a short timeout.
+While the watch says "down", new requests get a 503 problem with Retry-After straight away,
+and requests already waiting on the database are answered 503 the moment the watch notices
+(their work is cancelled; an unfinished transaction never commits). Statements themselves
+keep a generous timeout, so a legitimately large write is never cut short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
+
+from events_svc.errors import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, RETRY_AFTER_OUTAGE, Problem
+
+log = logging.getLogger("events_svc.availability")
+
+#: how often the watch asks, and how long an answer may take before the server counts as down
+WATCH_EVERY = 0.5
+#: routes that answer without the database (or report on it themselves)
+UNWATCHED = ("/healthz", "/readyz")
+
+
+class DatabaseWatch:
+    def __init__(self, dsn: str, *, timeout: float) -> None:
+        self.dsn = dsn
+        self.timeout = timeout
+        self.down = False
+        #: set when the database stops answering; a new one is made when it is back
+        self.went_down = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._watch())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _watch(self) -> None:
+        conn: asyncpg.Connection | None = None
+        while True:
+            try:
+                if conn is None or conn.is_closed():
+                    conn = await asyncpg.connect(self.dsn, timeout=self.timeout)
+                await asyncio.wait_for(conn.fetchval("SELECT 1"), self.timeout)
+            except Exception as exc:  # noqa: BLE001 - every failure means "not answering"
+                if conn is not None:
+                    conn.terminate()  # a frozen connection would hang a polite close
+                    conn = None
+                self._mark(down=True, reason=exc)
+            else:
+                self._mark(down=False)
+            await asyncio.sleep(WATCH_EVERY)
+
+    def _mark(self, *, down: bool, reason: BaseException | None = None) -> None:
+        if down and not self.down:
+            log.warning("PostgreSQL is not answering (%r): API answers 503", reason)
+            self.down = True
+            self.went_down.set()
+        elif not down and self.down:
+            log.info("PostgreSQL answers again")
+            self.down = False
+            self.went_down = asyncio.Event()
+
+
+def _problem_body(path: str) -> bytes:
+    return msgspec.json.encode(
+        Problem(
+            type=PROBLEM_BASE + "unavailable",
+            title="Service unavailable",
+            status=503,
+            detail="the database is unavailable for a moment; try again shortly",
+            instance=path,
+        )
+    )
+
+
+async def _send_503(scope: Scope, send: Send) -> None:
+    body = _problem_body(str(scope.get("path", "")))
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": 503,
+        "headers": [
+            (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+            (b"content-length", str(len(body)).encode()),
+            (b"retry-after", str(RETRY_AFTER_OUTAGE).encode()),
+        ],
+    }
+    await send(start)
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(end)
+
+
+def availability_middleware(app: ASGIApp) -> ASGIApp:
+    """ASGI middleware: see the module's docstring."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        watch: DatabaseWatch | None = getattr(scope["app"].state, "database_watch", None)
+        if scope["type"] != "http" or watch is None or scope["path"] in UNWATCHED:
+            await app(scope, receive, send)
+            return
+        if watch.down:
+            await _send_503(scope, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        handler = asyncio.ensure_future(app(scope, receive, tracked))
+        went_down = asyncio.ensure_future(watch.went_down.wait())
+        await asyncio.wait({handler, went_down}, return_when=asyncio.FIRST_COMPLETED)
+        if handler.done() or started:
+            went_down.cancel()
+            await handler
+            return
+        # the database stopped answering while this request waited on it: answer now; the
+        # handler is cancelled (its transaction, never committed, dies with its connection)
+        handler.cancel()
+        handler.add_done_callback(_quiet)
+        await _send_503(scope, send)
+
+    return middleware
+
+
+def _quiet(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it as never retrieved
