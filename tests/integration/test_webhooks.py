@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import ssl
 import threading
 import time
 import uuid
@@ -38,9 +39,11 @@ class Request:
 
 class Receiver:
     """An HTTP server on 127.0.0.1 that records every request; it answers `status` (500
-    for the first `fail_first` requests), after `delay` seconds."""
+    for the first `fail_first` requests), after `delay` seconds. With `tls`, it speaks
+    HTTPS and records the SNI names clients send in `sni`."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.sni: list[str | None] = []
         self.requests: list[Request] = []
         self.fail_first = 0
         self.status = 204
@@ -70,7 +73,16 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/events-svc"
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/hooks/events-svc"
+        if tls is not None:
+
+            def record_sni(_sock: Any, name: str | None, _ctx: Any) -> None:
+                self.sni.append(name)
+
+            tls.sni_callback = record_sni
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+            self.url = self.url.replace("http://", "https://")
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
