@@ -76,6 +76,7 @@ class Receiver:
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/hooks/events-svc"
         if tls is not None:
+            Handler.protocol_version = "HTTP/1.1"  # keeps connections open, as real servers do
 
             def record_sni(_sock: Any, name: str | None, _ctx: Any) -> None:
                 self.sni.append(name)
