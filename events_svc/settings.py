@@ -107,6 +107,9 @@ class Settings:
     webhook_max_attempts: int = 30
     #: ... or when its next attempt would come this long after it was emitted
     webhook_give_up_after: float = 24 * 3600.0
+    #: deliver webhooks to loopback, private and other non-public addresses too (development
+    #: only: `events-svc dev` turns it on); off, such destinations are refused (SSRF)
+    webhook_allow_private: bool = False
 
     @property
     def organizer_email(self) -> str:
@@ -200,6 +203,10 @@ class Settings:
         if 60 % sweep_interval:
             raise SettingsError("SWEEP_INTERVAL_SECONDS", "must divide 60 (1, 2, 5, 10, 15 ...)")
 
+        allow_private = env.get("WEBHOOK_ALLOW_PRIVATE", "").strip().lower()
+        if allow_private not in ("", "0", "1", "true", "false", "yes", "no", "on", "off"):
+            raise SettingsError("WEBHOOK_ALLOW_PRIVATE", "must be 1/true/yes/on or 0/false/no/off")
+
         return cls(
             send_retry_first=number("SEND_RETRY_FIRST_SECONDS", 15, 0.1, 30),
             send_give_up_after=number("SEND_GIVE_UP_AFTER_SECONDS", 24 * 3600, 1, 30 * 24 * 3600),
@@ -219,6 +226,7 @@ class Settings:
             webhook_give_up_after=number(
                 "WEBHOOK_GIVE_UP_AFTER_SECONDS", 24 * 3600, 1, 30 * 24 * 3600
             ),
+            webhook_allow_private=allow_private in ("1", "true", "yes", "on"),
             database_url=database_url,
             redis_url=redis_url,
             smtp=smtp,

@@ -169,6 +169,18 @@ async def worker(app: Any, settings: Any) -> AsyncIterator[Any]:
     await w.close()
 
 
+@pytest.fixture
+def allow_private_webhooks(app: Any, settings: Any) -> Iterator[Any]:
+    """WEBHOOK_ALLOW_PRIVATE for one test whose receiver listens on 127.0.0.1: the app uses
+    it while the test runs; give the returned settings to the worker that delivers."""
+    import dataclasses
+
+    allowed = dataclasses.replace(settings, webhook_allow_private=True)
+    app.state.settings = allowed
+    yield allowed
+    app.state.settings = settings
+
+
 OrgFactory = Callable[..., Awaitable[tuple[dict[str, Any], str]]]
 
 

@@ -238,6 +238,8 @@ def run_dev(*, port: int, var_dir: str, demo: bool = False) -> int:
             "ADMIN_TOKEN": os.environ.get("ADMIN_TOKEN") or _secret(var / "admin_token", 24),
             "MAIL_FROM": os.environ.get("MAIL_FROM", "events@localhost.localdomain"),
             "EVENTS_SVC_DEV_MAIL_DIR": str(mail_dir),
+            # local receivers (http://127.0.0.1:...) are what webhooks reach in development
+            "WEBHOOK_ALLOW_PRIVATE": os.environ.get("WEBHOOK_ALLOW_PRIVATE", "1"),
         }
         os.environ.update(env)
         key_file = var / "dev_api_key"

@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from events_svc.deps import BEARER, CALLER
 from events_svc.openapi import problems
 from events_svc.orgs.service import Caller
+from events_svc.settings import Settings
 from events_svc.webhooks import service
 from events_svc.webhooks.schemas import (
     DeliveryOut,
@@ -37,13 +38,22 @@ class WebhookController(Controller):
         description="Deliveries are POSTed as JSON with X-Events-Svc-Event, -Delivery, "
         "-Timestamp and -Signature (`sha256=` + hex HMAC-SHA256 of `<timestamp>.<body>` "
         "with the secret). A 2xx answer within the timeout counts; anything else is retried "
-        "with backoff. Redirects are not followed.",
+        "with backoff. Redirects are not followed. The URL's host must be (and resolve only "
+        "to) public addresses: loopback, private, link-local and other internal ones are "
+        "refused (422), here and again at every delivery.",
     )
     async def create_webhook(
-        self, caller: NamedDependency[Caller], data: JSONBody[WebhookCreate]
+        self,
+        caller: NamedDependency[Caller],
+        settings: NamedDependency[Settings],
+        data: JSONBody[WebhookCreate],
     ) -> WebhookCreated:
         row = await service.create_webhook(
-            org_id=caller.org_id, url=data.url, events=list(data.events), secret=data.secret
+            org_id=caller.org_id,
+            url=data.url,
+            events=list(data.events),
+            secret=data.secret,
+            allow_private=settings.webhook_allow_private,
         )
         return msgspec.convert(row, WebhookCreated)
 

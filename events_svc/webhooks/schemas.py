@@ -42,7 +42,10 @@ class DeliveryOut(msgspec.Struct):
     status: str  #: queued / sending / delivered / failed / skipped
     attempts: int
     last_status_code: int | None  #: HTTP status of the last answer (null: none came)
-    last_error: str  #: last non-2xx answer, timeout or connection error; why it was skipped
+    #: why the last attempt failed, as fixed text ("receiver answered 500", "timeout",
+    #: "connection refused", "destination not allowed: private address" ...); why it was
+    #: skipped. Never the receiver's body or headers.
+    last_error: str
     next_attempt_at: datetime  #: for a queued delivery: when it is tried (again)
     created_at: datetime
     delivered_at: datetime | None

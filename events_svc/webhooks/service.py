@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import secrets
+import ssl
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,8 @@ import msgspec
 from events_svc import __version__
 from events_svc.errors import Conflict, InvalidInput, NotFound
 from events_svc.settings import Settings
+from events_svc.webhooks import destinations
+from events_svc.webhooks.destinations import Destination, DestinationRefused, ResolutionFailed
 from events_svc.webhooks.tables import Webhook, WebhookDelivery
 
 log = logging.getLogger("events_svc.webhooks")
@@ -38,8 +41,6 @@ MAX_URL = 2000
 PAGE = 50
 MAX_PAGE = 200
 MAX_BACKOFF = timedelta(hours=1)
-#: how much of a non-2xx answer's body is kept in `last_error`
-ERROR_BODY_BYTES = 300
 USER_AGENT = f"events-svc-webhooks/{__version__}"
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
@@ -95,11 +96,32 @@ def _webhook_out(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def destination_problem(url: str) -> str | None:
+    """Why a well-formed `url` must not receive webhooks: its host is (or resolves to) a
+    non-public address, or does not resolve (None when every address is public)."""
+    try:
+        await destinations.check(url)
+    except (DestinationRefused, ResolutionFailed) as exc:
+        return exc.reason
+    return None
+
+
 async def create_webhook(
-    *, org_id: uuid.UUID, url: str, events: list[str], secret: str | None = None
+    *,
+    org_id: uuid.UUID,
+    url: str,
+    events: list[str],
+    secret: str | None = None,
+    allow_private: bool = False,
 ) -> dict[str, Any]:
-    """Register an endpoint; the answer carries the secret (generated when not given)."""
+    """Register an endpoint; the answer carries the secret (generated when not given).
+    Unless `allow_private` (WEBHOOK_ALLOW_PRIVATE), its host must be public."""
     problem = url_problem(url)
+    if not allow_private:
+        # an address form the HTTP client rejects is still named for what it is
+        problem = destinations.literal_refusal(url) or problem
+        if problem is None:
+            problem = await destination_problem(url)
     if problem:
         raise InvalidInput.field("url", problem)
     unknown = [e for e in events if e not in KINDS]
@@ -280,35 +302,86 @@ def body_of(payload: Any) -> bytes:
     return msgspec.json.encode(ordered)
 
 
+def _connect_reason(exc: BaseException) -> str:
+    """A fixed reason for a connection that could not be made (the cause is in the chain)."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # bounded: a cause chain is short, but never trusted to end
+        if seen is None:
+            break
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return "TLS certificate not valid for the host"
+        if isinstance(seen, ssl.SSLError):
+            return "TLS handshake failed"
+        if isinstance(seen, OSError) and "refused" in str(seen).lower():
+            return "connection refused"
+        seen = seen.__cause__ or seen.__context__
+    return "connection failed"
+
+
 async def _post(
-    client: httpx.AsyncClient, url: str, *, body: bytes, headers: dict[str, str], within: float
+    client: httpx.AsyncClient, to: Destination, *, body: bytes, headers: dict[str, str]
 ) -> tuple[int | None, str]:
-    """The answer's status code and, unless it is a 2xx, what went wrong."""
-    try:
-        # httpx's timeout bounds each read; this bounds the whole exchange (a slow drip too)
-        async with asyncio.timeout(within):
-            async with client.stream("POST", url, content=body, headers=headers) as resp:
+    """POST to the first address that takes the connection: the status code and, unless it
+    is a 2xx, a fixed reason. The receiver's body and headers are never read into it."""
+    for n, url in enumerate(to.urls, start=1):
+        try:
+            async with client.stream(
+                "POST",
+                url,
+                content=body,
+                headers={**headers, **to.headers},
+                extensions=to.extensions,
+            ) as resp:
                 code = resp.status_code
-                text = b""
-                async for chunk in resp.aiter_bytes():
-                    text += chunk
-                    if len(text) >= ERROR_BODY_BYTES:
-                        break
-                if 200 <= code < 300:
-                    return code, ""
-                error = f"HTTP {code} {resp.reason_phrase}".rstrip()
-                if resp.is_redirect:
-                    location = resp.headers.get("location", "")
-                    error += f" (redirects are not followed; Location: {location})"
-                snippet = text[:ERROR_BODY_BYTES].decode("utf-8", "replace").strip()
-                return code, f"{error}: {snippet}" if snippet else error
+        except httpx.ConnectError as exc:
+            if n < len(to.urls):
+                continue  # another address of the same (checked) name may answer
+            return None, _connect_reason(exc)
+        if 200 <= code < 300:
+            return code, ""
+        if 300 <= code < 400:
+            return code, f"receiver answered {code} (redirects are not followed)"
+        return code, f"receiver answered {code}"
+    return None, "connection failed"
+
+
+async def _attempt(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    within: float,
+    allow_private: bool,
+) -> tuple[int | None, str, bool]:
+    """Check the destination, then POST to the address checked: status code, fixed reason
+    (empty for a 2xx) and whether the failure is final (a refused destination)."""
+    try:
+        # httpx's timeout bounds each read; this bounds the whole exchange (DNS, a slow drip)
+        async with asyncio.timeout(within):
+            if allow_private:
+                to = destinations.unchecked(url)
+            else:
+                to = await destinations.check(
+                    url, dns_timeout=min(destinations.DNS_TIMEOUT, within)
+                )
+            code, error = await _post(client, to, body=body, headers=headers)
+            return code, error, False
+    except DestinationRefused as exc:
+        return None, exc.reason, True
+    except ResolutionFailed as exc:
+        return None, exc.reason, False
     except (TimeoutError, httpx.TimeoutException):
-        return None, f"no answer within {within:g} s"
-    except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}".rstrip(": ")
-    except Exception as exc:  # noqa: BLE001 - recorded and retried like any failure, not lost
-        log.exception("webhook POST to %s failed unexpectedly", url)
-        return None, f"{type(exc).__name__}: {exc}".rstrip(": ")
+        return None, "timeout", False
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+        return None, "connection broken by the receiver", False
+    except httpx.HTTPError:
+        return None, "request failed", False
+    except Exception:  # noqa: BLE001 - recorded and retried like any failure, not lost
+        log.exception("webhook POST failed unexpectedly")
+        return None, "request failed", False
 
 
 async def deliver(
@@ -334,8 +407,13 @@ async def deliver(
         "X-Events-Svc-Timestamp": timestamp,
         "X-Events-Svc-Signature": signature(row["secret"], timestamp, body),
     }
-    code, error = await _post(
-        client, row["url"], body=body, headers=headers, within=settings.webhook_timeout
+    code, error, final = await _attempt(
+        client,
+        row["url"],
+        body=body,
+        headers=headers,
+        within=settings.webhook_timeout,
+        allow_private=settings.webhook_allow_private,
     )
     done = datetime.now(UTC)
     if not error:
@@ -348,11 +426,13 @@ async def deliver(
         )
         return Outcome("delivered", str(code))
     retry_at = done + backoff(row["attempts"], settings.webhook_retry_first)
-    if (
+    gave_up = (
         row["attempts"] >= settings.webhook_max_attempts
         or (retry_at - row["created_at"]).total_seconds() > settings.webhook_give_up_after
-    ):
-        error = f"gave up after {row['attempts']} attempt(s): {error}"
+    )
+    if final or gave_up:
+        if not final:  # a refused destination ends it at once: nothing was sent, nor will be
+            error = f"gave up after {row['attempts']} attempt(s): {error}"
         await WebhookDelivery.raw(
             "UPDATE webhook_delivery SET status = 'failed', last_status_code = {},"
             " last_error = {}, claimed_at = NULL WHERE id = {}",

@@ -34,7 +34,7 @@ class WebhookDelivery(Table, tablename="webhook_delivery"):
     next_attempt_at = Timestamptz(default=TimestamptzNow())  #: not sent before this instant
     claimed_at = Timestamptz(null=True, default=None)  #: when a worker took it (lease start)
     last_status_code = Integer(null=True, default=None)  #: HTTP status of the last answer
-    last_error = Text(default="")  #: last non-2xx answer, timeout or connection error
+    last_error = Text(default="")  #: why the last attempt failed: a fixed reason, never the answer
     created_at = Timestamptz(default=TimestamptzNow())
     delivered_at = Timestamptz(null=True, default=None)  #: when a 2xx answer came
 

@@ -201,12 +201,13 @@ async def test_bad_agreements_and_links_name_the_field(client: Any, make_org: An
 
 
 async def test_answers_to_a_cohosted_event_reach_every_hosts_webhooks(
-    client: Any, make_org: Any, smtp: Any, worker: Any
+    client: Any, make_org: Any, smtp: Any, worker: Any, allow_private_webhooks: Any
 ) -> None:
     import json
 
     from tests.integration.test_webhooks import Receiver
 
+    worker.settings = allow_private_webhooks  # the receivers are on 127.0.0.1
     _gd, gd = await make_org(slug="gdswa")
     _bj, bj = await make_org(slug="bjswa")
     deal = await _agreement(client, gd, "bjswa")

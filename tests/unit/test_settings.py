@@ -55,3 +55,18 @@ def test_smtp_url_forms() -> None:
 def test_mail_from_with_display_name_keeps_the_address() -> None:
     s = Settings.from_env({**BASE, "MAIL_FROM": "Events <events@example.org>"})
     assert s.mail_from == "events@example.org"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, False), ("", False), ("0", False), ("off", False), ("1", True), ("true", True)],
+)
+def test_webhook_allow_private_is_off_unless_set(value: str | None, expected: bool) -> None:
+    env = BASE if value is None else {**BASE, "WEBHOOK_ALLOW_PRIVATE": value}
+    assert Settings.from_env(env).webhook_allow_private is expected
+
+
+def test_webhook_allow_private_refuses_other_values() -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({**BASE, "WEBHOOK_ALLOW_PRIVATE": "maybe"})
+    assert info.value.variable == "WEBHOOK_ALLOW_PRIVATE"
