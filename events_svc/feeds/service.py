@@ -38,7 +38,6 @@ from events_svc.calendar.ics import (
 from events_svc.calendar.vtimezone import vtimezone
 from events_svc.errors import NotFound
 from events_svc.events.tables import Event
-from events_svc.people.service import FEED_TOKEN_SQL
 
 #: events that ended longer ago than this leave the feeds
 FEED_PAST = timedelta(days=90)
@@ -512,42 +511,3 @@ def person_feed_urls(base_url: str, token: str) -> tuple[str, str]:
     """The https and webcal URLs of a person's feed."""
     https = f"{base_url}/feeds/people/{token}.ics"
     return https, "webcal://" + https.split("://", 1)[1]
-
-
-async def rotate_token(*, org_id: uuid.UUID, email: str) -> list[dict[str, Any]]:
-    """Give the person a new feed token (the old URL answers 404 from now on) and queue an
-    e-mail with the new link, about the caller's latest event they are invited to; only for
-    people invited to the caller's events, anyone else is a 404. Returns the outbox rows to
-    enqueue after commit."""
-    async with Event._meta.db.transaction():
-        rows = await Event.raw(
-            f"UPDATE person p SET feed_token = {FEED_TOKEN_SQL}"  # noqa: S608 - constant SQL
-            " WHERE p.email_key = lower({}) AND EXISTS (SELECT 1 FROM invitation i"
-            " JOIN event e ON e.id = i.event WHERE i.person = p.id AND i.removed_at IS NULL"
-            " AND (e.org = {} OR {} = ANY(e.cohosts)))"
-            " RETURNING p.id",
-            email.strip(),
-            org_id,
-            org_id,
-        )
-        if not rows:
-            raise NotFound("no person with this address was invited to your events")
-        person = rows[0]["id"]
-        # the person learns the new link from the service, never from the organizer (the
-        # feed holds their invitations from other organizations too)
-        queued = await Event.raw(
-            "INSERT INTO notification (id, key, kind, event, person, sequence, detail)"
-            " SELECT gen_random_uuid(), 'feed-link:' || {} || ':' || gen_random_uuid(),"
-            " 'feed-link', e.id, {}, e.sequence, ''"
-            " FROM invitation i JOIN event e ON e.id = i.event"
-            " WHERE i.person = {} AND i.removed_at IS NULL"
-            " AND (e.org = {} OR {} = ANY(e.cohosts))"
-            " ORDER BY e.starts_at_utc DESC LIMIT 1"
-            " RETURNING id, key, attempts",
-            str(person),
-            person,
-            person,
-            org_id,
-            org_id,
-        )
-    return list(queued)
