@@ -11,7 +11,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
-from events_svc import __version__
+from events_svc import __version__, logredact
 from events_svc.availability import WATCH_EVERY, DatabaseWatch, availability_middleware
 from events_svc.contacts.controllers import ContactController
 from events_svc.delegations.controllers import DelegationController
@@ -145,4 +145,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     app.state.settings = settings
+    # capability URLs out of every log line: after Litestar's logging config (made above) and
+    # uvicorn's (made before it loads the app), so their handlers have the filter too
+    logredact.install()
     return app

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import get_args
 
+from events_svc import logredact
 from events_svc.settings import Settings, SettingsError, get_settings
 
 
@@ -221,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logredact.install()  # the worker's and the commands' log lines too
     args = build_parser().parse_args(argv)
     result: int = args.func(args)
     return result

@@ -290,10 +290,10 @@ def _description(event: EventData) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
-def session_vevents(event: EventData, *, organizer: Party, dtstamp: datetime) -> bytes:
+def session_vevents(event: EventData, *, organizer: Party, dtstamp: datetime) -> Pieces:
     """Each agenda entry as a VEVENT of its own (a feed's `?detail=sessions`): a stable UID
-    per session, RELATED-TO the event, the event's SEQUENCE and status; MARKER where
-    recipient lines go."""
+    per session, RELATED-TO the event, the event's SEQUENCE and status; as pieces around the
+    places where recipient lines go."""
     tz = zone(event.timezone)
     parts = []
     for entry in event.agenda:
@@ -316,9 +316,8 @@ def session_vevents(event: EventData, *, organizer: Party, dtstamp: datetime) ->
         component.add("url", event.online_url or event.url)
         component.add("status", "CANCELLED" if event.status == "cancelled" else "CONFIRMED")
         component.add("organizer", _address(organizer))
-        component.add(_MARKER_NAME, "1")
-        parts.append(component.to_ical())
-    return b"".join(parts)
+        parts.append(_split(component))
+    return _pieces(parts)
 
 
 def vevent(
@@ -328,7 +327,6 @@ def vevent(
     attendees: Sequence[Party],
     dtstamp: datetime | None,
     cancelled: bool = False,
-    marker: bool = False,
 ) -> Event:
     """One VEVENT with UID, SEQUENCE, DTSTAMP, zone-qualified times and the given attendees."""
     tz = zone(event.timezone)
@@ -360,10 +358,6 @@ def vevent(
     component.add("organizer", _address(organizer))
     for person in attendees:
         component.add("attendee", _attendee(person))
-    if marker:
-        # where per-recipient lines go in a cached block: after the properties, before any
-        # VALARM (RFC 5545 puts a component's properties before its subcomponents)
-        component.add(_MARKER_NAME, "1")
     for trigger in event.alarms:
         component.add_component(_alarm(trigger, event.title))
     return component
@@ -410,10 +404,38 @@ def calendar(method: Method | None, events: Sequence[Event], timezones: Sequence
     return cal
 
 
-_MARKER_NAME = "X-EVENTS-SVC-RECIPIENT"
-#: the line `vevent(marker=True)` writes; replaced by per-recipient lines (or nothing)
-MARKER = b"X-EVENTS-SVC-RECIPIENT:1\r\n"
 _END_VCALENDAR = b"END:VCALENDAR\r\n"
+_END_VEVENT = b"END:VEVENT\r\n"
+
+#: a rendered block cut where per-recipient lines go: `lines.join(pieces)` puts them in (one
+#: place per VEVENT), `b"".join(pieces)` leaves them out. The cuts are the lengths of parts
+#: rendered apart, never a search of the text, so no title or description can add a cut.
+Pieces = tuple[bytes, ...]
+
+
+def _split(component: Event) -> tuple[bytes, bytes]:
+    """A VEVENT's bytes up to the end of its properties, and the rest (its VALARMs and END):
+    per-recipient lines go between (RFC 5545 puts properties before subcomponents)."""
+    alarms, component.subcomponents = component.subcomponents, []
+    try:
+        properties: bytes = component.to_ical()
+    finally:
+        component.subcomponents = alarms
+    if not properties.endswith(_END_VEVENT):  # pragma: no cover - icalendar's own framing
+        raise ValueError("a VEVENT that does not end with END:VEVENT")
+    rest = b"".join(alarm.to_ical() for alarm in alarms)
+    return properties[: -len(_END_VEVENT)], rest + _END_VEVENT
+
+
+def _pieces(parts: Sequence[tuple[bytes, bytes]]) -> Pieces:
+    """Consecutive VEVENTs as pieces: each VEVENT's tail joins the next one's head."""
+    if not parts:
+        return (b"",)
+    out = [parts[0][0]]
+    for (_, tail), (head, _) in zip(parts, parts[1:], strict=False):
+        out.append(tail + head)
+    out.append(parts[-1][1])
+    return tuple(out)
 
 
 def vevents(
@@ -422,34 +444,34 @@ def vevents(
     organizer: Party,
     dtstamp: datetime | None,
     cancelled: bool = False,
-) -> bytes:
+) -> Pieces:
     """The VEVENT of the event (of a series: the master with EXDATEs, then one per moved
-    occurrence), each with MARKER where recipient lines go."""
-    parts = [
-        vevent(
-            item,
-            organizer=organizer,
-            attendees=[],
-            dtstamp=dtstamp,
-            cancelled=cancelled,
-            marker=True,
-        ).to_ical()
-        for item in (event, *(o for o in event.overrides if o.status != "cancelled"))
-    ]
-    return b"".join(parts)
+    occurrence), as pieces around the place in each where recipient lines go."""
+    return _pieces(
+        [
+            _split(
+                vevent(
+                    item,
+                    organizer=organizer,
+                    attendees=[],
+                    dtstamp=dtstamp,
+                    cancelled=cancelled,
+                )
+            )
+            for item in (event, *(o for o in event.overrides if o.status != "cancelled"))
+        ]
+    )
 
 
 @lru_cache(maxsize=256)
-def _itip_frame(
-    method: Literal["REQUEST", "CANCEL"], event: EventData, organizer: Party
-) -> tuple[bytes, ...]:
+def _itip_frame(method: Literal["REQUEST", "CANCEL"], event: EventData, organizer: Party) -> Pieces:
     """The bytes of an iTIP message around the per-recipient lines (DTSTAMP and ATTENDEE),
-    split at each place they go. A fan-out renders the same event thousands of times; only
+    cut at each place they go. A fan-out renders the same event thousands of times; only
     those lines differ."""
     head: bytes = calendar(method, [], [event.timezone]).to_ical()
     head = head[: -len(_END_VCALENDAR)]
     body = vevents(event, organizer=organizer, dtstamp=None, cancelled=method == "CANCEL")
-    return tuple((head + body + _END_VCALENDAR).split(MARKER))
+    return (head + body[0], *body[1:-1], body[-1] + _END_VCALENDAR)
 
 
 def recipient_lines(attendee: Party, dtstamp: datetime | None = None) -> bytes:
@@ -469,7 +491,7 @@ def publish(event: EventData, *, organizer: Party, dtstamp: datetime | None = No
     """The event as a file to download or import (METHOD:PUBLISH, no attendees)."""
     head: bytes = calendar("PUBLISH", [], [event.timezone]).to_ical()
     body = vevents(event, organizer=organizer, dtstamp=dtstamp or datetime.now(UTC))
-    return head[: -len(_END_VCALENDAR)] + body.replace(MARKER, b"") + _END_VCALENDAR
+    return head[: -len(_END_VCALENDAR)] + b"".join(body) + _END_VCALENDAR
 
 
 def itip(

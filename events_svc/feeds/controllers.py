@@ -7,20 +7,19 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any, Literal
 
 from arq.connections import ArqRedis
-from litestar import Controller, HttpMethod, Request, Response, post, route
+from litestar import Controller, HttpMethod, Request, Response, get, post, route
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
-from events_svc.deps import BEARER, CALLER, QUEUE
-from events_svc.errors import NotFound
+from events_svc.deps import QUEUE
+from events_svc.errors import NotFound, problem_response
 from events_svc.events.schemas import EventKind
-from events_svc.feeds import service
-from events_svc.feeds.schemas import FeedTokenRotated
+from events_svc.feeds import page, personal, service
 from events_svc.jobs import enqueue_notifications
 from events_svc.openapi import problems
-from events_svc.orgs.service import Caller
+from events_svc.rsvp.controllers import _PAGE_HEADERS
 from events_svc.settings import Settings
 
 _FEED_RESPONSE = {
@@ -173,8 +172,9 @@ class FeedController(Controller):
         http_method=[HttpMethod.GET, HttpMethod.HEAD],
         responses=_FEED_RESPONSE,
         summary="A person's calendar: every event they are invited to, with their answer",
-        description="The link is secret (in every invitation e-mail); an organizer can rotate "
-        "it, after which the old one answers 404.",
+        description="The link is secret (in every invitation e-mail); only the person can give "
+        "it a new address (`/feeds/rotate/...`, in every mail), after which the old one answers "
+        "404.",
     )
     async def person_feed(
         self,
@@ -190,26 +190,70 @@ class FeedController(Controller):
 
 
 class FeedTokenController(Controller):
-    path = "/people"
+    """The person's own link to give their feed a new address (in every mail they get)."""
+
+    path = "/feeds/rotate"
     tags = ["feeds"]
-    dependencies = {**CALLER, **QUEUE}
-    security = BEARER
+
+    @get(
+        "/{token:str}",
+        responses=problems(404),
+        summary="The page that asks a person whether to give their calendar feed a new link",
+        description="The link is in every mail the person gets, next to their feed link. A GET "
+        "changes nothing (mail scanners follow links); the form on the page POSTs here. 404 "
+        "(a page for browsers, else a problem) for a link that is forged or already used.",
+    )
+    async def confirm(
+        self,
+        request: Request[Any, Any, Any],
+        token: FromPath[str],
+        settings: NamedDependency[Settings],
+    ) -> Response[Any]:
+        try:
+            owner = await personal.link_owner(secret=settings.secret_key, token=token)
+        except NotFound:
+            return _gone(request)
+        body = page.confirm_page(
+            email=owner.email, locale=owner.locale, action=f"/feeds/rotate/{token}"
+        )
+        return Response(body, media_type="text/html", headers=_PAGE_HEADERS)
 
     @post(
-        "/{email:str}/feed-token/rotate",
+        "/{token:str}",
         status_code=HTTP_200_OK,
-        responses=problems(401, 404),
-        summary="Give a person a new feed link; the old one answers 404 from now on",
-        description="For people invited to the caller's events. The new link is not shown "
-        "to the organizer (the feed holds the person's other invitations too): the person "
-        "gets it by e-mail (`X-Notification-Kind: feed-link`).",
+        dependencies=QUEUE,
+        responses=problems(404),
+        summary="Give the person's calendar feed a new link (the old feed URL answers 404)",
+        description="Shows the new link and e-mails it (`X-Notification-Kind: feed-link`); "
+        "the link that was used is dead afterwards, as is every older one.",
     )
-    async def rotate_feed_token(
+    async def rotate(
         self,
-        caller: NamedDependency[Caller],
-        email: FromPath[str],
+        request: Request[Any, Any, Any],
+        token: FromPath[str],
+        settings: NamedDependency[Settings],
         queue: NamedDependency[ArqRedis],
-    ) -> FeedTokenRotated:
-        queued = await service.rotate_token(org_id=caller.org_id, email=email)
-        await enqueue_notifications(queue, queued)
-        return FeedTokenRotated(email=email.strip().lower(), rotated=True)
+    ) -> Response[Any]:
+        try:
+            done = await personal.rotate_own_token(secret=settings.secret_key, token=token)
+        except NotFound:
+            return _gone(request)
+        await enqueue_notifications(queue, done.notifications)
+        https, webcal = service.person_feed_urls(settings.public_base_url, done.owner.feed_token)
+        body = page.done_page(locale=done.owner.locale, https=https, webcal=webcal)
+        return Response(body, media_type="text/html", headers=_PAGE_HEADERS)
+
+
+def _gone(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A forged, malformed or used link: a page for a browser, a problem for anything else."""
+    if "text/html" in request.headers.get("accept", ""):
+        return Response(
+            page.gone_page(), status_code=404, media_type="text/html", headers=_PAGE_HEADERS
+        )
+    return problem_response(
+        request,
+        status=404,
+        slug=NotFound.slug,
+        title=NotFound.title,
+        detail="no calendar link for this address",
+    )

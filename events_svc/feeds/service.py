@@ -27,9 +27,9 @@ from typing import Any
 from icalendar import Calendar
 
 from events_svc.calendar.ics import (
-    MARKER,
     PRODID,
     Party,
+    Pieces,
     event_data,
     recipient_lines,
     session_vevents,
@@ -38,7 +38,6 @@ from events_svc.calendar.ics import (
 from events_svc.calendar.vtimezone import vtimezone
 from events_svc.errors import NotFound
 from events_svc.events.tables import Event
-from events_svc.people.service import FEED_TOKEN_SQL
 
 #: events that ended longer ago than this leave the feeds
 FEED_PAST = timedelta(days=90)
@@ -343,9 +342,9 @@ async def person_body(*, stamp: Stamp, now: datetime, config: FeedConfig) -> Bod
             [(r[0], r[1], r[3], _defaults_text(r[4])) for r in rows], config=config
         )
         parts = []
-        for (marked, _public), r in zip(blocks, rows, strict=True):
+        for (pieces, _public), r in zip(blocks, rows, strict=True):
             me = Party(email=r[7], name=r[8], role=r[5], rsvp=r[6])
-            parts.append(marked.replace(MARKER, _attendee_lines(me)))
+            parts.append(_attendee_lines(me).join(pieces))
         data = _calendar(stamp.name, [r[2] for r in rows], config, parts)
         body = Body(stamp.etag, data)
         BODIES.put(stamp.key, body, len(body.data))
@@ -391,27 +390,30 @@ _Item = tuple[uuid.UUID, datetime, str, str]  # event id, updated_at, organizer 
 _RENDER_SLICE = 50
 
 
-async def _blocks(items: Sequence[_Item], *, config: FeedConfig) -> list[tuple[bytes, bytes]]:
-    """Each event's VEVENT block, with and without the recipient marker: from the cache, or
-    rendered (all misses read at once)."""
+_Block = tuple[Pieces, bytes]  # cut where a recipient's lines go, and whole without them
+
+
+async def _blocks(items: Sequence[_Item], *, config: FeedConfig) -> list[_Block]:
+    """Each event's VEVENT block, cut where recipient lines go and whole without them: from
+    the cache, or rendered (all misses read at once)."""
     cache = _blocks_for(config)
-    found: list[tuple[bytes, bytes] | None] = [cache.get(item) for item in items]
+    found: list[_Block | None] = [cache.get(item) for item in items]
     missing = [item[0] for item, block in zip(items, found, strict=True) if block is None]
     if missing:
-        fresh: dict[uuid.UUID, tuple[bytes, bytes]] = {}
+        fresh: dict[uuid.UUID, _Block] = {}
         for start in range(0, len(missing), 1000):
             fresh.update(await _render(missing[start : start + 1000], config=config, cache=cache))
         for i, item in enumerate(items):
             if found[i] is None:
                 # the event changed again between the two queries: what was just read is
                 # newer than the list, and the next request (with a new ETag) lists it
-                found[i] = fresh.get(item[0], (b"", b""))
-    return [b for b in found if b is not None and b[0]]
+                found[i] = fresh.get(item[0], ((), b""))
+    return [b for b in found if b is not None and b[1]]
 
 
-#: rendered VEVENT blocks (with and without the recipient marker) by (event id, updated_at,
-#: organizer name, default reminders), one cache per way of rendering (with or without
-#: sessions, per settings)
+#: rendered VEVENT blocks (cut for recipient lines, and whole without them) by (event id,
+#: updated_at, organizer name, default reminders), one cache per way of rendering (with or
+#: without sessions, per settings)
 _BLOCK_CACHES: dict[FeedConfig, _Lru] = {}
 
 
@@ -428,7 +430,7 @@ def _blocks_for(config: FeedConfig) -> _Lru:
 
 async def _render(
     event_ids: list[uuid.UUID], *, config: FeedConfig, cache: _Lru
-) -> dict[uuid.UUID, tuple[bytes, bytes]]:
+) -> dict[uuid.UUID, _Block]:
     rows = await Event.raw(
         "SELECT e.*, o.name AS org_name, o.default_reminders AS org_default_reminders"
         " FROM event e JOIN organization o ON o.id = e.org WHERE e.id = ANY({}::uuid[])",
@@ -442,7 +444,7 @@ async def _render(
             series,
         ):
             occurrences[o["event"]].append(o)
-    out: dict[uuid.UUID, tuple[bytes, bytes]] = {}
+    out: dict[uuid.UUID, _Block] = {}
     for i, row in enumerate(rows):
         if i and i % _RENDER_SLICE == 0:
             # icalendar takes ~0.4 ms an event: a cold 10,000-event feed must not hold the
@@ -452,13 +454,14 @@ async def _render(
         organizer = Party(email=config.mail_from, name=row["org_name"])
         # DTSTAMP is the last change, so the same event gives the same bytes (and ETag)
         if config.sessions and event.agenda:
-            marked = session_vevents(event, organizer=organizer, dtstamp=row["updated_at"])
+            pieces = session_vevents(event, organizer=organizer, dtstamp=row["updated_at"])
         else:
-            marked = vevents(event, organizer=organizer, dtstamp=row["updated_at"])
-        block = (marked, marked.replace(MARKER, b""))
+            pieces = vevents(event, organizer=organizer, dtstamp=row["updated_at"])
+        whole = b"".join(pieces)
+        block = (pieces, whole)
         defaults = _defaults_text(row["org_default_reminders"])
         key = (row["id"], row["updated_at"], row["org_name"], defaults)
-        cache.put(key, block, len(marked) * 2)
+        cache.put(key, block, len(whole) * 2)
         out[row["id"]] = block
     return out
 
@@ -508,42 +511,3 @@ def person_feed_urls(base_url: str, token: str) -> tuple[str, str]:
     """The https and webcal URLs of a person's feed."""
     https = f"{base_url}/feeds/people/{token}.ics"
     return https, "webcal://" + https.split("://", 1)[1]
-
-
-async def rotate_token(*, org_id: uuid.UUID, email: str) -> list[dict[str, Any]]:
-    """Give the person a new feed token (the old URL answers 404 from now on) and queue an
-    e-mail with the new link, about the caller's latest event they are invited to; only for
-    people invited to the caller's events, anyone else is a 404. Returns the outbox rows to
-    enqueue after commit."""
-    async with Event._meta.db.transaction():
-        rows = await Event.raw(
-            f"UPDATE person p SET feed_token = {FEED_TOKEN_SQL}"  # noqa: S608 - constant SQL
-            " WHERE p.email_key = lower({}) AND EXISTS (SELECT 1 FROM invitation i"
-            " JOIN event e ON e.id = i.event WHERE i.person = p.id AND i.removed_at IS NULL"
-            " AND (e.org = {} OR {} = ANY(e.cohosts)))"
-            " RETURNING p.id",
-            email.strip(),
-            org_id,
-            org_id,
-        )
-        if not rows:
-            raise NotFound("no person with this address was invited to your events")
-        person = rows[0]["id"]
-        # the person learns the new link from the service, never from the organizer (the
-        # feed holds their invitations from other organizations too)
-        queued = await Event.raw(
-            "INSERT INTO notification (id, key, kind, event, person, sequence, detail)"
-            " SELECT gen_random_uuid(), 'feed-link:' || {} || ':' || gen_random_uuid(),"
-            " 'feed-link', e.id, {}, e.sequence, ''"
-            " FROM invitation i JOIN event e ON e.id = i.event"
-            " WHERE i.person = {} AND i.removed_at IS NULL"
-            " AND (e.org = {} OR {} = ANY(e.cohosts))"
-            " ORDER BY e.starts_at_utc DESC LIMIT 1"
-            " RETURNING id, key, attempts",
-            str(person),
-            person,
-            person,
-            org_id,
-            org_id,
-        )
-    return list(queued)

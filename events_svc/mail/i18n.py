@@ -117,9 +117,9 @@ TEXT: dict[str, dict[Locale, str]] = {
         "en": "Your calendar subscription link has changed",
     },
     "intro.feed-link": {
-        "zh-CN": "{org} 为您更换了个人日历订阅链接，旧链接已失效。您受邀参加的活动包括：",
-        "en": "{org} has given you a new personal calendar link; the old one no longer works. "
-        "Your invitations include:",
+        "zh-CN": "应您的要求，您的个人日历订阅链接已更换，旧链接已失效。您受邀参加的活动包括：",
+        "en": "As you asked, your personal calendar link has changed; the old one no longer "
+        "works. Your invitations include:",
     },
     "hint.feed-link": {
         "zh-CN": "请用下面的新链接重新订阅；您的日历应用会继续显示您受邀参加的全部活动。",
@@ -146,6 +146,7 @@ TEXT: dict[str, dict[Locale, str]] = {
     "label.details": {"zh-CN": "活动说明", "en": "Details"},
     "label.ics": {"zh-CN": "日历文件（.ics）", "en": "Calendar file (.ics)"},
     "label.feed": {"zh-CN": "订阅我的日历", "en": "Subscribe to my calendar"},
+    "label.feed_rotate": {"zh-CN": "更换我的日历链接", "en": "Change my calendar link"},
     "hint.invitation": {
         "zh-CN": "本邮件附有日历邀请，可在 Outlook、Gmail、Apple 日历或 Thunderbird 中"
         "直接接受或拒绝。",

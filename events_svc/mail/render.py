@@ -37,6 +37,8 @@ class Links:
     ics: str  #: the event's .ics file
     feed_https: str | None = None  #: the person's calendar feed, once feeds exist
     feed_webcal: str | None = None
+    #: the person's own link to give their feed a new address (next to the feed link)
+    feed_rotate: str | None = None
     rsvp: str | None = None  #: the person's RSVP page (answers as ?response=...)
 
 
@@ -190,6 +192,8 @@ def text_body(ctx: MailContext) -> str:
         lines.append(f"{t('label.feed', loc)}{sep}{ctx.links.feed_https}")
         if ctx.links.feed_webcal:
             lines.append(f"webcal{sep}{ctx.links.feed_webcal}")
+        if ctx.links.feed_rotate:
+            lines.append(f"{t('label.feed_rotate', loc)}{sep}{ctx.links.feed_rotate}")
     lines += ["", t(_hint_key(ctx), loc), "", "-- ", t("footer", loc, org=ctx.org_name)]
     return "\n".join(lines) + "\n"
 
@@ -249,6 +253,10 @@ def html_body(ctx: MailContext) -> str:
         links.append(f'<a href="{e(ctx.links.feed_https)}">{e(t("label.feed", loc))}</a>')
         if ctx.links.feed_webcal:
             links.append(f'<a href="{e(ctx.links.feed_webcal)}">webcal</a>')
+        if ctx.links.feed_rotate:
+            links.append(
+                f'<a href="{e(ctx.links.feed_rotate)}">{e(t("label.feed_rotate", loc))}</a>'
+            )
     blocks.append(f"<p>{' · '.join(links)}</p>")
     blocks.append(f'<p style="color:#555">{e(t(_hint_key(ctx), loc))}</p>')
     blocks.append(
@@ -400,6 +408,7 @@ def render_message(ctx: MailContext, *, now: datetime) -> tuple[bytes, str]:
 #: stand-ins for a recipient's own feed links in the cached bodies, replaced per message
 _FEED_HTTPS_SLOT = "https://feed.invalid/personal-feed"
 _FEED_WEBCAL_SLOT = "webcal://feed.invalid/personal-feed"
+_FEED_ROTATE_SLOT = "https://rotate.invalid/personal-feed-link"
 _RSVP_SLOT = "https://rsvp.invalid/personal-answer"
 
 
@@ -411,6 +420,7 @@ def _body_key(ctx: MailContext) -> MailContext:
             links,
             feed_https=_FEED_HTTPS_SLOT,
             feed_webcal=_FEED_WEBCAL_SLOT if links.feed_webcal else None,
+            feed_rotate=_FEED_ROTATE_SLOT if links.feed_rotate else None,
         )
     if links.rsvp:
         links = replace(links, rsvp=_RSVP_SLOT)
@@ -434,6 +444,7 @@ def _personal_bodies(ctx: MailContext) -> tuple[bytes, bytes]:
         for slot, value in (
             (_FEED_HTTPS_SLOT, ctx.links.feed_https),
             (_FEED_WEBCAL_SLOT, ctx.links.feed_webcal),
+            (_FEED_ROTATE_SLOT, ctx.links.feed_rotate),
             (_RSVP_SLOT, ctx.links.rsvp),
         )
         if value

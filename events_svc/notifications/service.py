@@ -473,17 +473,23 @@ def _certificate_facts(ctx: dict[str, Any], settings: Settings) -> CertificateFa
 
 
 def _links(ics_url: str, ctx: dict[str, Any], settings: Settings, *, answerable: bool) -> Links:
-    """The event file, the person's feed and (unless the message takes something back) the
-    person's RSVP page."""
-    https = webcal = None
+    """The event file, the person's feed with the link that gives it a new address, and
+    (unless the message takes something back) the person's RSVP page."""
+    from events_svc.feeds.tokens import rotation_url  # here: keeps this change to _links
+
+    https = webcal = rotate = None
     if ctx["feed_token"]:
         https, webcal = person_feed_urls(settings.public_base_url, ctx["feed_token"])
+        # signed over the token it replaces: dead after one use
+        rotate = rotation_url(
+            settings.public_base_url, settings.secret_key, ctx["person"], ctx["feed_token"]
+        )
     answer = None
     if answerable and ctx["invitation_id"] is not None:
         answer = rsvp_url(
             settings.public_base_url, settings.secret_key, ctx["invitation_id"], ctx["generation"]
         )
-    return Links(ics=ics_url, feed_https=https, feed_webcal=webcal, rsvp=answer)
+    return Links(ics=ics_url, feed_https=https, feed_webcal=webcal, feed_rotate=rotate, rsvp=answer)
 
 
 async def deliver(
