@@ -166,9 +166,6 @@ async def create_event(
     )
     reminders = validate_reminders(data.reminders, tz_name=data.timezone)
     partnership_id = _partnership_id(data.partnership)
-    cohosts = await partnerships.check_event_link(
-        org_id=org_id, partnership_id=partnership_id, area=data.area, cohost_slugs=data.cohosts
-    )
     venue, visiting = await _visit(
         org_id=org_id, kind=data.kind, host=data.host, visiting=data.visiting
     )
@@ -197,14 +194,22 @@ async def create_event(
         "reminders": json.dumps(reminders) if reminders is not None else None,
         "partnership": partnership_id,
         "area": data.area if partnership_id else None,
-        "cohosts": cohosts,
+        "cohosts": [],
         "venue_org": venue,
         "visiting": visiting,
         "itinerary": json.dumps(itinerary, ensure_ascii=False) if itinerary is not None else None,
         "created_at": now,
         "updated_at": now,
     }
-    await Event.insert(Event(org=org_id, **row))
+    async with Event._meta.db.transaction():
+        # checked in the transaction that inserts: an agreement ending meanwhile waits
+        row["cohosts"] = await partnerships.check_event_link(
+            org_id=org_id,
+            partnership_id=partnership_id,
+            area=data.area,
+            cohost_slugs=data.cohosts,
+        )
+        await Event.insert(Event(org=org_id, **row))
     # the co-hosts were checked above: their slugs are the ones given
     slugs = sorted({c.strip().lower() for c in data.cohosts} - {org_slug})
     visiting_slugs = sorted({v.strip().lower() for v in data.visiting})
@@ -444,7 +449,12 @@ async def update_event(
             if partnership_id is None:
                 area, slugs = None, ([] if "cohosts" not in given else slugs)
             changes["cohosts"] = await partnerships.check_event_link(
-                org_id=org_id, partnership_id=partnership_id, area=area, cohost_slugs=slugs
+                org_id=org_id,
+                partnership_id=partnership_id,
+                area=area,
+                cohost_slugs=slugs,
+                current_partnership=current["partnership"],
+                current_cohosts=current["cohosts"] or [],
             )
             changes["partnership"], changes["area"] = partnership_id, area
         if {"host", "visiting"} & given.keys() or (
