@@ -55,3 +55,21 @@ def test_smtp_url_forms() -> None:
 def test_mail_from_with_display_name_keeps_the_address() -> None:
     s = Settings.from_env({**BASE, "MAIL_FROM": "Events <events@example.org>"})
     assert s.mail_from == "events@example.org"
+
+
+def test_volume_limits() -> None:
+    s = Settings.from_env(BASE)
+    assert (s.volume.per_day, s.volume.occurrences, s.volume.reminder_rows) == (4, 1000, 100_000)
+    s = Settings.from_env(
+        {
+            **BASE,
+            "MAX_OCCURRENCES_PER_DAY": "2",
+            "MAX_OCCURRENCES": "500",
+            "MAX_REMINDER_ROWS_PER_EVENT": "5000",
+        }
+    )
+    assert (s.volume.per_day, s.volume.occurrences, s.volume.reminder_rows) == (2, 500, 5000)
+    for variable in ("MAX_OCCURRENCES_PER_DAY", "MAX_OCCURRENCES", "MAX_REMINDER_ROWS_PER_EVENT"):
+        with pytest.raises(SettingsError) as caught:
+            Settings.from_env({**BASE, variable: "0"})
+        assert caught.value.variable == variable
