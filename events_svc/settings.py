@@ -56,6 +56,22 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class VolumeLimits:
+    """How much one event may make the service send: services take it from the settings."""
+
+    #: occurrences a recurrence rule may produce in one day (BYHOUR x BYMINUTE x BYSECOND)
+    per_day: int = 4
+    #: occurrences a recurrence rule may produce within the reminder planning horizon
+    occurrences: int = 1000
+    #: reminder rows (reminders x occurrences in the horizon x invitees) planned for one event
+    reminder_rows: int = 100_000
+
+
+#: the limits as the settings default them (for callers without settings: scripts, tests)
+DEFAULT_VOLUME = VolumeLimits()
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str
     redis_url: str
@@ -110,6 +126,19 @@ class Settings:
     #: deliver webhooks to loopback, private and other non-public addresses too (development
     #: only: `events-svc dev` turns it on); off, such destinations are refused (SSRF)
     webhook_allow_private: bool = False
+    #: recurrence rules producing more a day or within the horizon are refused (422)
+    max_occurrences_per_day: int = 4
+    max_occurrences: int = 1000
+    #: an event whose reminders would make more rows than this is refused (422)
+    max_reminder_rows_per_event: int = 100_000
+
+    @property
+    def volume(self) -> VolumeLimits:
+        return VolumeLimits(
+            per_day=self.max_occurrences_per_day,
+            occurrences=self.max_occurrences,
+            reminder_rows=self.max_reminder_rows_per_event,
+        )
 
     @property
     def organizer_email(self) -> str:
@@ -227,6 +256,11 @@ class Settings:
                 "WEBHOOK_GIVE_UP_AFTER_SECONDS", 24 * 3600, 1, 30 * 24 * 3600
             ),
             webhook_allow_private=allow_private in ("1", "true", "yes", "on"),
+            max_occurrences_per_day=int(number("MAX_OCCURRENCES_PER_DAY", 4, 1, 96)),
+            max_occurrences=int(number("MAX_OCCURRENCES", 1000, 1, 100_000)),
+            max_reminder_rows_per_event=int(
+                number("MAX_REMINDER_ROWS_PER_EVENT", 100_000, 1, 10_000_000)
+            ),
             database_url=database_url,
             redis_url=redis_url,
             smtp=smtp,

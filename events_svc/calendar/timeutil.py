@@ -108,8 +108,11 @@ def local_iso(local: datetime) -> str:
 _UNTIL_RE = re.compile(r"UNTIL=([0-9T]+Z?)", re.IGNORECASE)
 
 
-def normalize_rrule(rule: str, *, start_local: datetime, tz: ZoneInfo) -> str:
-    """Validate an RRULE value and return it canonical (upper case, UNTIL in UTC).
+def normalize_rrule(
+    rule: str, *, start_local: datetime, tz: ZoneInfo, per_day: int | None = None
+) -> str:
+    """Validate an RRULE value and return it canonical (upper case, UNTIL in UTC); with
+    `per_day`, refuse a rule that can make more occurrences than that on one day.
 
     RFC 5545 wants UNTIL in UTC when DTSTART carries a TZID; a local UNTIL (or a date) is
     read as wall-clock time in the event's zone, the end of that day for a date.
@@ -141,6 +144,16 @@ def normalize_rrule(rule: str, *, start_local: datetime, tz: ZoneInfo) -> str:
             digits = item[1:] if item[:1] in "+-" else item
             if not digits.isdigit() or len(digits) > 4 or not low <= int(item) <= high:
                 raise TimeRuleError("recurrence", f"{name} values must be from {low} to {high}")
+    if per_day is not None:
+        # before dateutil sees the rule: it builds every BYHOUR x BYMINUTE x BYSECOND time
+        # of a day up front (86,400 of them for a rule naming every second)
+        daily = _per_day_bound(parts)
+        if daily > per_day:
+            raise TimeRuleError(
+                "recurrence",
+                f"the rule makes up to {daily} occurrences a day; at most {per_day} are"
+                " allowed (MAX_OCCURRENCES_PER_DAY)",
+            )
     if "UNTIL" in parts:
         parts["UNTIL"] = _until_utc(parts["UNTIL"], tz)
     canonical = ";".join(f"{k}={v}" for k, v in parts.items())
@@ -162,6 +175,60 @@ def normalize_rrule(rule: str, *, start_local: datetime, tz: ZoneInfo) -> str:
             f"the RRULE yields no occurrence within {FIRST_OCCURRENCE_WITHIN_YEARS} years",
         )
     return canonical
+
+
+def occurrences_per_day(rule: str) -> int:
+    """An upper bound of the occurrences a canonical RRULE makes on one day."""
+    return _per_day_bound(dict(p.split("=", 1) for p in rule.split(";")))
+
+
+def _per_day_bound(parts: dict[str, str]) -> int:
+    """From an RRULE's parts alone (FREQ=DAILY and slower): each BYHOUR x BYMINUTE x BYSECOND
+    value is a start time (unset parts take DTSTART's single value), and dates never repeat
+    within one day. A daily BYSETPOS keeps at most that many of a day's set."""
+    bound = 1
+    for name in ("BYHOUR", "BYMINUTE", "BYSECOND"):
+        if name in parts:
+            bound *= len({int(v) for v in parts[name].split(",")})
+    if parts.get("FREQ") == "DAILY" and "BYSETPOS" in parts:
+        bound = min(bound, len({int(v) for v in parts["BYSETPOS"].split(",")}))
+    return bound
+
+
+def check_volume(
+    rule: str,
+    *,
+    start_local: datetime,
+    tz: ZoneInfo,
+    per_day: int,
+    total: int,
+    horizon: timedelta,
+) -> None:
+    """Refuse a canonical RRULE that makes more than `per_day` occurrences on a day or more
+    than `total` within `horizon` of its start. The first bound is computed, not expanded
+    (normalize_rrule checks it before expanding anything, given `per_day`); the second
+    expands at most `total` + 1 occurrences, and only up to the horizon (as an UNTIL bound,
+    so a sparse rule is not searched beyond it)."""
+    daily = occurrences_per_day(rule)
+    if daily > per_day:
+        raise TimeRuleError(
+            "recurrence",
+            f"the rule makes up to {daily} occurrences a day; at most {per_day} are allowed"
+            " (MAX_OCCURRENCES_PER_DAY)",
+        )
+    parts = dict(p.split("=", 1) for p in rule.split(";"))
+    dtstart = start_local.replace(tzinfo=tz)
+    end = f"{(dtstart + horizon).astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    bounded = ";".join(f"{k}={v}" for k, v in parts.items() if k not in ("COUNT", "UNTIL"))
+    bounded += f";UNTIL={min(end, parts.get('UNTIL', end))}"  # same format: text order
+    limit = min(total + 1, int(parts.get("COUNT", total + 1)))
+    made = sum(1 for _ in islice(rrulestr(bounded, dtstart=dtstart), limit))
+    if made > total:
+        raise TimeRuleError(
+            "recurrence",
+            f"the rule makes more than {total} occurrences within {horizon.days} days"
+            " (MAX_OCCURRENCES); give it a COUNT or UNTIL, or fewer occurrences",
+        )
 
 
 def _until_utc(value: str, tz: ZoneInfo) -> str:

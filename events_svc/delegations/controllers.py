@@ -15,6 +15,7 @@ from events_svc.events.service import event_uuid
 from events_svc.jobs import enqueue_notifications, enqueue_webhooks
 from events_svc.openapi import problems
 from events_svc.orgs.service import Caller
+from events_svc.settings import Settings
 
 
 class DelegationController(Controller):
@@ -38,6 +39,7 @@ class DelegationController(Controller):
         event_id: FromPath[str],
         slug: FromPath[str],
         data: JSONBody[DelegationPut],
+        settings: NamedDependency[Settings],
     ) -> DelegationOut:
         delegation, queued, hooks = await service.put(
             org_id=caller.org_id,
@@ -46,6 +48,7 @@ class DelegationController(Controller):
             slug=slug,
             leader=data.leader,
             members=data.members,
+            max_reminder_rows=settings.max_reminder_rows_per_event,
         )
         await enqueue_notifications(queue, queued, batch=True)
         await enqueue_webhooks(queue, hooks)

@@ -14,6 +14,7 @@ from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
 from events_svc.events.tables import Event
 from events_svc.invitations import service as invitations
 from events_svc.invitations.schemas import InviteeIn
+from events_svc.settings import DEFAULT_VOLUME
 
 
 async def put(
@@ -25,6 +26,7 @@ async def put(
     leader: str,
     members: Sequence[str],
     now: datetime | None = None,
+    max_reminder_rows: int = DEFAULT_VOLUME.reminder_rows,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """Name (or rename) the caller's delegation to an exchange visit it is visiting. Returns
     the delegation, the outbox rows and the webhook rows to enqueue after commit. People no
@@ -77,7 +79,9 @@ async def put(
             )
             for key in [leader_key, *member_keys]
         ]
-        queued, _invited = await invitations.invite_locked(event, invitees, now=now)
+        queued, _invited = await invitations.invite_locked(
+            event, invitees, now=now, max_reminder_rows=max_reminder_rows, field="members"
+        )
         hooks: list[dict[str, Any]] = []
         for gone in sorted(before - {leader_key, *member_keys}):
             rows_out, hook_rows = await invitations.uninvite_locked(event, gone, now=now)

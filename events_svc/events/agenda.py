@@ -17,6 +17,7 @@ from events_svc.events.tables import Event
 from events_svc.invitations import service as invitations
 from events_svc.invitations.schemas import InviteeIn
 from events_svc.notifications.tables import Notification
+from events_svc.settings import DEFAULT_VOLUME
 from events_svc.validation import email_problem
 
 
@@ -101,6 +102,7 @@ async def set_agenda(
     items: Sequence[AgendaItemIn],
     update_delay: float,
     now: datetime | None = None,
+    max_reminder_rows: int = DEFAULT_VOLUME.reminder_rows,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """Replace the event's agenda. Speakers are invited (chairs as chair); every other
     invitee who has not declined gets one update, `update_delay` seconds after the first
@@ -145,7 +147,11 @@ async def set_agenda(
         invited = 0
         if speakers:
             queued, invited = await invitations.invite_locked(
-                event, list(speakers.values()), now=now
+                event,
+                list(speakers.values()),
+                now=now,
+                max_reminder_rows=max_reminder_rows,
+                field="items",
             )
         updates: list[dict[str, Any]] = []
         if changed:

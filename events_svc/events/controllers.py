@@ -49,7 +49,11 @@ class EventController(Controller):
         settings: NamedDependency[Settings],
     ) -> EventOut:
         row = await service.create_event(
-            org_id=caller.org_id, org_slug=caller.slug, data=data, uid_host=settings.public_host
+            org_id=caller.org_id,
+            org_slug=caller.slug,
+            data=data,
+            uid_host=settings.public_host,
+            limits=settings.volume,
         )
         return msgspec.convert(row, EventOut)
 
@@ -141,9 +145,14 @@ class EventController(Controller):
         event_id: FromPath[str],
         data: JSONBody[EventPatch],
         queue: NamedDependency[ArqRedis],
+        settings: NamedDependency[Settings],
     ) -> EventOut:
         row = await service.update_event(
-            org_id=caller.org_id, event_id=event_uuid(event_id), patch=data, queue=queue
+            org_id=caller.org_id,
+            event_id=event_uuid(event_id),
+            patch=data,
+            queue=queue,
+            limits=settings.volume,
         )
         return msgspec.convert(row, EventOut)
 
@@ -181,6 +190,7 @@ class EventController(Controller):
         occurrence: FromPath[str],
         data: JSONBody[OccurrencePatch],
         queue: NamedDependency[ArqRedis],
+        settings: NamedDependency[Settings],
     ) -> OccurrenceOut:
         row = await service.update_occurrence(
             org_id=caller.org_id,
@@ -188,6 +198,7 @@ class EventController(Controller):
             occurrence=occurrence,
             patch=data,
             queue=queue,
+            limits=settings.volume,
         )
         return msgspec.convert(row, OccurrenceOut)
 
@@ -212,6 +223,7 @@ class EventController(Controller):
             event_id=event_uuid(event_id),
             items=data.items,
             update_delay=settings.agenda_update_delay,
+            max_reminder_rows=settings.max_reminder_rows_per_event,
         )
         await enqueue_notifications(queue, invitations, batch=True)
         await enqueue_notifications(queue, updates, at_due_time=True)

@@ -19,6 +19,7 @@ from arq.connections import ArqRedis
 from events_svc.calendar.ics import Party, event_data, publish
 from events_svc.calendar.timeutil import (
     TimeRuleError,
+    check_volume,
     check_year,
     iter_occurrences,
     local_iso,
@@ -43,6 +44,8 @@ from events_svc.jobs import enqueue_notifications
 from events_svc.notifications import service as outbox
 from events_svc.partnerships import service as partnerships
 from events_svc.reminders import service as reminders
+from events_svc.reminders.rules import HORIZON
+from events_svc.settings import DEFAULT_VOLUME, VolumeLimits
 from events_svc.validation import decode_token
 
 #: changes to these make calendars treat the event as rescheduled (RFC 5546 §2.1.4)
@@ -97,12 +100,29 @@ def resolve_times(
     ends_at: datetime,
     timezone: str,
     recurrence: str | None,
+    limits: VolumeLimits | None = None,
 ) -> EventTimes:
-    """Validate an event's times together and derive the UTC instants."""
+    """Validate an event's times together and derive the UTC instants; with `limits`, a
+    recurrence that would flood invitees (occurrences a day, or within the reminder planning
+    horizon) is refused too."""
     try:
         tz = zone(timezone)
         start, end, start_utc, end_utc = _span_times(starts_at, ends_at, tz, what="an event")
-        rule = normalize_rrule(recurrence, start_local=start, tz=tz) if recurrence else None
+        per_day = limits.per_day if limits is not None else None
+        rule = (
+            normalize_rrule(recurrence, start_local=start, tz=tz, per_day=per_day)
+            if recurrence
+            else None
+        )
+        if rule and limits is not None:
+            check_volume(
+                rule,
+                start_local=start,
+                tz=tz,
+                per_day=limits.per_day,
+                total=limits.occurrences,
+                horizon=HORIZON,
+            )
         series_end = series_end_utc(rule, start_local=start, end_local=end, tz=tz)
     except TimeRuleError as exc:
         raise _invalid(exc) from exc
@@ -156,19 +176,22 @@ def _single_line(value: str, *, field: str) -> str:
 
 
 async def create_event(
-    *, org_id: uuid.UUID, org_slug: str, data: EventCreate, uid_host: str
+    *,
+    org_id: uuid.UUID,
+    org_slug: str,
+    data: EventCreate,
+    uid_host: str,
+    limits: VolumeLimits = DEFAULT_VOLUME,
 ) -> dict[str, Any]:
     times = resolve_times(
         starts_at=data.starts_at,
         ends_at=data.ends_at,
         timezone=data.timezone,
         recurrence=data.recurrence,
+        limits=limits,
     )
     reminders = validate_reminders(data.reminders, tz_name=data.timezone)
     partnership_id = _partnership_id(data.partnership)
-    cohosts = await partnerships.check_event_link(
-        org_id=org_id, partnership_id=partnership_id, area=data.area, cohost_slugs=data.cohosts
-    )
     venue, visiting = await _visit(
         org_id=org_id, kind=data.kind, host=data.host, visiting=data.visiting
     )
@@ -197,14 +220,22 @@ async def create_event(
         "reminders": json.dumps(reminders) if reminders is not None else None,
         "partnership": partnership_id,
         "area": data.area if partnership_id else None,
-        "cohosts": cohosts,
+        "cohosts": [],
         "venue_org": venue,
         "visiting": visiting,
         "itinerary": json.dumps(itinerary, ensure_ascii=False) if itinerary is not None else None,
         "created_at": now,
         "updated_at": now,
     }
-    await Event.insert(Event(org=org_id, **row))
+    async with Event._meta.db.transaction():
+        # checked in the transaction that inserts: an agreement ending meanwhile waits
+        row["cohosts"] = await partnerships.check_event_link(
+            org_id=org_id,
+            partnership_id=partnership_id,
+            area=data.area,
+            cohost_slugs=data.cohosts,
+        )
+        await Event.insert(Event(org=org_id, **row))
     # the co-hosts were checked above: their slugs are the ones given
     slugs = sorted({c.strip().lower() for c in data.cohosts} - {org_slug})
     visiting_slugs = sorted({v.strip().lower() for v in data.visiting})
@@ -383,6 +414,7 @@ async def update_event(
     patch: EventPatch,
     queue: ArqRedis | None = None,
     now: datetime | None = None,
+    limits: VolumeLimits = DEFAULT_VOLUME,
 ) -> dict[str, Any]:
     """Apply a partial update; SEQUENCE rises when the event's identity changes, and then every
     invitee who has not declined is sent an update."""
@@ -412,6 +444,7 @@ async def update_event(
                 ends_at=given.get("ends_at") or current["ends_at"],
                 timezone=tz_name,
                 recurrence=given.get("recurrence", current["recurrence"]),
+                limits=limits,
             )
             changes.update(
                 starts_at=times.starts_at,
@@ -444,7 +477,12 @@ async def update_event(
             if partnership_id is None:
                 area, slugs = None, ([] if "cohosts" not in given else slugs)
             changes["cohosts"] = await partnerships.check_event_link(
-                org_id=org_id, partnership_id=partnership_id, area=area, cohost_slugs=slugs
+                org_id=org_id,
+                partnership_id=partnership_id,
+                area=area,
+                cohost_slugs=slugs,
+                current_partnership=current["partnership"],
+                current_cohosts=current["cohosts"] or [],
             )
             changes["partnership"], changes["area"] = partnership_id, area
         if {"host", "visiting"} & given.keys() or (
@@ -525,7 +563,13 @@ async def update_event(
                     event_id=event_id, sequence=changes["sequence"], kind="update"
                 )
             if any(f in changes for f in REMINDER_FIELDS):
-                await reminders.plan(event_id=event_id, now=now or datetime.now(UTC))
+                await reminders.plan(
+                    event_id=event_id,
+                    now=now or datetime.now(UTC),
+                    max_rows=limits.reminder_rows,
+                    # the error names what was changed, reminders first
+                    field=next(f for f in (*REMINDER_FIELDS[::-1], "reminders") if f in given),
+                )
     await enqueue_notifications(queue, queued, batch=True)
     return await get_event(org_id=org_id, event_id=event_id)
 
@@ -798,6 +842,41 @@ def _occurrence_out(event: dict[str, Any], occ: dict[str, Any]) -> dict[str, Any
     }
 
 
+async def _check_day(
+    event: dict[str, Any], *, original: datetime, start: datetime, per_day: int
+) -> None:
+    """Refuse moving (or restoring) an occurrence onto a local day that would then hold more
+    than `per_day` occurrences of the series, counting those moved there one by one."""
+    day = start.date()
+    tz = zone(event["timezone"])
+    overrides = {
+        o["recurrence_id"]: o
+        for o in await Occurrence.raw(
+            "SELECT recurrence_id, starts_at, status FROM occurrence WHERE event = {}",
+            event["id"],
+        )
+    }
+    count = 1  # this one
+    for i, candidate in enumerate(
+        iter_occurrences(event["recurrence"], start_local=event["starts_at"], tz=tz)
+    ):
+        if candidate.date() > day or i >= MAX_OCCURRENCE_SEARCH:
+            break
+        if candidate.date() == day and candidate != original and candidate not in overrides:
+            count += 1
+    count += sum(
+        1
+        for rid, o in overrides.items()
+        if rid != original and o["status"] == "scheduled" and o["starts_at"].date() == day
+    )
+    if count > per_day:
+        raise InvalidInput.field(
+            "starts_at",
+            f"{day.isoformat()} would hold {count} occurrences of the series; at most"
+            f" {per_day} a day (MAX_OCCURRENCES_PER_DAY)",
+        )
+
+
 async def update_occurrence(
     *,
     org_id: uuid.UUID,
@@ -806,6 +885,7 @@ async def update_occurrence(
     patch: OccurrencePatch,
     queue: ArqRedis | None = None,
     now: datetime | None = None,
+    limits: VolumeLimits = DEFAULT_VOLUME,
 ) -> dict[str, Any]:
     """Move or cancel (or restore) one occurrence of a series. It gets its own SEQUENCE,
     invitees an update or CANCEL for that occurrence only (RECURRENCE-ID), feeds an override
@@ -863,6 +943,8 @@ async def update_occurrence(
             current["ends_at"],
             current["status"],
         )
+        if changed and status == "scheduled":
+            await _check_day(event, original=original, start=start, per_day=limits.per_day)
         if changed:
             sequence = max(current["sequence"], event["sequence"]) + 1
             stamp = datetime.now(UTC)
@@ -893,7 +975,12 @@ async def update_occurrence(
                 kind="cancellation" if status == "cancelled" else "update",
                 occurrence=f"{original:%Y%m%dT%H%M%S}",
             )
-            await reminders.plan(event_id=event_id, now=now or datetime.now(UTC))
+            await reminders.plan(
+                event_id=event_id,
+                now=now or datetime.now(UTC),
+                max_rows=limits.reminder_rows,
+                field="status" if patch.starts_at is msgspec.UNSET else "starts_at",
+            )
         elif not found:
             current.update(starts_at_utc=start_utc, ends_at_utc=end_utc)
     await enqueue_notifications(queue, queued, batch=True)

@@ -175,7 +175,9 @@ async def _remembered(key: Any, build: Callable[[], Awaitable[Stamp]]) -> Stamp:
 #: the events of a public feed: an organization's (hosted or co-hosted) or a partnership's
 _SCOPES = {
     "org": "(e.org = {owner} OR {owner} = ANY(e.cohosts))",
-    "partnership": "e.partnership = {owner}",
+    # an ended agreement's feed is empty: its events are their hosts' alone from then on
+    "partnership": "e.partnership = {owner} AND EXISTS (SELECT 1 FROM partnership p"
+    " WHERE p.id = e.partnership AND p.status <> 'ended')",
 }
 
 

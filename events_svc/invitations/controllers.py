@@ -23,6 +23,7 @@ from events_svc.invitations.schemas import (
 )
 from events_svc.openapi import problems
 from events_svc.orgs.service import Caller
+from events_svc.settings import Settings
 
 #: 10,000 invitees do not fit in the general 1 MiB limit
 INVITATIONS_MAX_BODY = 8 * 1024 * 1024
@@ -55,6 +56,7 @@ class InvitationController(Controller):
         queue: NamedDependency[ArqRedis],
         event_id: FromPath[str],
         data: JSONBody[InvitationsCreate],
+        settings: NamedDependency[Settings],
     ) -> InvitationsCreated:
         event = event_uuid(event_id)
         resolved = await contacts.resolve_invitees(
@@ -69,6 +71,7 @@ class InvitationController(Controller):
             invitees=invitees,
             message=data.message,
             queue=queue,
+            max_reminder_rows=settings.max_reminder_rows_per_event,
         )
         return InvitationsCreated(invited=invited, already_invited=already)
 

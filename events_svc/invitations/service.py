@@ -20,6 +20,7 @@ from events_svc.notifications import service as outbox
 from events_svc.people.service import PersonIn, upsert_people
 from events_svc.reminders import service as reminders
 from events_svc.rsvp import service as rsvp
+from events_svc.settings import DEFAULT_VOLUME
 from events_svc.validation import decode_token, email_problem
 
 DEFAULT_PAGE = 100
@@ -74,24 +75,41 @@ async def invite(
     message: str,
     queue: ArqRedis | None,
     now: datetime | None = None,
+    max_reminder_rows: int = DEFAULT_VOLUME.reminder_rows,
 ) -> tuple[int, int]:
-    """Invite people; returns (newly invited, already invited). Idempotent per address."""
+    """Invite people; returns (newly invited, already invited). Idempotent per address. A
+    list that would give the event more than `max_reminder_rows` reminder rows is refused
+    whole."""
     people = _check_invitees(invitees)
     async with Event._meta.db.transaction():
         event = await _lock_event(org_id=org_id, event_id=event_id)
-        queued, invited = await _invite_locked(event, people, message=message, now=now)
+        queued, invited = await _invite_locked(
+            event, people, message=message, now=now, max_reminder_rows=max_reminder_rows
+        )
     await enqueue_notifications(queue, queued, batch=True)
     return invited, len(people) - invited
 
 
 async def invite_locked(
-    event: dict[str, Any], invitees: Sequence[InviteeIn], *, now: datetime | None = None
+    event: dict[str, Any],
+    invitees: Sequence[InviteeIn],
+    *,
+    now: datetime | None = None,
+    max_reminder_rows: int = DEFAULT_VOLUME.reminder_rows,
+    field: str = "invitees",
 ) -> tuple[list[dict[str, Any]], int]:
     """Invite people to an event the caller has locked (`lock_event_by_id`), inside its
     transaction, for routes other than the hosts' (a visiting organization's delegation,
     an agenda's speakers); returns the outbox rows to enqueue after commit and how many
     people were newly invited."""
-    return await _invite_locked(event, _check_invitees(invitees), message="", now=now)
+    return await _invite_locked(
+        event,
+        _check_invitees(invitees),
+        message="",
+        now=now,
+        max_reminder_rows=max_reminder_rows,
+        field=field,
+    )
 
 
 async def lock_event_by_id(event_id: uuid.UUID) -> dict[str, Any]:
@@ -112,6 +130,8 @@ async def _invite_locked(
     *,
     message: str,
     now: datetime | None,
+    max_reminder_rows: int = DEFAULT_VOLUME.reminder_rows,
+    field: str = "invitees",
 ) -> tuple[list[dict[str, Any]], int]:
     event_id = event["id"]
     if event["status"] == "cancelled":
@@ -139,7 +159,11 @@ async def _invite_locked(
         event_id=event_id, sequence=event["sequence"], invitations=rows
     )
     await reminders.plan(
-        event_id=event_id, now=now or datetime.now(UTC), person_ids=[r["person"] for r in rows]
+        event_id=event_id,
+        now=now or datetime.now(UTC),
+        person_ids=[r["person"] for r in rows],
+        max_rows=max_reminder_rows,
+        field=field,
     )
     return list(queued), len(rows)
 

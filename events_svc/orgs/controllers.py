@@ -77,9 +77,18 @@ class OrgController(Controller):
         responses=problems(401, 409),
         summary="Change the calling organization: names, e-mail, kind, region, default reminders",
     )
-    async def update_me(self, caller: NamedDependency[Caller], data: JSONBody[OrgPatch]) -> OrgOut:
+    async def update_me(
+        self,
+        caller: NamedDependency[Caller],
+        data: JSONBody[OrgPatch],
+        settings: NamedDependency[Settings],
+    ) -> OrgOut:
         changes = msgspec.to_builtins(data)  # only the fields given (UNSET ones are left out)
-        row = await service.update_org(org_id=caller.org_id, changes=changes)
+        row = await service.update_org(
+            org_id=caller.org_id,
+            changes=changes,
+            max_reminder_rows=settings.max_reminder_rows_per_event,
+        )
         return msgspec.convert(row, OrgOut)
 
     @get(

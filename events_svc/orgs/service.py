@@ -19,6 +19,7 @@ from events_svc.calendar.timeutil import TimeRuleError, parse_duration
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound, Unauthorized
 from events_svc.orgs.schemas import OrgKind
 from events_svc.orgs.tables import ApiKey, Organization, OrgMembership
+from events_svc.settings import DEFAULT_VOLUME
 from events_svc.validation import validate_email
 
 KEY_PREFIX = "evs"
@@ -87,10 +88,15 @@ def _region(value: str | None) -> str | None:
 
 
 async def update_org(
-    *, org_id: uuid.UUID, changes: dict[str, Any], now: datetime | None = None
+    *,
+    org_id: uuid.UUID,
+    changes: dict[str, Any],
+    now: datetime | None = None,
+    max_reminder_rows: int = DEFAULT_VOLUME.reminder_rows,
 ) -> dict[str, Any]:
     """Change the caller's own profile and default reminders; a new default moves the
-    reminders of every current event that relies on it."""
+    reminders of every current event that relies on it (refused whole when one of them
+    would get more than `max_reminder_rows` reminder rows)."""
     values: dict[str, Any] = {}
     if "name" in changes:
         if not changes["name"].strip():
@@ -127,7 +133,9 @@ async def update_org(
             if "default_reminders" in values:
                 from events_svc.reminders.service import plan_org_defaults
 
-                await plan_org_defaults(org_id=org_id, now=now or datetime.now(UTC))
+                await plan_org_defaults(
+                    org_id=org_id, now=now or datetime.now(UTC), max_rows=max_reminder_rows
+                )
     return await get_org(org_id=org_id)
 
 

@@ -145,15 +145,31 @@ async def accept(*, org_id: uuid.UUID, partnership_id: uuid.UUID) -> dict[str, A
 
 
 async def end(*, org_id: uuid.UUID, partnership_id: uuid.UUID) -> dict[str, Any]:
-    """Any party may end an agreement (a proposal, too); its events stay as they are."""
+    """Any party may end an agreement (a proposal, too). The hosts keep their events; the
+    co-hosts lose them in the same transaction: `event.cohosts` is what every tenancy
+    predicate reads, so emptying it is what ends their access everywhere at once."""
     async with Partnership._meta.db.transaction():
+        await get(org_id=org_id, partnership_id=partnership_id)  # 404 for non-parties
+        # the events first, then the agreement: the order an event change takes them in
+        # (event row, then check_event_link's share lock), so the two cannot deadlock
+        await Event.raw(
+            "SELECT id FROM event WHERE partnership = {} ORDER BY id FOR UPDATE", partnership_id
+        )
         current = await _lock(org_id=org_id, partnership_id=partnership_id)
         if current["status"] != "ended":
+            now = datetime.now(UTC)
             await Partnership.raw(
                 "UPDATE partnership SET status = 'ended', ended_at = {}, ended_by = {}"
                 " WHERE id = {}",
-                datetime.now(UTC),
+                now,
                 org_id,
+                partnership_id,
+            )
+            # updated_at moves so feeds (whose validators hash it) drop the former co-hosts
+            await Event.raw(
+                "UPDATE event SET cohosts = ARRAY[]::uuid[], updated_at = {}"
+                " WHERE partnership = {} AND cardinality(cohosts) > 0",
+                now,
                 partnership_id,
             )
     return await get(org_id=org_id, partnership_id=partnership_id)
@@ -185,9 +201,14 @@ async def programme(
         " coalesce((SELECT array_agg(c.slug ORDER BY c.slug) FROM organization c"
         "  WHERE c.id = ANY(e.cohosts)), ARRAY[]::text[]) AS cohosts"
         " FROM event e JOIN organization o ON o.id = e.org WHERE e.partnership = {}"
+        # an ended agreement's programme is each party's own events: the others' are no
+        # longer theirs to see
+        " AND ({} <> 'ended' OR e.org = {})"
         " AND ({}::timestamptz IS NULL OR (e.starts_at_utc >= {} AND e.starts_at_utc < {}))"
         " ORDER BY e.starts_at_utc, e.id",
         partnership_id,
+        partnership["status"],
+        org_id,
         start,
         start,
         end,
@@ -221,10 +242,12 @@ async def check_event_link(
     partnership_id: uuid.UUID | None,
     area: str | None,
     cohost_slugs: Sequence[str],
+    current_partnership: uuid.UUID | None = None,
+    current_cohosts: Sequence[uuid.UUID] = (),
 ) -> list[uuid.UUID]:
     """Validate an event's `partnership`, `area` and `cohosts` for the caller: an active
-    agreement the caller is a party to, one of its areas, and other parties of it. Returns
-    the co-hosts' ids."""
+    agreement the caller is a party to, one of its areas, and other parties of it (an
+    ended one only as the event's own, with co-hosts removed). Returns the co-hosts' ids."""
     if partnership_id is None:
         if area is not None:
             raise InvalidInput.field("area", "an area belongs to a partnership: name it too")
@@ -233,15 +256,20 @@ async def check_event_link(
                 "cohosts", "co-hosts come from a partnership: name the partnership too"
             )
         return []
+    # FOR SHARE: an agreement ending meanwhile waits for this change, then strips the
+    # co-hosts it set (and a change after the end sees it ended)
     rows = await Partnership.raw(
         "SELECT p.status, p.areas FROM partnership p WHERE p.id = {} AND EXISTS (SELECT 1"
-        " FROM partnership_party x WHERE x.partnership = p.id AND x.org = {})",
+        " FROM partnership_party x WHERE x.partnership = p.id AND x.org = {}) FOR SHARE OF p",
         partnership_id,
         org_id,
     )
     if not rows:
         raise InvalidInput.field("partnership", "no partnership of yours with this id")
-    if rows[0]["status"] != "active":
+    # an event keeps the agreement it ran under after the end, and its host may still
+    # remove co-hosts from it; linking to it or adding co-hosts needs an active agreement
+    keeping = partnership_id == current_partnership
+    if rows[0]["status"] != "active" and not keeping:
         raise InvalidInput.field(
             "partnership", f"the partnership is {rows[0]['status']}, not active"
         )
@@ -267,4 +295,8 @@ async def check_event_link(
             ids.append(found)
     if errors:
         raise InvalidInput.fields(errors)
+    if rows[0]["status"] != "active" and not set(ids) <= set(current_cohosts):
+        raise InvalidInput.field(
+            "cohosts", f"the partnership is {rows[0]['status']}: co-hosts can only be removed"
+        )
     return ids

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from events_svc.errors import NotFound
+from events_svc.errors import InvalidInput, NotFound
 from events_svc.events.tables import Event
 from events_svc.notifications.tables import Notification
 from events_svc.reminders import rules
@@ -32,10 +32,17 @@ async def moved_occurrences(event_id: uuid.UUID) -> dict[datetime, datetime | No
 
 
 async def plan(
-    *, event_id: uuid.UUID, now: datetime, person_ids: Sequence[uuid.UUID] | None = None
+    *,
+    event_id: uuid.UUID,
+    now: datetime,
+    person_ids: Sequence[uuid.UUID] | None = None,
+    max_rows: int | None = None,
+    field: str = "reminders",
 ) -> int:
     """Bring the event's reminder rows in line with its rules, times and invitees (all, or
-    `person_ids`); returns how many rows were added. Call inside the changing transaction."""
+    `person_ids`); returns how many rows were added. Call inside the changing transaction:
+    with `max_rows`, a change that would give the event more reminder rows than that raises
+    InvalidInput naming `field`, and the transaction writes nothing."""
     found = await Event.raw(
         "SELECT e.starts_at, e.ends_at, e.timezone, e.recurrence, e.status, e.sequence,"
         " e.reminders, o.default_reminders FROM event e JOIN organization o ON o.id = e.org"
@@ -62,6 +69,8 @@ async def plan(
         now=now,
         moved=await moved_occurrences(event_id) if ev["recurrence"] else None,
     )
+    if dues and max_rows is not None:
+        await _check_volume(event_id=event_id, dues=len(dues), max_rows=max_rows, field=field)
     valid = [f"{d.rule}|{d.occurrence}" for d in dues]
     # Rows for times or rules that no longer hold, or for people no longer invited (or who
     # declined), go while still queued: a moved event sends nothing at the old time.
@@ -103,7 +112,29 @@ async def plan(
     return sum(1 for r in rows if r["inserted"])
 
 
-async def plan_org_defaults(*, org_id: uuid.UUID, now: datetime) -> int:
+async def _check_volume(*, event_id: uuid.UUID, dues: int, max_rows: int, field: str) -> None:
+    """Refuse a plan of more than `max_rows` rows: every (rule, occurrence) in the horizon
+    for every invitee who gets reminders (those not yet planned included)."""
+    found = await Event.raw(
+        "SELECT count(*) AS n FROM invitation WHERE event = {} AND removed_at IS NULL"
+        " AND rsvp <> 'declined'",
+        event_id,
+    )
+    invitees = int(found[0]["n"])
+    if dues * invitees <= max_rows:
+        return
+    raise InvalidInput.field(
+        field,
+        f"the event would have {dues * invitees:,} reminder messages planned ({dues:,} per"
+        f" invitee x {invitees:,} invitee(s)); at most {max_rows:,} per event"
+        " (MAX_REMINDER_ROWS_PER_EVENT): use fewer reminders, fewer occurrences, or fewer"
+        " invitees",
+    )
+
+
+async def plan_org_defaults(
+    *, org_id: uuid.UUID, now: datetime, max_rows: int | None = None
+) -> int:
     """Re-plan the organization's current events that use its default rules."""
     events = await Event.raw(
         "SELECT id FROM event WHERE org = {} AND reminders IS NULL AND status = 'scheduled'"
@@ -111,7 +142,12 @@ async def plan_org_defaults(*, org_id: uuid.UUID, now: datetime) -> int:
         org_id,
         now,
     )
-    return sum([await plan(event_id=e["id"], now=now) for e in events])
+    return sum(
+        [
+            await plan(event_id=e["id"], now=now, max_rows=max_rows, field="default_reminders")
+            for e in events
+        ]
+    )
 
 
 async def extend_horizon(*, now: datetime) -> int:

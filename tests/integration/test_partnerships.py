@@ -152,7 +152,9 @@ async def test_sign_accept_cohost_and_feeds(
     assert ended.json()["status"] == "ended"
     again = await client.post(f"/partnerships/{deal['id']}/accept", headers=auth(gd))
     assert again.status_code == 409
-    assert (await client.get(f"/events/{ev['id']}", headers=auth(bj))).status_code == 200
+    # the host keeps its events; the former co-host loses them (test_ended_agreements.py)
+    assert (await client.get(f"/events/{ev['id']}", headers=auth(gd))).status_code == 200
+    assert (await client.get(f"/events/{ev['id']}", headers=auth(bj))).status_code == 404
 
 
 async def test_bad_agreements_and_links_name_the_field(client: Any, make_org: Any) -> None:

@@ -70,3 +70,21 @@ def test_webhook_allow_private_refuses_other_values() -> None:
     with pytest.raises(SettingsError) as info:
         Settings.from_env({**BASE, "WEBHOOK_ALLOW_PRIVATE": "maybe"})
     assert info.value.variable == "WEBHOOK_ALLOW_PRIVATE"
+
+
+def test_volume_limits() -> None:
+    s = Settings.from_env(BASE)
+    assert (s.volume.per_day, s.volume.occurrences, s.volume.reminder_rows) == (4, 1000, 100_000)
+    s = Settings.from_env(
+        {
+            **BASE,
+            "MAX_OCCURRENCES_PER_DAY": "2",
+            "MAX_OCCURRENCES": "500",
+            "MAX_REMINDER_ROWS_PER_EVENT": "5000",
+        }
+    )
+    assert (s.volume.per_day, s.volume.occurrences, s.volume.reminder_rows) == (2, 500, 5000)
+    for variable in ("MAX_OCCURRENCES_PER_DAY", "MAX_OCCURRENCES", "MAX_REMINDER_ROWS_PER_EVENT"):
+        with pytest.raises(SettingsError) as caught:
+            Settings.from_env({**BASE, variable: "0"})
+        assert caught.value.variable == variable
