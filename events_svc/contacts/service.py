@@ -29,7 +29,7 @@ from events_svc.errors import (
 )
 from events_svc.invitations.schemas import MAX_INVITEES, InviteeIn
 from events_svc.orgs.service import FEDERATION
-from events_svc.validation import decode_token, email_problem
+from events_svc.validation import decode_token, email_key, normalize_email
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
@@ -77,11 +77,10 @@ def check_name(value: str) -> str:
 
 
 def check_email(value: str) -> str:
-    address = value.strip()
-    problem = email_problem(address)
-    if problem:
-        raise _Bad(problem)
-    return address
+    try:
+        return normalize_email(value)
+    except ValueError as exc:
+        raise _Bad(str(exc)) from None
 
 
 def check_title(value: str) -> str:
@@ -199,7 +198,7 @@ async def update_contact(
             f" WHERE org = {{}} AND email_key = lower({{}}) RETURNING {_CONTACT_COLUMNS}",
             *args,
             org_id,
-            email.strip(),
+            email_key(email),
         )
     except UniqueViolationError as exc:
         raise _duplicate(values["email"]) from exc
@@ -212,7 +211,7 @@ async def delete_contact(*, org_id: uuid.UUID, email: str) -> None:
     rows = await Contact.raw(
         "DELETE FROM contact WHERE org = {} AND email_key = lower({}) RETURNING id",
         org_id,
-        email.strip(),
+        email_key(email),
     )
     if not rows:
         raise NotFound(f"{email!r} is not a contact of this organization")
@@ -534,7 +533,7 @@ def merge_invitees(
 ) -> list[InviteeIn]:
     """The explicit invitees as given (they win for name, role and locale), then the people
     reached through organizations whom they do not name."""
-    named = {i.email.strip().lower() for i in invitees}
+    named = {email_key(i.email) for i in invitees}
     extra = [r for r in resolved if r.email.lower() not in named]
     if not invitees and not extra:
         if organizations_named:

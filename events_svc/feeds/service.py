@@ -39,6 +39,7 @@ from events_svc.calendar.vtimezone import vtimezone
 from events_svc.errors import NotFound
 from events_svc.events.tables import Event
 from events_svc.people.service import FEED_TOKEN_SQL
+from events_svc.validation import email_key
 
 #: events that ended longer ago than this leave the feeds
 FEED_PAST = timedelta(days=90)
@@ -522,7 +523,7 @@ async def rotate_token(*, org_id: uuid.UUID, email: str) -> list[dict[str, Any]]
             " JOIN event e ON e.id = i.event WHERE i.person = p.id AND i.removed_at IS NULL"
             " AND (e.org = {} OR {} = ANY(e.cohosts)))"
             " RETURNING p.id",
-            email.strip(),
+            email_key(email),
             org_id,
             org_id,
         )

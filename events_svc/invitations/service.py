@@ -20,7 +20,7 @@ from events_svc.notifications import service as outbox
 from events_svc.people.service import PersonIn, upsert_people
 from events_svc.reminders import service as reminders
 from events_svc.rsvp import service as rsvp
-from events_svc.validation import decode_token, email_problem
+from events_svc.validation import decode_token, email_key, normalize_email
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
@@ -45,10 +45,10 @@ def _check_invitees(invitees: Sequence[InviteeIn]) -> list[InviteeIn]:
     errors: list[FieldError] = []
     unique: dict[str, InviteeIn] = {}
     for i, invitee in enumerate(invitees):
-        email = invitee.email.strip()
-        problem = email_problem(email)
-        if problem:
-            errors.append(FieldError(field=f"invitees.{i}.email", message=problem))
+        try:
+            email = normalize_email(invitee.email)
+        except ValueError as exc:
+            errors.append(FieldError(field=f"invitees.{i}.email", message=str(exc)))
             continue
         if any(ch in invitee.name for ch in "\r\n"):
             errors.append(FieldError(field=f"invitees.{i}.name", message="must be a single line"))
@@ -176,7 +176,7 @@ async def uninvite_locked(
         " AND i.event = {} AND i.removed_at IS NULL"
         " RETURNING i.person, i.generation,"
         " before.rsvp = 'accepted' AND before.waitlisted_at IS NULL AS held_a_place",
-        email.strip(),
+        email_key(email),
         event_id,
     )
     if not rows:

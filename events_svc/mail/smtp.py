@@ -59,6 +59,9 @@ class SmtpPool:
         return client, False
 
     async def send(self, *, sender: str, recipient: str, message: bytes) -> SendResult:
+        """Raises PermanentSendError when the message needs SMTPUTF8 (a non-ASCII address in
+        the envelope or the headers) and the server does not offer it."""
+        options = ["SMTPUTF8"] if _needs_smtputf8(sender, recipient, message) else []
         async with self._slots:
             for attempt in range(2):
                 try:
@@ -66,7 +69,19 @@ class SmtpPool:
                 except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
                     raise TransientSendError(f"cannot connect to SMTP server: {exc}") from exc
                 try:
-                    errors, response = await client.sendmail(sender, [recipient], message)
+                    errors, response = await client.sendmail(
+                        sender, [recipient], message, mail_options=options
+                    )
+                except aiosmtplib.SMTPNotSupported as exc:
+                    # nothing was sent on this connection: it stays usable
+                    self._idle.put_nowait(client)
+                    raise PermanentSendError(
+                        f"{recipient!r} needs SMTPUTF8 (a non-ASCII address), which the SMTP"
+                        f" server does not offer: {exc}"
+                    ) from exc
+                except ValueError as exc:  # an address aiosmtplib will not put on the wire
+                    self._idle.put_nowait(client)
+                    raise PermanentSendError(f"cannot send to {recipient!r}: {exc}") from exc
                 except aiosmtplib.SMTPRecipientsRefused as exc:
                     await self._discard(client, reset=True)
                     refused = exc.recipients[0] if exc.recipients else None
@@ -109,3 +124,10 @@ def _classify(code: int, text: str) -> Exception:
     if 400 <= code < 500:
         return TransientSendError(text)
     return PermanentSendError(text)
+
+
+def _needs_smtputf8(sender: str, recipient: str, message: bytes) -> bool:
+    """RFC 6531: a non-ASCII local part cannot be encoded, so the envelope and the headers
+    carry it as UTF-8, which only a server offering SMTPUTF8 may receive."""
+    head = message.split(b"\r\n\r\n", 1)[0]
+    return not (sender.isascii() and recipient.isascii() and head.isascii())
