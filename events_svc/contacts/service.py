@@ -3,8 +3,6 @@ an invitation reaches through organizations."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import codecs
 import csv
 import io
@@ -17,6 +15,7 @@ from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
 
+from events_svc import paging
 from events_svc.contacts.schemas import MAX_TAGS, OrgSelector
 from events_svc.contacts.tables import Contact
 from events_svc.errors import (
@@ -29,10 +28,8 @@ from events_svc.errors import (
 )
 from events_svc.invitations.schemas import MAX_INVITEES, InviteeIn
 from events_svc.orgs.service import FEDERATION
-from events_svc.validation import decode_token, email_key, normalize_email
+from events_svc.validation import email_key, normalize_email
 
-DEFAULT_PAGE = 100
-MAX_PAGE = 1000
 CSV_MAX_BYTES = 5 * 2**20
 CSV_MAX_ROWS = 10_000
 CSV_TYPES = frozenset({"text/csv", "application/csv"})
@@ -218,10 +215,7 @@ async def delete_contact(*, org_id: uuid.UUID, email: str) -> None:
 
 
 def _decode_cursor(cursor: str) -> str:
-    try:
-        return decode_token(cursor).decode()
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidInput.field("cursor", "not a cursor this API gave out") from exc
+    return paging.decode_cursor(cursor, "contacts", size=1)[0]
 
 
 async def list_contacts(
@@ -229,7 +223,7 @@ async def list_contacts(
     org_id: uuid.UUID,
     tags: Sequence[str] = (),
     cursor: str | None = None,
-    limit: int = DEFAULT_PAGE,
+    limit: int = paging.DEFAULT_LIMIT,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Contacts by address; with `tags`, those having ANY of them (as invitations select)."""
     try:
@@ -252,7 +246,7 @@ async def list_contacts(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]["email_key"]
-        next_cursor = base64.urlsafe_b64encode(last.encode()).decode().rstrip("=")
+        next_cursor = paging.encode_cursor("contacts", last)
     return items, next_cursor
 
 

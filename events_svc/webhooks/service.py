@@ -36,7 +36,6 @@ KINDS: tuple[str, ...] = get_args(Kind)
 MAX_WEBHOOKS = 20
 MAX_URL = 2000
 PAGE = 50
-MAX_PAGE = 200
 MAX_BACKOFF = timedelta(hours=1)
 #: how much of a non-2xx answer's body is kept in `last_error`
 ERROR_BODY_BYTES = 300
