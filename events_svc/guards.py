@@ -25,6 +25,7 @@ from events_svc.feeds import service as feeds
 #: pair decodes to one character; only a lone one stays a surrogate)
 _JSON_SUSPECT = re.compile(rb"\\u(?:0000|[dD][89abcdefABCDEF])")
 _FORM = "application/x-www-form-urlencoded"
+_MULTIPART = "multipart/form-data"
 
 
 def text_problem(value: str) -> str | None:
@@ -75,6 +76,21 @@ def _check_pairs(encoded: bytes, *, fallback: str) -> None:
         problem = text_problem(name) or text_problem(value)
         if problem:
             raise InvalidInput.field(field, problem)
+
+
+async def _check_multipart(request: Request[Any, Any, Any]) -> None:
+    """Multipart form fields: UTF-8 text without NUL (the parsed form is cached for the
+    handler). Litestar decodes each field strictly, and a field that is not UTF-8 would
+    otherwise fail inside the handler as a 500."""
+    try:
+        form = await request.form()
+    except UnicodeDecodeError:
+        raise InvalidInput.field("body", "form fields must be UTF-8 text") from None
+    for name, value in form.multi_items():
+        if isinstance(value, str):
+            problem = text_problem(name) or text_problem(value)
+            if problem:
+                raise InvalidInput.field(name if text_problem(name) is None else "body", problem)
 
 
 def _media_type(request: Request[Any, Any, Any]) -> tuple[str, str] | None:
@@ -130,6 +146,8 @@ async def reject_nul(request: Request[Any, Any, Any]) -> None:
         declared = _media_type(request)
         if declared is not None and declared[0] == _FORM:
             _check_pairs(body, fallback="body")
+        elif declared is not None and declared[0] == _MULTIPART:
+            await _check_multipart(request)
         elif _JSON_SUSPECT.search(body):
             try:
                 decoded = json.loads(body)

@@ -233,6 +233,13 @@ async def test_lone_surrogates_and_non_utf8_text_are_a_422(
     assert as_form.status_code == 422 and _fields(as_form) == ["comment"], as_form.text
     latin1 = await client.post(page, content=b"response=accepted&comment=caf\xe9", headers=form)
     assert latin1.status_code == 422 and _fields(latin1) == ["comment"], latin1.text
+    multipart = await client.post(
+        page,
+        content=b'--b\r\nContent-Disposition: form-data; name="comment"\r\n\r\n'
+        b"caf\xe9\r\n--b--\r\n",
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert multipart.status_code == 422 and _fields(multipart) == ["body"], multipart.text
     (row,) = (await client.get(f"/events/{ev['id']}/invitations", headers=auth(key))).json()[
         "items"
     ]
