@@ -165,7 +165,7 @@ async def create_contact(
             f" RETURNING {_CONTACT_COLUMNS}",
             org_id,
             data.email,
-            data.email,
+            data.email.lower(),  # lowered here too: see people.service.upsert_people
             data.name,
             data.title,
             data.locale,
@@ -188,7 +188,7 @@ async def update_contact(
         args.append(list(value) if name == "tags" else value)
         if name == "email":
             sets.append("email_key = lower({})")
-            args.append(value)
+            args.append(value.lower())
     try:
         rows = await Contact.raw(
             f"UPDATE contact SET {', '.join(sets)}"  # noqa: S608 - column names are fixed above
@@ -415,10 +415,10 @@ async def import_csv(*, org_id: uuid.UUID, body: bytes) -> tuple[int, int]:
     async with Contact._meta.db.transaction():
         rows = await Contact.raw(
             "INSERT INTO contact (id, org, email, email_key, name, title, locale, tags)"
-            " SELECT gen_random_uuid(), {}, e, lower(e), n, t, l,"
+            " SELECT gen_random_uuid(), {}, e, k, n, t, l,"
             " ARRAY(SELECT jsonb_array_elements_text(g::jsonb))"
-            " FROM unnest({}::text[], {}::text[], {}::text[], {}::text[], {}::text[])"
-            " AS u(e, n, t, l, g)"
+            " FROM unnest({}::text[], {}::text[], {}::text[], {}::text[], {}::text[], {}::text[])"
+            " AS u(e, k, n, t, l, g)"
             " ON CONFLICT (org, email_key) DO UPDATE SET email = EXCLUDED.email,"
             " name = EXCLUDED.name,"
             " title = CASE WHEN {} THEN EXCLUDED.title ELSE contact.title END,"
@@ -429,6 +429,7 @@ async def import_csv(*, org_id: uuid.UUID, body: bytes) -> tuple[int, int]:
             " RETURNING xmax = 0 AS created",
             org_id,
             [p.email for p in people],
+            [p.email.lower() for p in people],
             [p.name for p in people],
             [p.title for p in people],
             [p.locale for p in people],

@@ -349,3 +349,32 @@ async def test_the_last_api_key_is_revoked_only_when_confirmed(client: Any, make
     confirmed = await client.delete(last + "?confirm_last=true", headers=auth(second_key))
     assert confirmed.status_code == 200 and confirmed.json()["revoked_at"]
     assert (await client.get("/orgs/me", headers=auth(second_key))).status_code == 401
+
+
+async def test_people_with_non_ascii_local_parts_are_one_person_per_address(
+    client: Any, make_org: Any
+) -> None:
+    # Python and PostgreSQL lower-case `İ` and a final `Σ` differently; keys are Python's
+    _org, key = await make_org()
+    ev = (await client.post("/events", json=event_body(), headers=auth(key))).json()
+    url = f"/events/{ev['id']}/invitations"
+    people = ["İpek@x.example.org", "ΣΑΣ@x.example.org"]
+    first = await client.post(
+        url, json={"invitees": [{"email": e} for e in people]}, headers=auth(key)
+    )
+    assert first.status_code == 202 and first.json()["invited"] == 2, first.text
+    again = await client.post(
+        url, json={"invitees": [{"email": e.lower()} for e in people]}, headers=auth(key)
+    )
+    assert again.json() == {"invited": 0, "already_invited": 2}
+    for e in people:
+        resp = await client.post(
+            "/orgs/me/contacts", json={"email": e, "name": "x"}, headers=auth(key)
+        )
+        assert resp.status_code == 201, resp.text
+    imported = await client.post(
+        "/orgs/me/contacts.csv",
+        content=_csv(*([e.lower(), "y"] for e in people)),
+        headers={"Content-Type": "text/csv; charset=utf-8", **auth(key)},
+    )
+    assert imported.json() == {"created": 0, "updated": 2}, imported.text
