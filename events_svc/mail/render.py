@@ -328,7 +328,15 @@ def _address_line(name: str, display: str, address: str) -> bytes:
 def encode_header(name: str, value: str) -> bytes:
     """One header line as the email package writes it: refuses CR/LF in the value, RFC 2047
     encodes non-ASCII without splitting a character, folds at 78. Cached, because a fan-out
-    repeats From, Reply-To and Subject thousands of times and parsing them is the slow part."""
+    repeats From, Reply-To and Subject thousands of times and parsing them is the slow part.
+
+    Text holding `=?` is encoded as a whole: the policy would decode what looks like an
+    encoded word in it (a title `=?utf-8?q?=3Cx=3E?=` would be sent as `<x>`)."""
+    if "=?" in value:
+        if "\r" in value or "\n" in value:
+            raise ValueError("header values must not contain a carriage return or linefeed")
+        words = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+        return f"{name}: {words}\r\n".encode()
     _name, parsed = SMTP_POLICY.header_store_parse(name, value)
     return SMTP_POLICY.fold_binary(name, parsed)
 

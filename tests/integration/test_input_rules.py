@@ -170,12 +170,12 @@ async def test_non_ascii_local_part_needs_smtputf8(
         smtp.restart(smtputf8=False)
 
 
-async def test_display_names_that_look_encoded_arrive_literally(
+async def test_display_names_and_titles_that_look_encoded_arrive_literally(
     client: Any, make_org: Any, smtp: Any, worker: Any
 ) -> None:
     trick = "=?utf-8?q?Bank_=3Cceo@bank.example=3E,_x?="
     _org, key = await make_org(name=trick)
-    ev = (await client.post("/events", json=event_body(), headers=auth(key))).json()
+    ev = (await client.post("/events", json=event_body(title=trick), headers=auth(key))).json()
     names = [trick, "=?utf-8?b?QmFuaw==?=", "王 =?gb2312?q?x?=", "Doe, Jane"]
     invitees = [{"email": f"p{i}@x.example.org", "name": n} for i, n in enumerate(names)]
     resp = await client.post(
@@ -191,6 +191,7 @@ async def test_display_names_that_look_encoded_arrive_literally(
         for header in ("From", "Reply-To"):
             (sender,) = message[header].addresses
             assert sender.display_name == trick, (header, message[header])
+        assert trick in message["Subject"], message["Subject"]  # the title, also as given
 
 
 async def test_lone_surrogates_and_non_utf8_text_are_a_422(
