@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from arq.connections import ArqRedis
 from litestar import Request
 from litestar.di import Provide
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.params import QueryParameter
 
+from events_svc import paging
 from events_svc.orgs.service import Caller, authenticate
 from events_svc.settings import Settings
 
@@ -49,3 +51,24 @@ SECURITY_COMPONENTS = Components(
         )
     }
 )
+
+
+#: the page size of every listing, checked by `paging.page_limit` (one rule, one message)
+Limit = Annotated[
+    str | None,
+    QueryParameter(
+        description=f"items per page: a whole number from 1 to {paging.MAX_LIMIT}"
+        f" (default {paging.DEFAULT_LIMIT})",
+        max_length=10,
+    ),
+]
+#: where an offset listing's page starts, checked by `paging.page_offset`
+Offset = Annotated[
+    str | None,
+    QueryParameter(description="`next_offset` of the previous page; 0 by default", max_length=10),
+]
+#: where a listing's next page starts: its `next`, as given (checked by `paging.decode_cursor`)
+Cursor = Annotated[
+    str | None,
+    QueryParameter(description="`next` of the previous page; omit for the first", max_length=400),
+]

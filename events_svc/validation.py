@@ -3,41 +3,67 @@
 from __future__ import annotations
 
 import base64
-from email.headerregistry import Address
+
+from email_validator import EmailNotValidError
+from email_validator import validate_email as _parse_address
 
 from events_svc.errors import InvalidInput
 
+#: the longest address SMTP carries (RFC 5321 path limit) and the person.email column holds
+MAX_EMAIL = 254
+
+
+def normalize_email(value: str) -> str:
+    """The one form in which an address is stored, compared and sent: a plain addr-spec (no
+    display name, comment, quoting or IP literal), its domain lower-cased and as IDNA A-labels
+    (so `a@ëxample.org` and `a@xn--xample-ova.org` are one person and the envelope stays
+    ASCII), its local part NFC-normalized and otherwise as given (it may be non-ASCII: such
+    an address is sent with SMTPUTF8). Raises ValueError saying why `value` is refused."""
+    text = value.strip()
+    if not text or len(text) > MAX_EMAIL:
+        raise ValueError(f"must be an e-mail address of at most {MAX_EMAIL} characters")
+    try:
+        parsed = _parse_address(
+            text,
+            check_deliverability=False,  # no DNS lookups on a request
+            allow_smtputf8=True,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+            allow_display_name=False,
+        )
+    except EmailNotValidError as exc:
+        raise ValueError(f"{text!r} is not an e-mail address: {exc}") from exc
+    address = f"{parsed.local_part}@{parsed.ascii_domain}"
+    if len(address) > MAX_EMAIL:
+        raise ValueError(f"must be an e-mail address of at most {MAX_EMAIL} characters")
+    return address
+
 
 def email_problem(value: str) -> str | None:
-    """Why `value` is not a plain addr-spec we can send to (None when it is fine)."""
-    if not value or len(value) > 254:
-        return "must be an e-mail address of at most 254 characters"
-    if any(ch.isspace() or ord(ch) < 32 for ch in value) or value.count("@") != 1:
-        return f"{value!r} is not an e-mail address"
+    """Why `value` is not an address we can store and send to (None when it is fine)."""
     try:
-        address = Address(addr_spec=value)
-    except (ValueError, IndexError, TypeError):
-        return f"{value!r} is not an e-mail address"
-    domain = address.domain
-    if (
-        not address.username
-        or "." not in domain
-        or domain.startswith(".")
-        or domain.endswith(".")
-        or ".." in domain
-        or address.addr_spec != value
-    ):
-        return f"{value!r} is not an e-mail address"
+        normalize_email(value)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
 def validate_email(value: str, *, field: str) -> str:
-    """An addr-spec without display name, CR/LF or spaces; returns it stripped."""
-    value = value.strip()
-    problem = email_problem(value)
-    if problem:
-        raise InvalidInput.field(field, problem)
-    return value
+    """The normalized address (see `normalize_email`), or a 422 naming `field`."""
+    try:
+        return normalize_email(value)
+    except ValueError as exc:
+        raise InvalidInput.field(field, str(exc)) from None
+
+
+def email_key(value: str) -> str:
+    """The case-insensitive lookup key of an address given in a path or query: the key of
+    its normalized form, or the text itself lower-cased when it is no address (no row has
+    such a key, so the lookup finds nothing)."""
+    try:
+        return normalize_email(value).lower()
+    except ValueError:
+        return value.strip().lower()
 
 
 def decode_token(value: str) -> bytes:

@@ -61,6 +61,8 @@ class SmtpSink:
         self.port = port
         self.handler = _Handler()
         self._controller: Controller | None = None
+        #: offer SMTPUTF8 in the EHLO reply (aiosmtpd's default, like many relays', is not to)
+        self.smtputf8 = False
 
     @property
     def received(self) -> list[Received]:
@@ -68,13 +70,21 @@ class SmtpSink:
 
     def start(self) -> None:
         if self._controller is None:
-            self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+            self._controller = Controller(
+                self.handler, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=self.smtputf8
+            )
             self._controller.start()
 
     def stop(self) -> None:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+    def restart(self, *, smtputf8: bool) -> None:
+        """Listen again, offering SMTPUTF8 or not."""
+        self.stop()
+        self.smtputf8 = smtputf8
+        self.start()
 
     def clear(self) -> None:
         self.handler.received.clear()

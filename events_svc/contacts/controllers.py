@@ -12,6 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from events_svc import paging
 from events_svc.contacts import service
 from events_svc.contacts.schemas import (
     ContactCreate,
@@ -20,7 +21,7 @@ from events_svc.contacts.schemas import (
     ContactPatch,
     ContactsImported,
 )
-from events_svc.deps import BEARER, CALLER
+from events_svc.deps import BEARER, CALLER, Cursor, Limit
 from events_svc.errors import Problem
 from events_svc.openapi import problems
 from events_svc.orgs.service import Caller
@@ -83,11 +84,11 @@ class ContactController(Controller):
         tag: Annotated[
             list[str] | None, QueryParameter(description="repeatable; contacts having any")
         ] = None,
-        cursor: Annotated[str | None, QueryParameter(max_length=400)] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=service.MAX_PAGE)] = service.DEFAULT_PAGE,
+        cursor: Cursor = None,
+        limit: Limit = None,
     ) -> ContactPage:
         rows, next_cursor = await service.list_contacts(
-            org_id=caller.org_id, tags=tag or (), cursor=cursor, limit=limit
+            org_id=caller.org_id, tags=tag or (), cursor=cursor, limit=paging.page_limit(limit)
         )
         return ContactPage(items=msgspec.convert(rows, list[ContactOut]), next=next_cursor)
 

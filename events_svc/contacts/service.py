@@ -3,8 +3,6 @@ an invitation reaches through organizations."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import codecs
 import csv
 import io
@@ -17,6 +15,7 @@ from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
 
+from events_svc import paging
 from events_svc.contacts.schemas import MAX_TAGS, OrgSelector
 from events_svc.contacts.tables import Contact
 from events_svc.errors import (
@@ -29,10 +28,8 @@ from events_svc.errors import (
 )
 from events_svc.invitations.schemas import MAX_INVITEES, InviteeIn
 from events_svc.orgs.service import FEDERATION
-from events_svc.validation import decode_token, email_problem
+from events_svc.validation import email_key, normalize_email
 
-DEFAULT_PAGE = 100
-MAX_PAGE = 1000
 CSV_MAX_BYTES = 5 * 2**20
 CSV_MAX_ROWS = 10_000
 CSV_TYPES = frozenset({"text/csv", "application/csv"})
@@ -77,11 +74,10 @@ def check_name(value: str) -> str:
 
 
 def check_email(value: str) -> str:
-    address = value.strip()
-    problem = email_problem(address)
-    if problem:
-        raise _Bad(problem)
-    return address
+    try:
+        return normalize_email(value)
+    except ValueError as exc:
+        raise _Bad(str(exc)) from None
 
 
 def check_title(value: str) -> str:
@@ -169,7 +165,7 @@ async def create_contact(
             f" RETURNING {_CONTACT_COLUMNS}",
             org_id,
             data.email,
-            data.email,
+            data.email.lower(),  # lowered here too: see people.service.upsert_people
             data.name,
             data.title,
             data.locale,
@@ -192,14 +188,14 @@ async def update_contact(
         args.append(list(value) if name == "tags" else value)
         if name == "email":
             sets.append("email_key = lower({})")
-            args.append(value)
+            args.append(value.lower())
     try:
         rows = await Contact.raw(
             f"UPDATE contact SET {', '.join(sets)}"  # noqa: S608 - column names are fixed above
             f" WHERE org = {{}} AND email_key = lower({{}}) RETURNING {_CONTACT_COLUMNS}",
             *args,
             org_id,
-            email.strip(),
+            email_key(email),
         )
     except UniqueViolationError as exc:
         raise _duplicate(values["email"]) from exc
@@ -212,17 +208,14 @@ async def delete_contact(*, org_id: uuid.UUID, email: str) -> None:
     rows = await Contact.raw(
         "DELETE FROM contact WHERE org = {} AND email_key = lower({}) RETURNING id",
         org_id,
-        email.strip(),
+        email_key(email),
     )
     if not rows:
         raise NotFound(f"{email!r} is not a contact of this organization")
 
 
 def _decode_cursor(cursor: str) -> str:
-    try:
-        return decode_token(cursor).decode()
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidInput.field("cursor", "not a cursor this API gave out") from exc
+    return paging.decode_cursor(cursor, "contacts", size=1)[0]
 
 
 async def list_contacts(
@@ -230,7 +223,7 @@ async def list_contacts(
     org_id: uuid.UUID,
     tags: Sequence[str] = (),
     cursor: str | None = None,
-    limit: int = DEFAULT_PAGE,
+    limit: int = paging.DEFAULT_LIMIT,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Contacts by address; with `tags`, those having ANY of them (as invitations select)."""
     try:
@@ -253,7 +246,7 @@ async def list_contacts(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]["email_key"]
-        next_cursor = base64.urlsafe_b64encode(last.encode()).decode().rstrip("=")
+        next_cursor = paging.encode_cursor("contacts", last)
     return items, next_cursor
 
 
@@ -422,10 +415,10 @@ async def import_csv(*, org_id: uuid.UUID, body: bytes) -> tuple[int, int]:
     async with Contact._meta.db.transaction():
         rows = await Contact.raw(
             "INSERT INTO contact (id, org, email, email_key, name, title, locale, tags)"
-            " SELECT gen_random_uuid(), {}, e, lower(e), n, t, l,"
+            " SELECT gen_random_uuid(), {}, e, k, n, t, l,"
             " ARRAY(SELECT jsonb_array_elements_text(g::jsonb))"
-            " FROM unnest({}::text[], {}::text[], {}::text[], {}::text[], {}::text[])"
-            " AS u(e, n, t, l, g)"
+            " FROM unnest({}::text[], {}::text[], {}::text[], {}::text[], {}::text[], {}::text[])"
+            " AS u(e, k, n, t, l, g)"
             " ON CONFLICT (org, email_key) DO UPDATE SET email = EXCLUDED.email,"
             " name = EXCLUDED.name,"
             " title = CASE WHEN {} THEN EXCLUDED.title ELSE contact.title END,"
@@ -436,6 +429,7 @@ async def import_csv(*, org_id: uuid.UUID, body: bytes) -> tuple[int, int]:
             " RETURNING xmax = 0 AS created",
             org_id,
             [p.email for p in people],
+            [p.email.lower() for p in people],
             [p.name for p in people],
             [p.title for p in people],
             [p.locale for p in people],
@@ -534,7 +528,7 @@ def merge_invitees(
 ) -> list[InviteeIn]:
     """The explicit invitees as given (they win for name, role and locale), then the people
     reached through organizations whom they do not name."""
-    named = {i.email.strip().lower() for i in invitees}
+    named = {email_key(i.email) for i in invitees}
     extra = [r for r in resolved if r.email.lower() not in named]
     if not invitees and not extra:
         if organizations_named:

@@ -15,6 +15,7 @@ from events_svc.events.tables import Event
 from events_svc.invitations import service as invitations
 from events_svc.invitations.schemas import InviteeIn
 from events_svc.settings import DEFAULT_VOLUME
+from events_svc.validation import email_key
 
 
 async def put(
@@ -47,20 +48,20 @@ async def put(
             "SELECT email, email_key, name, locale FROM contact"
             " WHERE org = {} AND email_key = ANY({}::text[])",
             org_id,
-            [w.strip().lower() for w in wanted],
+            [email_key(w) for w in wanted],
         )
         known = {c["email_key"]: c for c in contacts}
         errors: list[FieldError] = []
-        if leader.strip().lower() not in known:
+        if email_key(leader) not in known:
             errors.append(FieldError(field="leader", message="not one of your contacts"))
         for i, member in enumerate(members):
-            if member.strip().lower() not in known:
+            if email_key(member) not in known:
                 errors.append(FieldError(field=f"members.{i}", message="not one of your contacts"))
         if errors:
             raise InvalidInput.fields(errors)
-        leader_key = leader.strip().lower()
+        leader_key = email_key(leader)
         member_keys = list(
-            dict.fromkeys(m.strip().lower() for m in members if m.strip().lower() != leader_key)
+            dict.fromkeys(email_key(m) for m in members if email_key(m) != leader_key)
         )
         previous = await Event.raw(
             "SELECT leader, members FROM delegation WHERE event = {} AND org = {}",

@@ -18,7 +18,7 @@ from events_svc.invitations import service as invitations
 from events_svc.invitations.schemas import InviteeIn
 from events_svc.notifications.tables import Notification
 from events_svc.settings import DEFAULT_VOLUME
-from events_svc.validation import email_problem
+from events_svc.validation import normalize_email
 
 
 def _validate(
@@ -60,16 +60,21 @@ def _validate(
             )
         speakers = []
         for j, sp in enumerate(item.speakers):
-            problem = email_problem(sp.email.strip()) if sp.email.strip() else "is required"
-            if problem:
-                errors.append(FieldError(field=f"{field}.speakers.{j}.email", message=problem))
+            address = sp.email.strip()
+            try:
+                address = normalize_email(address) if address else address
+            except ValueError as exc:
+                errors.append(FieldError(field=f"{field}.speakers.{j}.email", message=str(exc)))
+            else:
+                if not address:
+                    errors.append(
+                        FieldError(field=f"{field}.speakers.{j}.email", message="is required")
+                    )
             if "\n" in sp.name or "\r" in sp.name:
                 errors.append(
                     FieldError(field=f"{field}.speakers.{j}.name", message="must be a single line")
                 )
-            speakers.append(
-                {"email": sp.email.strip(), "name": " ".join(sp.name.split()), "role": sp.role}
-            )
+            speakers.append({"email": address, "name": " ".join(sp.name.split()), "role": sp.role})
         # the same session keeps its id (so its UID in feeds): the id given back, else the
         # old session of the same title
         ident = None

@@ -12,7 +12,8 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from events_svc.deps import BEARER, CALLER, QUEUE, provide_optional_caller
+from events_svc import paging
+from events_svc.deps import BEARER, CALLER, QUEUE, Cursor, Limit, provide_optional_caller
 from events_svc.errors import Unauthorized
 from events_svc.events import agenda as agendas
 from events_svc.events import service
@@ -78,8 +79,8 @@ class EventController(Controller):
         ] = None,
         kind: Annotated[list[EventKind] | None, QueryParameter(description="repeatable")] = None,
         status: FromQuery[EventStatus | None] = None,
-        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=service.MAX_PAGE)] = service.DEFAULT_PAGE,
+        cursor: Cursor = None,
+        limit: Limit = None,
     ) -> EventPage:
         rows, next_cursor = await service.list_events(
             org_id=caller.org_id,
@@ -88,7 +89,7 @@ class EventController(Controller):
             kinds=kind or (),
             status=status,
             cursor=cursor,
-            limit=limit,
+            limit=paging.page_limit(limit),
         )
         return EventPage(items=msgspec.convert(rows, list[EventOut]), next=next_cursor)
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import msgspec
 from arq.connections import ArqRedis
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
+from events_svc import paging
 from events_svc.contacts import service as contacts
-from events_svc.deps import BEARER, CALLER, QUEUE
+from events_svc.deps import BEARER, CALLER, QUEUE, Cursor, Limit
 from events_svc.events.service import event_uuid
 from events_svc.invitations import service
 from events_svc.invitations.schemas import (
@@ -80,11 +79,14 @@ class InvitationController(Controller):
         self,
         caller: NamedDependency[Caller],
         event_id: FromPath[str],
-        cursor: Annotated[str | None, QueryParameter(max_length=400)] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=service.MAX_PAGE)] = service.DEFAULT_PAGE,
+        cursor: Cursor = None,
+        limit: Limit = None,
     ) -> InvitationPage:
         items, next_cursor = await service.list_invitations(
-            org_id=caller.org_id, event_id=event_uuid(event_id), cursor=cursor, limit=limit
+            org_id=caller.org_id,
+            event_id=event_uuid(event_id),
+            cursor=cursor,
+            limit=paging.page_limit(limit),
         )
         return InvitationPage(items=msgspec.convert(items, list[InvitationOut]), next=next_cursor)
 

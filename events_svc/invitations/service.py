@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -11,6 +9,7 @@ from typing import Any
 
 from arq.connections import ArqRedis
 
+from events_svc import paging
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
 from events_svc.events.tables import Event
 from events_svc.invitations.schemas import InviteeIn
@@ -21,10 +20,7 @@ from events_svc.people.service import PersonIn, upsert_people
 from events_svc.reminders import service as reminders
 from events_svc.rsvp import service as rsvp
 from events_svc.settings import DEFAULT_VOLUME
-from events_svc.validation import decode_token, email_problem
-
-DEFAULT_PAGE = 100
-MAX_PAGE = 1000
+from events_svc.validation import email_key, normalize_email
 
 
 async def _lock_event(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
@@ -46,10 +42,10 @@ def _check_invitees(invitees: Sequence[InviteeIn]) -> list[InviteeIn]:
     errors: list[FieldError] = []
     unique: dict[str, InviteeIn] = {}
     for i, invitee in enumerate(invitees):
-        email = invitee.email.strip()
-        problem = email_problem(email)
-        if problem:
-            errors.append(FieldError(field=f"invitees.{i}.email", message=problem))
+        try:
+            email = normalize_email(invitee.email)
+        except ValueError as exc:
+            errors.append(FieldError(field=f"invitees.{i}.email", message=str(exc)))
             continue
         if any(ch in invitee.name for ch in "\r\n"):
             errors.append(FieldError(field=f"invitees.{i}.name", message="must be a single line"))
@@ -200,7 +196,7 @@ async def uninvite_locked(
         " AND i.event = {} AND i.removed_at IS NULL"
         " RETURNING i.person, i.generation,"
         " before.rsvp = 'accepted' AND before.waitlisted_at IS NULL AS held_a_place",
-        email.strip(),
+        email_key(email),
         event_id,
     )
     if not rows:
@@ -230,10 +226,7 @@ async def uninvite_locked(
 
 
 def _decode_cursor(cursor: str) -> str:
-    try:
-        return decode_token(cursor).decode()
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidInput.field("cursor", "not a cursor this API gave out") from exc
+    return paging.decode_cursor(cursor, "invitations", size=1)[0]
 
 
 async def list_invitations(
@@ -241,7 +234,7 @@ async def list_invitations(
     org_id: uuid.UUID,
     event_id: uuid.UUID,
     cursor: str | None = None,
-    limit: int = DEFAULT_PAGE,
+    limit: int = paging.DEFAULT_LIMIT,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Current invitees by address, each with the delivery state of their latest message."""
     exists = await Event.raw(
@@ -289,5 +282,5 @@ async def list_invitations(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]["email_key"]
-        next_cursor = base64.urlsafe_b64encode(last.encode()).decode().rstrip("=")
+        next_cursor = paging.encode_cursor("invitations", last)
     return items, next_cursor

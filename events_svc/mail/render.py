@@ -6,11 +6,12 @@ import base64
 import email.policy
 import html
 import quopri
+import re
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
-from email.headerregistry import Address
-from email.utils import format_datetime, formataddr, make_msgid
+from email.header import Header
+from email.utils import format_datetime, make_msgid, quote
 from functools import lru_cache
 from typing import Literal
 
@@ -273,15 +274,13 @@ def html_body(ctx: MailContext) -> str:
 
 
 def headers(ctx: MailContext, *, now: datetime) -> list[tuple[str, str]]:
-    """The top-level headers that carry user text or dates, before encoding."""
+    """The top-level headers that carry user text or dates, before encoding (the address
+    headers are written by `address_header`)."""
     title = _single_line(ctx.event.title)
     subject = t(
         _subject_key(ctx), ctx.locale, title=title, when=short_when(ctx.event.starts_at, ctx.locale)
     )
-    org = _single_line(ctx.org_name)
     return [
-        ("From", str(Address(display_name=org, addr_spec=ctx.mail_from))),
-        ("Reply-To", str(Address(display_name=org, addr_spec=ctx.org_email))),
         ("Subject", subject),
         ("Date", format_datetime(now.replace(microsecond=0))),
         ("Content-Language", ctx.locale),
@@ -293,27 +292,59 @@ def headers(ctx: MailContext, *, now: datetime) -> list[tuple[str, str]]:
 
 
 def recipient_header(name: str, address: str) -> bytes:
-    """The To line, different in every message of a fan-out, so not worth caching.
+    """The To line, different in every message of a fan-out, so not worth caching."""
+    return _address_line("To", name, address)
 
-    formataddr (RFC 2047 for a non-ASCII name, quotes where needed) is ten times cheaper than
-    the policy's parser; it is used when its result is one short ASCII line, which is what
-    people's names give. Anything else (a long name, a non-ASCII address) takes the policy path.
+
+#: characters that make a display name a quoted string (RFC 5322 specials)
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
+
+
+@lru_cache(maxsize=1024)
+def address_header(name: str, display: str, address: str) -> bytes:
+    """An address header (From, Reply-To) as one line; cached, because a fan-out repeats
+    the organization's."""
+    return _address_line(name, display, address)
+
+
+def _address_line(name: str, display: str, address: str) -> bytes:
+    """`Name: display <address>` written so that every client shows `display` literally.
+
+    A display name is RFC 2047 encoded when it is not plain short ASCII, and also when it
+    merely contains `=?`: clients decode encoded words even inside quoted strings, so a name
+    such as `=?utf-8?q?Bank_=3Cceo@bank.example=3E?=` would show as other text (another
+    address, even). Encoded, it decodes to exactly the text given. Built by hand rather than
+    with formataddr or the policy, which both leave such a name as it is. An address with a
+    non-ASCII local part cannot be encoded: that header is UTF-8 (RFC 6532), and the sender
+    then needs SMTPUTF8 from the server.
     """
-    display = _single_line(name)
-    try:
-        line = "To: " + formataddr((display, address), charset="utf-8")
-    except UnicodeEncodeError:
-        line = ""
-    if line and len(line) <= 78 and line.isascii() and "\r" not in line and "\n" not in line:
-        return line.encode() + b"\r\n"
-    return encode_header("To", str(Address(display_name=display, addr_spec=address)))
+    if not address or any(ch.isspace() or ch in '<>"' or ord(ch) < 32 for ch in address):
+        raise ValueError(f"{address!r} cannot be written in a {name} header")
+    text = _single_line(display)
+    if not text:
+        line = f"{name}: {address}"
+    else:
+        phrase = f'"{quote(text)}"' if _SPECIALS.search(text) else text
+        line = f"{name}: {phrase} <{address}>"
+        if "=?" in text or not text.isascii() or len(line) > 78:
+            words = Header(text, "utf-8", header_name=name).encode(linesep="\r\n")
+            line = f"{name}: {words} <{address}>"
+    return line.encode() + b"\r\n"
 
 
 @lru_cache(maxsize=4096)
 def encode_header(name: str, value: str) -> bytes:
     """One header line as the email package writes it: refuses CR/LF in the value, RFC 2047
     encodes non-ASCII without splitting a character, folds at 78. Cached, because a fan-out
-    repeats From, Reply-To and Subject thousands of times and parsing them is the slow part."""
+    repeats From, Reply-To and Subject thousands of times and parsing them is the slow part.
+
+    Text holding `=?` is encoded as a whole: the policy would decode what looks like an
+    encoded word in it (a title `=?utf-8?q?=3Cx=3E?=` would be sent as `<x>`)."""
+    if "=?" in value:
+        if "\r" in value or "\n" in value:
+            raise ValueError("header values must not contain a carriage return or linefeed")
+        words = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+        return f"{name}: {words}\r\n".encode()
     _name, parsed = SMTP_POLICY.header_store_parse(name, value)
     return SMTP_POLICY.fold_binary(name, parsed)
 
@@ -357,7 +388,10 @@ def render_message(ctx: MailContext, *, now: datetime) -> tuple[bytes, str]:
         if ctx.message_key
         else make_msgid(domain=ctx.message_id_domain)
     )
-    header_block = b"".join(encode_header(name, value) for name, value in headers(ctx, now=now))
+    org = ctx.org_name
+    header_block = address_header("From", org, ctx.mail_from)
+    header_block += address_header("Reply-To", org, ctx.org_email)
+    header_block += b"".join(encode_header(name, value) for name, value in headers(ctx, now=now))
     header_block += recipient_header(ctx.recipient_name, ctx.recipient_email)
     # ASCII that we generate, with no user text in it
     header_block += f"Message-ID: {message_id}\r\n".encode()

@@ -72,7 +72,10 @@ class SmtpPool:
         before_send: Callable[[], Awaitable[bool]] | None = None,
     ) -> SendResult:
         """Send one message. `before_send` runs once a connection is in hand, right before the
-        message is handed over: False (or an error it raises) sends nothing."""
+        message is handed over: False (or an error it raises) sends nothing. Raises
+        PermanentSendError when the message needs SMTPUTF8 (a non-ASCII address in the
+        envelope or the headers) and the server does not offer it."""
+        options = ["SMTPUTF8"] if _needs_smtputf8(sender, recipient, message) else []
         async with self._slots:
             for attempt in range(2):
                 try:
@@ -89,7 +92,19 @@ class SmtpPool:
                         self._idle.put_nowait(client)
                         raise NotSent("the last check before sending said no")
                 try:
-                    errors, response = await client.sendmail(sender, [recipient], message)
+                    errors, response = await client.sendmail(
+                        sender, [recipient], message, mail_options=options
+                    )
+                except aiosmtplib.SMTPNotSupported as exc:
+                    # nothing was sent on this connection: it stays usable
+                    self._idle.put_nowait(client)
+                    raise PermanentSendError(
+                        f"{recipient!r} needs SMTPUTF8 (a non-ASCII address), which the SMTP"
+                        f" server does not offer: {exc}"
+                    ) from exc
+                except ValueError as exc:  # an address aiosmtplib will not put on the wire
+                    self._idle.put_nowait(client)
+                    raise PermanentSendError(f"cannot send to {recipient!r}: {exc}") from exc
                 except aiosmtplib.SMTPRecipientsRefused as exc:
                     await self._discard(client, reset=True)
                     refused = exc.recipients[0] if exc.recipients else None
@@ -132,3 +147,10 @@ def _classify(code: int, text: str) -> Exception:
     if 400 <= code < 500:
         return TransientSendError(text)
     return PermanentSendError(text)
+
+
+def _needs_smtputf8(sender: str, recipient: str, message: bytes) -> bool:
+    """RFC 6531: a non-ASCII local part cannot be encoded, so the envelope and the headers
+    carry it as UTF-8, which only a server offering SMTPUTF8 may receive."""
+    head = message.split(b"\r\n\r\n", 1)[0]
+    return not (sender.isascii() and recipient.isascii() and head.isascii())

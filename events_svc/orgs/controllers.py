@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from events_svc.deps import BEARER, CALLER
@@ -120,11 +120,22 @@ class OrgController(Controller):
         dependencies=CALLER,
         security=BEARER,
         status_code=HTTP_200_OK,
-        responses=problems(401, 404),
+        responses=problems(401, 404, 409),
         summary="Revoke an API key",
+        description="The organization's last valid key is revoked only with `confirm_last=true`"
+        " (409 otherwise): without a key it is locked out of the API.",
     )
-    async def revoke_key(self, caller: NamedDependency[Caller], prefix: FromPath[str]) -> ApiKeyOut:
-        row = await service.revoke_api_key(org_id=caller.org_id, prefix=prefix)
+    async def revoke_key(
+        self,
+        caller: NamedDependency[Caller],
+        prefix: FromPath[str],
+        confirm_last: Annotated[
+            bool, QueryParameter(description="true: revoke even the last valid key")
+        ] = False,
+    ) -> ApiKeyOut:
+        row = await service.revoke_api_key(
+            org_id=caller.org_id, prefix=prefix, confirm_last=confirm_last
+        )
         return msgspec.convert(row, ApiKeyOut)
 
     @get(

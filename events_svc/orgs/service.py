@@ -277,19 +277,34 @@ async def list_api_keys(*, org_id: uuid.UUID) -> list[dict[str, Any]]:
 
 
 async def revoke_api_key(
-    *, org_id: uuid.UUID, prefix: str, now: datetime | None = None
+    *, org_id: uuid.UUID, prefix: str, confirm_last: bool = False, now: datetime | None = None
 ) -> dict[str, Any]:
-    """Revoke one of the organization's keys; revoking twice keeps the first time."""
+    """Revoke one of the organization's keys; revoking twice keeps the first time. The last
+    valid key is revoked only with `confirm_last`: without a key the organization is locked
+    out of the API until an operator makes it a new one."""
     now = now or datetime.now(UTC)
-    row = (
-        await ApiKey.select(ApiKey.id, ApiKey.revoked_at)
-        .where((ApiKey.org == org_id) & (ApiKey.prefix == prefix))
-        .first()
-    )
-    if row is None:
-        raise NotFound(f"no API key with prefix {prefix!r}")
-    if row["revoked_at"] is None:
-        await ApiKey.update({ApiKey.revoked_at: now}).where(ApiKey.id == row["id"])
+    async with ApiKey._meta.db.transaction():
+        # the organization's row serializes revocations, so two requests revoking its last
+        # two keys at once cannot both see the other key still valid
+        await ApiKey.raw("SELECT 1 FROM organization WHERE id = {} FOR UPDATE", org_id)
+        row = (
+            await ApiKey.select(ApiKey.id, ApiKey.revoked_at)
+            .where((ApiKey.org == org_id) & (ApiKey.prefix == prefix))
+            .first()
+        )
+        if row is None:
+            raise NotFound(f"no API key with prefix {prefix!r}")
+        if row["revoked_at"] is None:
+            others = await ApiKey.count().where(
+                (ApiKey.org == org_id) & ApiKey.revoked_at.is_null() & (ApiKey.id != row["id"])
+            )
+            if not others and not confirm_last:
+                raise Conflict(
+                    f"{prefix!r} is the organization's last valid API key: revoking it locks"
+                    " the organization out of the API; create another key first, or repeat"
+                    " with ?confirm_last=true"
+                )
+            await ApiKey.update({ApiKey.revoked_at: now}).where(ApiKey.id == row["id"])
     rows = await list_api_keys(org_id=org_id)
     return next(r for r in rows if r["prefix"] == prefix)
 

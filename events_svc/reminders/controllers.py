@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath
 
-from events_svc.deps import BEARER, CALLER
+from events_svc import paging
+from events_svc.deps import BEARER, CALLER, Limit, Offset
 from events_svc.events.service import event_uuid
 from events_svc.openapi import problems
 from events_svc.orgs.service import Caller
@@ -32,14 +31,15 @@ class ReminderController(Controller):
         self,
         caller: NamedDependency[Caller],
         event_id: FromPath[str],
-        offset: Annotated[int, QueryParameter(ge=0, le=10_000_000)] = 0,
-        limit: Annotated[int, QueryParameter(ge=1, le=service.PAGE)] = service.PAGE,
+        offset: Offset = None,
+        limit: Limit = None,
     ) -> ReminderPage:
+        size, start = paging.page_limit(limit), paging.page_offset(offset)
         rows = await service.list_reminders(
-            org_id=caller.org_id, event_id=event_uuid(event_id), offset=offset, limit=limit + 1
+            org_id=caller.org_id, event_id=event_uuid(event_id), offset=start, limit=size + 1
         )
-        more = len(rows) > limit
+        more = len(rows) > size
         return ReminderPage(
-            items=msgspec.convert(rows[:limit], list[ReminderOut]),
-            next_offset=offset + limit if more else None,
+            items=msgspec.convert(rows[:size], list[ReminderOut]),
+            next_offset=start + size if more else None,
         )

@@ -17,6 +17,7 @@ from events_svc.invitations.tables import Invitation
 from events_svc.notifications.tables import Notification
 from events_svc.reminders import service as reminders
 from events_svc.rsvp.tokens import read_token
+from events_svc.validation import email_key
 from events_svc.webhooks import service as webhooks
 
 log = logging.getLogger("events_svc.rsvp")
@@ -295,7 +296,7 @@ async def apply_reply(
         " JOIN person p ON p.id = i.person"
         " WHERE e.uid = {} AND p.email_key = lower({}) AND i.removed_at IS NULL",
         uid.strip(),
-        email,
+        email_key(email),  # people are stored with A-label domains; a client may send U-labels
     )
     if not rows:
         known = await Event.raw("SELECT 1 FROM event WHERE uid = {}", uid.strip())

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import msgspec
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from events_svc.deps import BEARER, CALLER
+from events_svc import paging
+from events_svc.deps import BEARER, CALLER, Limit, Offset
 from events_svc.openapi import problems
 from events_svc.orgs.service import Caller
 from events_svc.settings import Settings
@@ -84,17 +83,18 @@ class WebhookController(Controller):
         self,
         caller: NamedDependency[Caller],
         webhook_id: FromPath[str],
-        offset: Annotated[int, QueryParameter(ge=0, le=10_000_000)] = 0,
-        limit: Annotated[int, QueryParameter(ge=1, le=service.MAX_PAGE)] = service.PAGE,
+        offset: Offset = None,
+        limit: Limit = None,
     ) -> DeliveryPage:
+        size, start = paging.page_limit(limit), paging.page_offset(offset)
         rows = await service.list_deliveries(
             org_id=caller.org_id,
             webhook_id=service.webhook_uuid(webhook_id),
-            offset=offset,
-            limit=limit + 1,
+            offset=start,
+            limit=size + 1,
         )
-        more = len(rows) > limit
+        more = len(rows) > size
         return DeliveryPage(
-            items=msgspec.convert(rows[:limit], list[DeliveryOut]),
-            next_offset=offset + limit if more else None,
+            items=msgspec.convert(rows[:size], list[DeliveryOut]),
+            next_offset=start + size if more else None,
         )

@@ -39,7 +39,6 @@ KINDS: tuple[str, ...] = get_args(Kind)
 MAX_WEBHOOKS = 20
 MAX_URL = 2000
 PAGE = 50
-MAX_PAGE = 200
 MAX_BACKOFF = timedelta(hours=1)
 USER_AGENT = f"events-svc-webhooks/{__version__}"
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")

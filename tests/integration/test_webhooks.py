@@ -224,7 +224,9 @@ async def test_missing_fields_and_bad_paging_name_the_field(client: Any, make_or
     _org, key = await make_org()
     resp = await client.post("/webhooks", json={"url": "https://h.example.org/"}, headers=auth(key))
     assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "events"
-    resp = await client.post("/webhooks", content=b"{nope", headers=auth(key))
+    resp = await client.post(
+        "/webhooks", content=b"{nope", headers={**auth(key), "Content-Type": "application/json"}
+    )
     assert resp.status_code == 400 and resp.json()["errors"][0]["field"] == "body"
     hook = await _register(client, key, "https://hooks.example.org/in")
     for query, field in [("limit=0", "limit"), ("limit=1000", "limit"), ("offset=-1", "offset")]:
