@@ -280,7 +280,11 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-async def test_one_limit_and_cursor_rule_for_every_listing(client: Any, make_org: Any) -> None:
+async def test_one_limit_and_cursor_rule_for_every_listing(
+    client: Any,
+    make_org: Any,
+    allow_private_webhooks: Any,  # the receiver's name resolves nowhere here
+) -> None:
     _org, key = await make_org()
     events = [
         (await client.post("/events", json=event_body(title=f"活动{i}"), headers=auth(key))).json()
