@@ -465,6 +465,15 @@ def recipient_lines(attendee: Party, dtstamp: datetime | None = None) -> bytes:
     return stamp + attendee_lines
 
 
+def organizer_line(organizer: Party) -> bytes:
+    """The ORGANIZER line as a VEVENT holds it, folded: a cached block's line can be swapped
+    for a recipient's own (icalendar folds each line alone, so the bytes are the same)."""
+    holder = Event()
+    holder.add("organizer", _address(organizer))
+    lines: bytes = holder.to_ical()
+    return lines[len(b"BEGIN:VEVENT\r\n") : -len(b"END:VEVENT\r\n")]
+
+
 def publish(event: EventData, *, organizer: Party, dtstamp: datetime | None = None) -> bytes:
     """The event as a file to download or import (METHOD:PUBLISH, no attendees)."""
     head: bytes = calendar("PUBLISH", [], [event.timezone]).to_ical()
