@@ -236,13 +236,18 @@ async def _hold(reply: Reply, outcome: ReplyOutcome, arrival: _Arrival) -> None:
         HeldReply(
             event=outcome.event_id,
             invitation=outcome.invitation_id,
-            attendee=reply.attendee[:320],
-            partstat=reply.partstat[:16],
-            comment=reply.comment,
+            attendee=_text(reply.attendee)[:320],
+            partstat=_text(reply.partstat)[:16],
+            comment=None if reply.comment is None else _text(reply.comment),
             sequence=reply.sequence,
             recurrence_id=outcome.occurrence,
-            recipient=arrival.recipient,
-            sender=arrival.sender,
+            recipient=_text(arrival.recipient),
+            sender=_text(arrival.sender),
             reason=outcome.reason,
         )
     )
+
+
+def _text(value: str) -> str:
+    """Message text as PostgreSQL can hold it (no NUL)."""
+    return value.replace("\x00", "")
