@@ -59,8 +59,8 @@ async def list_held(
     after = _decode_cursor(cursor) if cursor else None
     rows = await HeldReply.raw(
         f"SELECT {_COLUMNS} FROM held_reply h WHERE h.event = {{}}"  # noqa: S608 - constants
-        " AND ({} IS NULL OR h.status = {})"
-        " AND ({}::timestamptz IS NULL OR (h.received_at, h.id) > ({}, {}))"
+        " AND ({}::text IS NULL OR h.status = {})"
+        " AND ({}::timestamptz IS NULL OR (h.received_at, h.id) > ({}, {}::uuid))"
         " ORDER BY h.received_at, h.id LIMIT {}",
         event_id,
         status,
