@@ -32,6 +32,7 @@ from events_svc.calendar.ics import (
     Party,
     event_data,
     organizer_line,
+    own_organizer_line,
     recipient_lines,
     session_vevents,
     vevents,
@@ -357,7 +358,7 @@ async def person_body(*, stamp: Stamp, now: datetime, config: FeedConfig) -> Bod
                 own = reply_address(config.reply_address, config.secret_key, r[9])
                 marked = marked.replace(
                     b"\r\n" + _organizer_line(config.mail_from, r[3]),
-                    b"\r\n" + organizer_line(Party(email=own, name=r[3])),
+                    b"\r\n" + own_organizer_line(Party(email=own, name=r[3])),
                 )
             parts.append(marked)
         data = _calendar(stamp.name, [r[2] for r in rows], config, parts)

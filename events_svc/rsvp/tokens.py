@@ -65,7 +65,7 @@ _REPLY_TOKEN = re.compile(rf"[a-z2-7]{{{REPLY_TOKEN_CHARS}}}")
 
 def _reply_mac(secret: str, invitation_id: uuid.UUID) -> bytes:
     message = b"reply|" + invitation_id.bytes
-    return hmac.new(secret.encode(), message, hashlib.sha256).digest()[:_REPLY_MAC_BYTES]
+    return hmac.digest(secret.encode(), message, "sha256")[:_REPLY_MAC_BYTES]
 
 
 def make_reply_token(secret: str, invitation_id: uuid.UUID) -> str:

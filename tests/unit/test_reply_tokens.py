@@ -71,3 +71,21 @@ def test_settings_validate_the_reply_address_and_dkim_switch() -> None:
         with pytest.raises(SettingsError) as info:
             Settings.from_env({**BASE, variable: value})
         assert info.value.variable == variable
+
+
+@pytest.mark.parametrize(
+    "name", ["广东省社会工作师联合会", 'A; "long", name: ' + "x" * 90, "北京社会工作者协会" * 6, ""]
+)
+def test_the_feeds_own_organizer_line_equals_icalendars(name: str) -> None:
+    from icalendar import Event
+
+    from events_svc.calendar.ics import Party, organizer_line, own_organizer_line
+
+    party = Party(email=reply_address("events@events.example.org", SECRET, INVITATION), name=name)
+    fast, slow = own_organizer_line(party), organizer_line(party)
+    assert fast.replace(b"\r\n ", b"") == slow.replace(b"\r\n ", b"")
+    lines = fast.split(b"\r\n")
+    assert all(len(line) <= 75 for line in lines)
+    assert [line.decode() for line in lines]  # no character split across a fold
+    event = Event.from_ical(b"BEGIN:VEVENT\r\nUID:x\r\n" + fast + b"END:VEVENT\r\n")
+    assert str(event["ORGANIZER"]) == f"mailto:{party.email}"
