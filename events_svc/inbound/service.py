@@ -27,7 +27,7 @@ from events_svc.inbound.tables import HeldReply
 from events_svc.invitations.tables import Invitation
 from events_svc.jobs import enqueue_notifications, enqueue_webhooks
 from events_svc.rsvp.service import ReplyOutcome, ReplyTrust, apply_reply
-from events_svc.rsvp.tokens import invitations_addressed
+from events_svc.rsvp.tokens import invitations_addressed, redact_reply_tokens
 from events_svc.settings import Settings
 
 log = logging.getLogger("events_svc.inbound")
@@ -125,7 +125,9 @@ async def handle_message(
         )
     )
     senders = parser.header_addresses(raw, ("from",))
-    if settings.inbound_verify_dkim:
+    if settings.inbound_verify_dkim and not trust.invitations:
+        # only at the plain address: DNS lookups for a message that names its invitation
+        # would decide nothing
         vouched = await asyncio.to_thread(
             vouched_attendees,
             raw,
@@ -134,7 +136,10 @@ async def handle_message(
             dnsfunc=dnsfunc,
         )
         trust = ReplyTrust(invitations=trust.invitations, attendees=vouched)
-    arrival = _Arrival(recipient=", ".join(recipients)[:1000], sender=", ".join(senders)[:1000])
+    arrival = _Arrival(
+        recipient=redact_reply_tokens(settings.reply_address, ", ".join(recipients))[:1000],
+        sender=", ".join(senders)[:1000],
+    )
     outcomes = await _apply_all(replies, trust=trust, arrival=arrival)
     result = InboundResult(replies=len(replies), applied=0)
     queued: list[dict[str, Any]] = []

@@ -107,15 +107,19 @@ def reply_address(reply_address: str, secret: str, invitation_id: uuid.UUID) -> 
     return reply_template(reply_address).replace(TOKEN_PLACEHOLDER, token)
 
 
+def _address_pattern(reply_address: str) -> re.Pattern[str]:
+    before, _, after = reply_template(reply_address).partition(TOKEN_PLACEHOLDER)
+    return re.compile(
+        re.escape(before) + f"([a-z2-7]{{{REPLY_TOKEN_CHARS}}})" + re.escape(after),
+        re.IGNORECASE,
+    )
+
+
 def invitations_addressed(
     reply_address: str, secret: str, recipients: Iterable[str]
 ) -> set[uuid.UUID]:
     """The invitations whose reply address is among `recipients` (any letter case)."""
-    before, _, after = reply_template(reply_address).partition(TOKEN_PLACEHOLDER)
-    pattern = re.compile(
-        re.escape(before) + f"([a-z2-7]{{{REPLY_TOKEN_CHARS}}})" + re.escape(after),
-        re.IGNORECASE,
-    )
+    pattern = _address_pattern(reply_address)
     found: set[uuid.UUID] = set()
     for recipient in recipients:
         match = pattern.fullmatch(recipient.strip())
@@ -123,3 +127,11 @@ def invitations_addressed(
         if invitation_id is not None:
             found.add(invitation_id)
     return found
+
+
+def redact_reply_tokens(reply_address: str, text: str) -> str:
+    """`text` with the token of every reply address in it replaced by `[token]`: a held reply
+    shows the organizer where it came to, never a capability for another invitation."""
+    pattern = _address_pattern(reply_address)
+    before, _, after = reply_template(reply_address).partition(TOKEN_PLACEHOLDER)
+    return pattern.sub(lambda m: m.group(0)[: len(before)] + "[token]" + after, text)

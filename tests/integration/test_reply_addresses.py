@@ -97,7 +97,13 @@ async def test_forged_replies_are_held_or_refused_never_applied(client: Any, for
         body = resp.json()
         assert (body["applied"], len(body["held"]), body["ignored"]) == (0, 1, []), body
     assert await HeldReply.count().where(HeldReply.status == "held") == len(cases)
-    reasons = [r["reason"] for r in await HeldReply.select(HeldReply.reason)]
+    held = await HeldReply.select(HeldReply.reason, HeldReply.recipient)
+    # the organizer of this event never learns the token of another invitation
+    assert {r["recipient"] for r in held} == {
+        ORGANIZER,
+        "events+[token]@events.example.org",
+    }
+    reasons = [r["reason"] for r in held]
     assert set(reasons) == {
         "not sent to this invitation's reply address",
         "sent to the reply address of another invitation",

@@ -89,3 +89,11 @@ def test_the_feeds_own_organizer_line_equals_icalendars(name: str) -> None:
     assert [line.decode() for line in lines]  # no character split across a fold
     event = Event.from_ical(b"BEGIN:VEVENT\r\nUID:x\r\n" + fast + b"END:VEVENT\r\n")
     assert str(event["ORGANIZER"]) == f"mailto:{party.email}"
+
+
+def test_tokens_are_redacted_from_what_the_organizer_sees() -> None:
+    from events_svc.rsvp.tokens import redact_reply_tokens
+
+    address = reply_address("events@x.org", SECRET, INVITATION)
+    shown = redact_reply_tokens("events@x.org", f"events@x.org, {address.upper()}, a@b.org")
+    assert shown == "events@x.org, EVENTS+[token]@x.org, a@b.org"
