@@ -330,11 +330,12 @@ async def apply_reply(
         held = _held(row, trust, local)
         if held is not None:
             return held
-        return await _occurrence_reply(row, local, response, comment, sequence, now)
+        return await _occurrence_reply(row, local, response, comment, sequence, now, sent=sent)
     if sequence is not None and sequence > row["sequence"]:
         return ReplyOutcome("ignored", f"SEQUENCE {sequence} is above the {row['sequence']} sent")
-    if _older(sequence, row["reply_sequence"]):
-        return ReplyOutcome("ignored", f"SEQUENCE {sequence} is older than {row['reply_sequence']}")
+    known = _clamped(row["reply_sequence"], row["sequence"])
+    if _older(sequence, known):
+        return ReplyOutcome("ignored", f"SEQUENCE {sequence} is older than {known}")
     held = _held(row, trust, None)
     if held is not None:
         return held
@@ -351,6 +352,12 @@ async def apply_reply(
 
 def _older(sequence: int | None, known: int | None) -> bool:
     return sequence is not None and known is not None and sequence < known
+
+
+def _clamped(known: int | None, sent: int) -> int | None:
+    """An answered SEQUENCE never counts above the one sent: a forged one stored before
+    SEQUENCE was bounded locks nobody out."""
+    return None if known is None else min(known, sent)
 
 
 def _held(
@@ -398,6 +405,8 @@ async def _occurrence_reply(
     comment: str | None,
     sequence: int | None,
     now: datetime | None,
+    *,
+    sent: int,
 ) -> ReplyOutcome:
     now = now or datetime.now(UTC)
     async with Invitation._meta.db.transaction():
@@ -407,7 +416,7 @@ async def _occurrence_reply(
             row["id"],
             local,
         )
-        known = before[0]["sequence"] if before else None
+        known = _clamped(before[0]["sequence"], sent) if before else None
         if _older(sequence, known):
             return ReplyOutcome("ignored", f"SEQUENCE {sequence} is older than {known}")
         if comment is None:

@@ -120,6 +120,10 @@ async def test_forged_replies_are_held_or_refused_never_applied(client: Any, for
     )
     assert inv["reply_sequence"] is None
     assert set(_answers(await people(client, key, event["id"])).values()) == {"needs-action"}
+    # a huge SEQUENCE stored before it was bounded locks nobody out either
+    await Invitation.update({Invitation.reply_sequence: 2**31 - 1}).where(
+        Invitation.id == _invitation_of(mine)
+    )
     real = gmail_reply(uid=uid, attendee=LI_SI, partstat="ACCEPTED", to=mine)
     assert (await post_message(client, real)).json() == APPLIED
     assert _answers(await people(client, key, event["id"]))[LI_SI] == "accepted"
