@@ -21,7 +21,7 @@ from events_svc.events.controllers import EventController
 from events_svc.feeds.controllers import FeedController, FeedTokenController
 from events_svc.guards import invalidate_feeds_after_writes, reject_nul
 from events_svc.health import healthz, readyz
-from events_svc.inbound.controllers import InboundController
+from events_svc.inbound.controllers import HeldReplyController, InboundController
 from events_svc.invitations.controllers import InvitationController
 from events_svc.jobs import redis_pool
 from events_svc.orgs.controllers import OrgController
@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         CertificateController,
         WebhookController,
         InboundController,
+        HeldReplyController,
     ]
     if settings.dev_mail_dir:
         from events_svc.dev.mailviews import MailCatcherController

@@ -8,6 +8,7 @@ import migrations
 from events_svc.contacts.tables import Contact
 from events_svc.delegations.tables import Delegation
 from events_svc.events.tables import Event, Occurrence
+from events_svc.inbound.tables import HeldReply
 from events_svc.invitations.tables import Invitation, OccurrenceAnswer
 from events_svc.notifications.tables import Notification
 from events_svc.orgs.tables import ApiKey, Organization, OrgMembership
@@ -34,6 +35,7 @@ TABLES = [
     WebhookDelivery,
     Attendance,
     Certificate,
+    HeldReply,
 ]
 
 APP_CONFIG = AppConfig(

@@ -80,8 +80,13 @@ class Settings:
     secret_key: str = field(repr=False)
     mail_from: str
     admin_token: str | None = field(repr=False)
-    #: ORGANIZER of every invitation: where calendar clients send their iTIP REPLY
+    #: ORGANIZER of every invitation: where calendar clients send their iTIP REPLY. Each
+    #: invitee's copy carries its own address, plus-addressed (`rsvp+<token>@…`) or with the
+    #: token where `{token}` stands (`r-{token}@replies.example.org`)
     reply_address: str = ""
+    #: a reply at the plain address is applied when its DKIM signature verifies for the
+    #: attendee's domain and From is the attendee (otherwise it is held for the organizer)
+    inbound_verify_dkim: bool = False
     #: bearer token of POST /inbound/email (mail providers' inbound hooks); None: disabled
     inbound_token: str | None = field(default=None, repr=False)
     #: only set by `events-svc dev`: the folder where the mail catcher keeps .eml files
@@ -142,7 +147,10 @@ class Settings:
 
     @property
     def organizer_email(self) -> str:
-        """ORGANIZER of invitations and feeds: the reply address."""
+        """ORGANIZER where no invitation is at hand (public feeds, event files): the reply
+        address, or MAIL_FROM when REPLY_ADDRESS is a template with `{token}`."""
+        if "{token}" in self.reply_address:
+            return self.mail_from
         return self.reply_address or self.mail_from
 
     @property
@@ -208,6 +216,21 @@ class Settings:
             return addr
 
         reply_address = address_of("REPLY_ADDRESS", env.get("REPLY_ADDRESS", "").strip() or address)
+        reply_local, _, reply_domain = reply_address.rpartition("@")
+        if (
+            reply_address.count("{token}") > 1
+            or "{token}" in reply_domain
+            or "{" in reply_address.replace("{token}", "")
+            or "}" in reply_address.replace("{token}", "")
+        ):
+            raise SettingsError("REPLY_ADDRESS", "`{token}` may stand once, in the local part")
+        # the 42-character token must fit in the 64 octets of a local part (RFC 5321)
+        local_length = len(reply_local.replace("{token}", "")) + 42 + ("{token}" not in reply_local)
+        if local_length > 64:
+            raise SettingsError("REPLY_ADDRESS", "the local part is too long for the token")
+        verify_dkim = env.get("INBOUND_VERIFY_DKIM", "").strip().lower()
+        if verify_dkim not in ("", "0", "1", "true", "false", "yes", "no", "on", "off"):
+            raise SettingsError("INBOUND_VERIFY_DKIM", "must be 1/0, true/false, yes/no or on/off")
         inbound_token = env.get("INBOUND_TOKEN", "").strip() or None
         if inbound_token is not None and len(inbound_token) < 16:
             raise SettingsError("INBOUND_TOKEN", "must be at least 16 characters")
@@ -268,6 +291,7 @@ class Settings:
             secret_key=secret_key,
             mail_from=address,
             reply_address=reply_address,
+            inbound_verify_dkim=verify_dkim in ("1", "true", "yes", "on"),
             inbound_token=inbound_token,
             admin_token=admin_token,
             dev_mail_dir=env.get("EVENTS_SVC_DEV_MAIL_DIR") or None,

@@ -21,3 +21,19 @@ def event_body(**overrides: Any) -> dict[str, Any]:
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+async def reply_address_for(event_id: str, email: str) -> str:
+    """The reply address of a person's invitation to an event (ORGANIZER of their copy)."""
+    from events_svc.invitations.tables import Invitation
+    from events_svc.rsvp.tokens import reply_address
+    from events_svc.settings import Settings
+
+    rows = await Invitation.raw(
+        "SELECT i.id FROM invitation i JOIN person p ON p.id = i.person"
+        " WHERE i.event = {} AND p.email_key = lower({})",
+        event_id,
+        email,
+    )
+    settings = Settings.from_env()
+    return reply_address(settings.reply_address, settings.secret_key, rows[0]["id"])

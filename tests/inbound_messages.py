@@ -149,14 +149,16 @@ def outlook_ics(
     )
 
 
-def outlook_reply(*, attendee: str, charset: str = "utf-8", **ics: object) -> bytes:
+def outlook_reply(
+    *, attendee: str, charset: str = "utf-8", to: str = ORGANIZER, **ics: object
+) -> bytes:
     """multipart/alternative: an empty text/plain and the calendar, both base64, as Exchange
     sends an answer without a note in the body."""
     cn = str(ics.get("cn", "张三"))
     calendar = crlf(outlook_ics(attendee=attendee, **ics))  # type: ignore[arg-type]
     encoded = calendar.encode("gb18030" if charset in ("gb2312", "gbk") else charset)
     message = f"""From: {rfc2047(cn, charset)} <{attendee}>
-To: {rfc2047("广东省社会工作师联合会", charset)} <{ORGANIZER}>
+To: {rfc2047("广东省社会工作师联合会", charset)} <{to}>
 Subject: {rfc2047("已接受: " + SUBJECT_ZH, charset)}
 Thread-Topic: {rfc2047(SUBJECT_ZH, charset)}
 Thread-Index: AQHZbY2R3x1oQ0fE0kS8q6vJx0o9Zg==
@@ -197,6 +199,7 @@ def gmail_ics(
     partstat: str = "ACCEPTED",
     name: str = "Li Si",
     sequence: int = 0,
+    organizer: str = ORGANIZER,
     recurrence_id_utc: str | None = None,
 ) -> str:
     """Google: UTC times, CALSCALE, ORGANIZER kept, X-NUM-GUESTS, DESCRIPTION folded by
@@ -211,7 +214,7 @@ def gmail_ics(
         "DTSTART:20270610T013000Z",
         "DTEND:20270610T090000Z",
         "DTSTAMP:20270301T101112Z",
-        fold(f"ORGANIZER;CN=广东省社会工作师联合会:mailto:{ORGANIZER}", by_chars=True),
+        fold(f"ORGANIZER;CN=广东省社会工作师联合会:mailto:{organizer}", by_chars=True),
         fold(f"UID:{uid}", by_chars=True),
     ]
     if recurrence_id_utc is not None:
@@ -237,10 +240,10 @@ def gmail_ics(
     return crlf("\n".join(lines) + "\n")
 
 
-def gmail_reply(*, attendee: str, name: str = "Li Si", **ics: object) -> bytes:
+def gmail_reply(*, attendee: str, name: str = "Li Si", to: str = ORGANIZER, **ics: object) -> bytes:
     """multipart/mixed: (text/plain, text/html, text/calendar method=REPLY in quoted-printable,
     whose soft breaks fall inside parameters) plus the same calendar as invite.ics."""
-    calendar = gmail_ics(attendee=attendee, name=name, **ics).encode()  # type: ignore[arg-type]
+    calendar = gmail_ics(attendee=attendee, name=name, organizer=to, **ics).encode()  # type: ignore[arg-type]
     text = f"{name} has accepted this invitation.\n\n{SUBJECT_ZH}\n".encode()
     html = f"<html><body><p>{name} has accepted this invitation.</p></body></html>".encode()
     message = f"""MIME-Version: 1.0
@@ -248,7 +251,7 @@ Date: Mon, 1 Mar 2027 18:11:12 +0800
 Message-ID: <CAJ8Yk3gP0h1xq2Lw7eT3=mXw8pQ4r5s6t7u8v9w0x1y2z3A4B5C@mail.gmail.com>
 Subject: {rfc2047("Accepted: " + SUBJECT_ZH + " @ Thu Jun 10, 2027 9:30am - 5pm (CST)")}
 From: {rfc2047(name)} <{attendee}>
-To: {ORGANIZER}
+To: {to}
 Content-Type: multipart/mixed; boundary="000000000000d1a2b305f1c4e7a9"
 
 --000000000000d1a2b305f1c4e7a9
@@ -292,6 +295,7 @@ def apple_ics(
     name: str = "王五",
     comment: str | None = None,
     sequence: int = 0,
+    organizer: str = ORGANIZER,
     recurrence_id: str | None = None,
     address: str | None = None,
 ) -> str:
@@ -312,7 +316,7 @@ def apple_ics(
         "DTEND;TZID=Asia/Shanghai:20270610T170000",
         "DTSTAMP:20270302T031500Z",
         "DTSTART;TZID=Asia/Shanghai:20270610T093000",
-        fold(f"ORGANIZER;CN=广东省社会工作师联合会;EMAIL={ORGANIZER}:mailto:{ORGANIZER}"),
+        fold(f"ORGANIZER;CN=广东省社会工作师联合会;EMAIL={organizer}:mailto:{organizer}"),
         "REQUEST-STATUS:2.0;Success",
         f"SEQUENCE:{sequence}",
         fold(f"SUMMARY:{SUBJECT_ZH}"),
@@ -326,10 +330,10 @@ def apple_ics(
     return "\n".join(lines) + "\n"
 
 
-def apple_reply(*, attendee: str, name: str = "王五", **ics: object) -> bytes:
+def apple_reply(*, attendee: str, name: str = "王五", to: str = ORGANIZER, **ics: object) -> bytes:
     """The whole message is one text/calendar part without `method=` (Apple omits it),
     quoted-printable."""
-    calendar = apple_ics(attendee=attendee, name=name, **ics).encode()  # type: ignore[arg-type]
+    calendar = apple_ics(attendee=attendee, name=name, organizer=to, **ics).encode()  # type: ignore[arg-type]
     encoded = quopri.encodestring(calendar).decode("ascii")
     message = f"""From: {rfc2047(name)} <{attendee}>
 Content-Type: text/calendar; charset=utf-8
@@ -338,7 +342,7 @@ Mime-Version: 1.0 (Mac OS X Mail 16.0 \\(3774.500.171.1.1\\))
 Subject: {rfc2047("Declined: " + SUBJECT_ZH)}
 Message-Id: <8F1E9C7B-3D2A-4B5C-9E6F-0A1B2C3D4E5F@icloud.example.com>
 Date: Tue, 2 Mar 2027 11:15:00 +0800
-To: {ORGANIZER}
+To: {to}
 
 {encoded}"""
     return message.encode("ascii")  # bare LF, as it arrives from some relays
@@ -355,6 +359,7 @@ def thunderbird_ics(
     name: str = "Jane Doe",
     comment: str | None = None,
     sequence: int = 0,
+    organizer: str = ORGANIZER,
     recurrence_id: str | None = None,
 ) -> str:
     """Lightning: Mozilla PRODID, RSVP/ROLE on ATTENDEE, COMMENT, X-MOZ-* lines, CRLF."""
@@ -370,7 +375,7 @@ def thunderbird_ics(
         "DTSTAMP:20270303T020000Z",
         fold(f"UID:{uid}"),
         fold(f"SUMMARY:{SUBJECT_ZH}"),
-        fold(f"ORGANIZER;CN=广东省社会工作师联合会:mailto:{ORGANIZER}"),
+        fold(f"ORGANIZER;CN=广东省社会工作师联合会:mailto:{organizer}"),
         fold(
             f"ATTENDEE;RSVP=TRUE;CN={name};PARTSTAT={partstat};ROLE=OPT-PARTICIPANT:"
             f"mailto:{attendee}"
@@ -394,15 +399,17 @@ def thunderbird_ics(
     return crlf("\n".join(lines) + "\n")
 
 
-def thunderbird_reply(*, attendee: str, name: str = "Jane Doe", **ics: object) -> bytes:
+def thunderbird_reply(
+    *, attendee: str, name: str = "Jane Doe", to: str = ORGANIZER, **ics: object
+) -> bytes:
     """multipart/mixed: text/plain, text/calendar method=REPLY in 8bit, and invite.ics."""
-    calendar = thunderbird_ics(attendee=attendee, name=name, **ics)  # type: ignore[arg-type]
+    calendar = thunderbird_ics(attendee=attendee, name=name, organizer=to, **ics)  # type: ignore[arg-type]
     message = f"""Message-ID: <4f1c2d3e-5a6b-7c8d-9e0f-a1b2c3d4e5f6@partner.example.org>
 Date: Wed, 3 Mar 2027 10:00:00 +0800
 MIME-Version: 1.0
 User-Agent: Mozilla Thunderbird
 From: {rfc2047(name)} <{attendee}>
-To: {ORGANIZER}
+To: {to}
 Subject: {rfc2047("Tentative: " + SUBJECT_ZH)}
 Content-Type: multipart/mixed; boundary="------------0a1B2c3D4e5F6g7H8i9J0k1L"
 
@@ -438,6 +445,7 @@ def bare_calendar_message(
     content_type: str = 'text/calendar; charset="utf-8"; method=REPLY',
     encoding: str = "8bit",
     sender: str = "someone@example.org",
+    to: str = ORGANIZER,
 ) -> bytes:
     """A single-part message around a calendar (or any text), for the odd cases."""
     body = calendar.encode("utf-8", errors="surrogateescape")
@@ -448,7 +456,7 @@ def bare_calendar_message(
     else:
         payload = crlf(calendar).encode("utf-8", errors="surrogateescape")
     head = (
-        f"From: {sender}\r\nTo: {ORGANIZER}\r\nSubject: reply\r\n"
+        f"From: {sender}\r\nTo: {to}\r\nSubject: reply\r\n"
         f"Date: Mon, 1 Mar 2027 09:00:00 +0000\r\nMessage-ID: <x1@example.org>\r\n"
         f"MIME-Version: 1.0\r\nContent-Type: {content_type}\r\n"
         f"Content-Transfer-Encoding: {encoding}\r\n\r\n"
@@ -456,12 +464,12 @@ def bare_calendar_message(
     return head.encode() + payload
 
 
-def forwarded(inner: bytes) -> bytes:
+def forwarded(inner: bytes, *, to: str = ORGANIZER) -> bytes:
     """An Outlook forward: the original reply as a message/rfc822 attachment."""
     return (
         crlf(
             f"""From: Assistant <assistant@gdswa.example.org>
-To: {ORGANIZER}
+To: {to}
 Subject: FW: reply
 Date: Mon, 1 Mar 2027 10:00:00 +0000
 Message-ID: <fw1@gdswa.example.org>

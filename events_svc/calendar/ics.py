@@ -487,6 +487,38 @@ def recipient_lines(attendee: Party, dtstamp: datetime | None = None) -> bytes:
     return stamp + attendee_lines
 
 
+def organizer_line(organizer: Party) -> bytes:
+    """The ORGANIZER line exactly as a VEVENT block holds it, folded (icalendar folds each
+    line alone, so the bytes are the same): what a feed finds to swap."""
+    holder = Event()
+    holder.add("organizer", _address(organizer))
+    lines: bytes = holder.to_ical()
+    return lines[len(b"BEGIN:VEVENT\r\n") : -len(b"END:VEVENT\r\n")]
+
+
+@lru_cache(maxsize=1024)
+def _organizer_head(name: str) -> str:
+    """`ORGANIZER;CN=…:` unfolded, with the name quoted and escaped as icalendar does."""
+    line = organizer_line(Party(email="x@x", name=name)).decode()
+    return line.replace("\r\n ", "").rstrip("\r\n")[: -len("mailto:x@x")]
+
+
+def own_organizer_line(organizer: Party) -> bytes:
+    """The same line for a per-invitation address, folded at 75 octets without splitting a
+    character, without icalendar (~130 µs a line): a personal feed needs one per event."""
+    data = (_organizer_head(organizer.name) + "mailto:" + organizer.email).encode()
+    pieces: list[bytes] = []
+    start, limit = 0, 75
+    while len(data) - start > limit:
+        end = start + limit
+        while data[end] & 0xC0 == 0x80:  # a UTF-8 continuation byte: fold before its lead
+            end -= 1
+        pieces.append(data[start:end])
+        start, limit = end, 74  # a continuation line's leading space counts
+    pieces.append(data[start:])
+    return b"\r\n ".join(pieces) + b"\r\n"
+
+
 def publish(event: EventData, *, organizer: Party, dtstamp: datetime | None = None) -> bytes:
     """The event as a file to download or import (METHOD:PUBLISH, no attendees)."""
     head: bytes = calendar("PUBLISH", [], [event.timezone]).to_ical()

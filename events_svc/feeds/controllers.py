@@ -37,6 +37,8 @@ def feed_config(settings: Settings, detail: str | None = None) -> service.FeedCo
         base_url=settings.public_base_url,
         mail_from=settings.organizer_email,
         refresh=settings.feed_refresh,
+        reply_address=settings.reply_address,
+        secret_key=settings.secret_key,
         sessions=detail == "sessions",
     )
 

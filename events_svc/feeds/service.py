@@ -31,6 +31,8 @@ from events_svc.calendar.ics import (
     Party,
     Pieces,
     event_data,
+    organizer_line,
+    own_organizer_line,
     recipient_lines,
     session_vevents,
     vevents,
@@ -38,6 +40,7 @@ from events_svc.calendar.ics import (
 from events_svc.calendar.vtimezone import vtimezone
 from events_svc.errors import NotFound
 from events_svc.events.tables import Event
+from events_svc.rsvp.tokens import reply_address
 
 #: events that ended longer ago than this leave the feeds
 FEED_PAST = timedelta(days=90)
@@ -61,6 +64,9 @@ class FeedConfig:
     base_url: str
     mail_from: str
     refresh: timedelta
+    #: REPLY_ADDRESS and SECRET_KEY: a person's feed names each invitation's reply address
+    reply_address: str = ""
+    secret_key: str = field(default="", repr=False)
     #: `?detail=sessions`: an event with an agenda shows as its sessions, one VEVENT each
     sessions: bool = False
 
@@ -330,7 +336,7 @@ async def person_body(*, stamp: Stamp, now: datetime, config: FeedConfig) -> Bod
             return cached
         rows = await _fetch(
             "SELECT e.id, e.updated_at, e.timezone, o.name, o.default_reminders, i.role, i.rsvp,"
-            " p.email, p.name FROM invitation i JOIN event e ON e.id = i.event"
+            " p.email, p.name, i.id FROM invitation i JOIN event e ON e.id = i.event"
             " JOIN organization o ON o.id = e.org JOIN person p ON p.id = i.person"
             " WHERE i.person = $1 AND i.removed_at IS NULL"
             " AND (e.series_ends_at_utc IS NULL OR e.series_ends_at_utc >= $2)"
@@ -346,6 +352,14 @@ async def person_body(*, stamp: Stamp, now: datetime, config: FeedConfig) -> Bod
         parts = []
         for (pieces, _public), r in zip(blocks, rows, strict=True):
             me = Party(email=r[7], name=r[8], role=r[5], rsvp=r[6])
+            if config.reply_address:
+                # the invitation's own reply address, as in its e-mails: a REPLY from a
+                # client subscribed to this feed is applied like one to the invitation. (A
+                # property line starts after CRLF; escaped user text never holds a CRLF.)
+                own = reply_address(config.reply_address, config.secret_key, r[9])
+                plain = b"\r\n" + _organizer_line(config.mail_from, r[3])
+                mine = b"\r\n" + own_organizer_line(Party(email=own, name=r[3]))
+                pieces = tuple(piece.replace(plain, mine) for piece in pieces)
             parts.append(_attendee_lines(me).join(pieces))
         data = _calendar(stamp.name, [r[2] for r in rows], config, parts)
         body = Body(stamp.etag, data)
@@ -385,6 +399,11 @@ async def _fetch(sql: str, *args: Any) -> list[Any]:
 @lru_cache(maxsize=4096)
 def _attendee_lines(me: Party) -> bytes:
     return recipient_lines(me)
+
+
+@lru_cache(maxsize=1024)
+def _organizer_line(email: str, name: str) -> bytes:
+    return organizer_line(Party(email=email, name=name))
 
 
 _Item = tuple[uuid.UUID, datetime, str, str]  # event id, updated_at, organizer name, defaults

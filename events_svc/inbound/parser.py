@@ -13,6 +13,7 @@ structured header while reading, about 100 times slower on long ones).
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -132,6 +133,26 @@ def describe(raw: bytes) -> str:
     message_id = values.get("message-id", "").strip()[:200] or "-"
     sender = values.get("from", "").strip()[:200] or "-"
     return f"Message-ID {message_id!r} from {sender!r}"
+
+
+#: where the reply address a message was sent to shows, for an inbound hook that does not
+#: pass the envelope recipient (the MTA's Delivered-To / X-Original-To, then To)
+RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "to")
+
+
+def header_addresses(raw: bytes, names: tuple[str, ...]) -> list[str]:
+    """The addresses in the named headers (the start of each: parsing is not linear), in
+    the order of `names`; junk yields none."""
+    try:
+        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw[:65536].lstrip())
+    except Exception:  # noqa: BLE001 - whatever the bytes, they name no address
+        return []
+    found: list[str] = []
+    for name in names:
+        values = [str(v)[:2000] for k, v in headers.raw_items() if k.lower() == name]
+        pairs: list[tuple[str, str]] = _safe(functools.partial(getaddresses, values), [])
+        found += [addr for _name, addr in pairs[:50] if addr and "@" in addr]
+    return found
 
 
 # --- the message -------------------------------------------------------------------------

@@ -21,10 +21,14 @@ from events_svc.errors import (
     UnsupportedMediaType,
 )
 from events_svc.inbound import parser
+from events_svc.inbound.dkim import DnsFunc, vouched_attendees
 from events_svc.inbound.parser import NotAReply, Reply
+from events_svc.inbound.tables import HeldReply
 from events_svc.invitations.tables import Invitation
 from events_svc.jobs import enqueue_notifications, enqueue_webhooks
-from events_svc.rsvp.service import ReplyOutcome, apply_reply
+from events_svc.rsvp.service import ReplyOutcome, ReplyTrust, apply_reply
+from events_svc.rsvp.tokens import invitations_addressed, redact_reply_tokens
+from events_svc.settings import Settings
 
 log = logging.getLogger("events_svc.inbound")
 
@@ -58,12 +62,13 @@ class Ignored:
 
 @dataclass(slots=True)
 class InboundResult:
-    """What one message did: how many answers it held, how many were applied, and why the
-    others were not."""
+    """What one message did: how many answers it held, how many were applied, which were
+    held for the organizer, and why the others were not applied."""
 
     replies: int
     applied: int
     ignored: list[Ignored] = field(default_factory=list)
+    held: list[Ignored] = field(default_factory=list)
 
 
 def check_token(*, authorization: str | None, token: str | None) -> None:
@@ -90,11 +95,21 @@ def too_large() -> PayloadTooLarge:
     return PayloadTooLarge(f"a message may be at most {parser.MAX_MESSAGE_BYTES // 2**20} MiB")
 
 
-async def handle_message(*, raw: bytes, queue: ArqRedis | None) -> InboundResult:
-    """Apply the answers of one message. Not a usable REPLY: InvalidInput (422) or
-    PayloadTooLarge (413), changing nothing; the database unreachable: DatabaseUnavailable
-    (503), changing nothing. Replies for unknown UIDs, from people not invited or older than
-    one already applied are ignored, each with its reason."""
+async def handle_message(
+    *,
+    raw: bytes,
+    queue: ArqRedis | None,
+    recipients: list[str],
+    settings: Settings,
+    dnsfunc: DnsFunc | None = None,
+) -> InboundResult:
+    """Apply the answers of one message sent to `recipients` (the envelope's, or else those
+    its headers name). Not a usable REPLY: InvalidInput (422) or PayloadTooLarge (413),
+    changing nothing; the database unreachable: DatabaseUnavailable (503), changing nothing.
+    Replies for unknown UIDs, from people not invited, above the SEQUENCE sent or older than
+    one already applied are ignored, each with its reason. An answer not sent to its
+    invitation's reply address (nor, with INBOUND_VERIFY_DKIM, signed by the attendee's
+    domain) is held for the organizer."""
     try:
         # up to a second or two of CPU for hostile input: off the event loop
         replies = await asyncio.to_thread(parser.parse_replies, raw)
@@ -104,7 +119,28 @@ async def handle_message(*, raw: bytes, queue: ArqRedis | None) -> InboundResult
     except NotAReply as exc:
         log.warning("inbound message dropped: %s; %s", exc.reason, parser.describe(raw))
         raise InvalidInput.field("body", exc.reason) from exc
-    outcomes = await _apply_all(replies)
+    trust = ReplyTrust(
+        invitations=frozenset(
+            invitations_addressed(settings.reply_address, settings.secret_key, recipients)
+        )
+    )
+    senders = parser.header_addresses(raw, ("from",))
+    if settings.inbound_verify_dkim and not trust.invitations:
+        # only at the plain address: DNS lookups for a message that names its invitation
+        # would decide nothing
+        vouched = await asyncio.to_thread(
+            vouched_attendees,
+            raw,
+            attendees=[r.attendee for r in replies],
+            senders=senders,
+            dnsfunc=dnsfunc,
+        )
+        trust = ReplyTrust(invitations=trust.invitations, attendees=vouched)
+    arrival = _Arrival(
+        recipient=redact_reply_tokens(settings.reply_address, ", ".join(recipients))[:1000],
+        sender=", ".join(senders)[:1000],
+    )
+    outcomes = await _apply_all(replies, trust=trust, arrival=arrival)
     result = InboundResult(replies=len(replies), applied=0)
     queued: list[dict[str, Any]] = []
     hooks: list[dict[str, Any]] = []
@@ -120,6 +156,17 @@ async def handle_message(*, raw: bytes, queue: ArqRedis | None) -> InboundResult
                 _short(reply.attendee),
                 reply.partstat,
                 f" ({outcome.reason})" if outcome.reason else "",
+            )
+        elif outcome.status == "held":
+            result.held.append(
+                Ignored(uid=reply.uid, attendee=reply.attendee, reason=outcome.reason)
+            )
+            log.warning(
+                "reply held for the organizer: UID %r, attendee %r, %s: %s",
+                _short(reply.uid),
+                _short(reply.attendee),
+                reply.partstat,
+                outcome.reason,
             )
         else:
             result.ignored.append(
@@ -143,9 +190,20 @@ def _short(value: str) -> str:
     return value if len(value) <= 200 else value[:200] + "…"
 
 
-async def _apply_all(replies: list[Reply]) -> list[ReplyOutcome]:
+@dataclass(frozen=True, slots=True)
+class _Arrival:
+    """Where a message came to and from whom, kept with the replies it holds."""
+
+    recipient: str
+    sender: str
+
+
+async def _apply_all(
+    replies: list[Reply], *, trust: ReplyTrust, arrival: _Arrival
+) -> list[ReplyOutcome]:
     """All answers of a message in one transaction, so a crash or a lost connection never
-    leaves some applied and the rest not (the sender's retry then applies them all)."""
+    leaves some applied (or held) and the rest not (the sender's retry then applies them
+    all)."""
     outcomes: list[ReplyOutcome] = []
     try:
         async with Invitation._meta.db.transaction() as transaction:
@@ -159,7 +217,10 @@ async def _apply_all(replies: list[Reply]) -> list[ReplyOutcome]:
                         comment=reply.comment,
                         sequence=reply.sequence,
                         recurrence_id=reply.recurrence_id,
+                        trust=trust,
                     )
+                    if outcome.status == "held":
+                        await _hold(reply, outcome, arrival)
                 except ServiceError as exc:
                     # the event was cancelled, or the invitation withdrawn, while this answer
                     # was being applied: it alone is void, the others stand
@@ -172,3 +233,26 @@ async def _apply_all(replies: list[Reply]) -> list[ReplyOutcome]:
         log.warning("inbound message not applied, database unavailable: %r", exc)
         raise DatabaseUnavailable("the database is unavailable; send the message again") from exc
     return outcomes
+
+
+async def _hold(reply: Reply, outcome: ReplyOutcome, arrival: _Arrival) -> None:
+    """Keep a reply nothing vouches for, for the organizer to apply or discard."""
+    await HeldReply.insert(
+        HeldReply(
+            event=outcome.event_id,
+            invitation=outcome.invitation_id,
+            attendee=_text(reply.attendee)[:320],
+            partstat=_text(reply.partstat)[:16],
+            comment=None if reply.comment is None else _text(reply.comment),
+            sequence=reply.sequence,
+            recurrence_id=outcome.occurrence,
+            recipient=_text(arrival.recipient),
+            sender=_text(arrival.sender),
+            reason=outcome.reason,
+        )
+    )
+
+
+def _text(value: str) -> str:
+    """Message text as PostgreSQL can hold it (no NUL)."""
+    return value.replace("\x00", "")

@@ -25,13 +25,19 @@ class InboundHandler:
     """aiosmtpd handler. Junk is accepted and dropped (250), so senders do not retry it; only a
     failure on our side (the database, a bug) asks the sending server to try again (451)."""
 
-    def __init__(self, queue: ArqRedis | None) -> None:
+    def __init__(self, queue: ArqRedis | None, settings: Settings) -> None:
         self.queue = queue
+        self.settings = settings
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         raw = envelope.original_content or b""
         try:
-            result = await service.handle_message(raw=raw, queue=self.queue)
+            result = await service.handle_message(
+                raw=raw,
+                queue=self.queue,
+                recipients=list(envelope.rcpt_tos),  # RCPT TO: where the reply was sent
+                settings=self.settings,
+            )
         except ServiceError as exc:
             if exc.status == 413:  # aiosmtpd refuses most of these itself, from SIZE and DATA
                 return "552 5.3.4 Message too big"
@@ -41,7 +47,8 @@ class InboundHandler:
         except Exception:
             log.exception("inbound message failed; the sender will retry")
             return "451 4.3.0 Temporarily unable to process the message; try again later"
-        return f"250 2.0.0 {result.applied} of {result.replies} answers applied"
+        held = f", {len(result.held)} held for the organizer" if result.held else ""
+        return f"250 2.0.0 {result.applied} of {result.replies} answers applied{held}"
 
 
 async def serve(*, settings: Settings, host: str, port: int) -> None:
@@ -53,7 +60,7 @@ async def serve(*, settings: Settings, host: str, port: int) -> None:
         max_size=5, connect_timeout=settings.db_timeout, command_timeout=settings.db_timeout
     )
     queue = await redis_pool(settings.redis_url, command_timeout=settings.redis_timeout)
-    handler = InboundHandler(queue)
+    handler = InboundHandler(queue, settings)
     loop = asyncio.get_running_loop()
     # the server runs on this loop (not in aiosmtpd's Controller thread), next to the pools
     server = await loop.create_server(

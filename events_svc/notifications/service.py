@@ -34,7 +34,7 @@ from events_svc.notifications.flight import Flight, Record
 from events_svc.notifications.tables import Notification
 from events_svc.outages import database_unavailable
 from events_svc.reminders import rules as reminder_rules
-from events_svc.rsvp.tokens import rsvp_url
+from events_svc.rsvp.tokens import reply_address, rsvp_url
 from events_svc.settings import Settings
 from events_svc.webhooks import service as webhooks
 
@@ -388,6 +388,13 @@ async def _occurrence_skip_reason(row: dict[str, Any], ctx: dict[str, Any]) -> s
     return await _had_request(row)
 
 
+def _organizer_email(ctx: dict[str, Any], settings: Settings) -> str:
+    """The invitation's own reply address: a REPLY to it proves it came through this copy."""
+    if ctx.get("invitation_id") is None:
+        return settings.organizer_email
+    return reply_address(settings.reply_address, settings.secret_key, ctx["invitation_id"])
+
+
 def render(
     row: dict[str, Any], ctx: dict[str, Any], *, settings: Settings, now: datetime
 ) -> tuple[bytes, str, int]:
@@ -412,7 +419,7 @@ def render(
             # one occurrence only: its VEVENT with RECURRENCE-ID, as it is now
             event = event.instance(reminder_rules.parse_occurrence(row["occurrence"]))
             method = "CANCEL" if event.status == "cancelled" else "REQUEST"
-        organizer = Party(email=settings.organizer_email, name=ctx["org_name"])
+        organizer = Party(email=_organizer_email(ctx, settings), name=ctx["org_name"])
         attendee = Party(
             email=ctx["email"], name=ctx["person_name"], role=ctx["role"], rsvp=ctx["rsvp"]
         )

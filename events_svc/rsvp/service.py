@@ -262,9 +262,22 @@ async def promote_waitlist(
 
 @dataclass(frozen=True, slots=True)
 class ReplyOutcome:
-    status: Literal["applied", "ignored"]
+    #: held: a valid answer whose sender nothing vouches for; the organizer decides
+    status: Literal["applied", "ignored", "held"]
     reason: str = ""
     answer: Answer | None = None
+    invitation_id: uuid.UUID | None = None  #: set when held
+    event_id: uuid.UUID | None = None  #: set when held
+    occurrence: datetime | None = None  #: held for one occurrence: its original local start
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTrust:
+    """What vouches for the sender of a REPLY: the invitations whose reply address it arrived
+    at, and the attendees (lower case) whose own domain signed it (DKIM)."""
+
+    invitations: frozenset[uuid.UUID] = frozenset()
+    attendees: frozenset[str] = frozenset()
 
 
 async def apply_reply(
@@ -276,12 +289,16 @@ async def apply_reply(
     sequence: int | None = None,
     recurrence_id: datetime | None = None,
     now: datetime | None = None,
+    trust: ReplyTrust | None = None,
 ) -> ReplyOutcome:
     """Apply one iTIP REPLY (a calendar client's Accept / Decline). A reply for an unknown
-    UID, from someone not invited, without an answer, or older (lower SEQUENCE) than one
+    UID, from someone not invited, without an answer, with a SEQUENCE above the one sent
+    (never stored: it would lock out the real answers), or older (lower SEQUENCE) than one
     already applied is ignored with the reason (SEQUENCE is compared per occurrence: a moved
     occurrence has its own). `recurrence_id` (aware, or naive local to the event) makes it an
-    answer for that occurrence only. `comment` None (no COMMENT) keeps the one there is."""
+    answer for that occurrence only. `comment` None (no COMMENT) keeps the one there is.
+    With `trust`, a reply it does not vouch for is "held", changing nothing; None: the caller
+    vouches for it (the organizer applying a held reply)."""
     response = PARTSTAT_ANSWERS.get(partstat.strip().upper())
     if response is None:
         return ReplyOutcome("ignored", f"PARTSTAT {partstat!r} is not an answer")
@@ -290,7 +307,7 @@ async def apply_reply(
         email = email[7:]
     rows = await Invitation.raw(
         "SELECT i.id, i.person, i.reply_sequence, e.id AS event_id, e.org, e.cohosts, e.uid,"
-        " e.title,"
+        " e.title, e.sequence, p.email_key,"
         " e.timezone, e.recurrence, e.starts_at, e.status"
         " FROM event e JOIN invitation i ON i.event = e.id"
         " JOIN person p ON p.id = i.person"
@@ -305,9 +322,24 @@ async def apply_reply(
     if row["status"] == "cancelled":
         return ReplyOutcome("ignored", "event cancelled")
     if recurrence_id is not None:
-        return await _occurrence_reply(row, recurrence_id, response, comment, sequence, now)
-    if _older(sequence, row["reply_sequence"]):
-        return ReplyOutcome("ignored", f"SEQUENCE {sequence} is older than {row['reply_sequence']}")
+        local = _local_occurrence(row, recurrence_id)
+        if isinstance(local, ReplyOutcome):
+            return local
+        sent = await _occurrence_sequence(row, local)
+        if sequence is not None and sequence > sent:
+            return ReplyOutcome("ignored", f"SEQUENCE {sequence} is above the {sent} sent")
+        held = _held(row, trust, local)
+        if held is not None:
+            return held
+        return await _occurrence_reply(row, local, response, comment, sequence, now, sent=sent)
+    if sequence is not None and sequence > row["sequence"]:
+        return ReplyOutcome("ignored", f"SEQUENCE {sequence} is above the {row['sequence']} sent")
+    known = _clamped(row["reply_sequence"], row["sequence"])
+    if _older(sequence, known):
+        return ReplyOutcome("ignored", f"SEQUENCE {sequence} is older than {known}")
+    held = _held(row, trust, None)
+    if held is not None:
+        return held
     answer = await respond(
         invitation_id=row["id"],
         response=response,
@@ -323,14 +355,30 @@ def _older(sequence: int | None, known: int | None) -> bool:
     return sequence is not None and known is not None and sequence < known
 
 
-async def _occurrence_reply(
-    row: dict[str, Any],
-    recurrence_id: datetime,
-    response: Response,
-    comment: str | None,
-    sequence: int | None,
-    now: datetime | None,
-) -> ReplyOutcome:
+def _clamped(known: int | None, sent: int) -> int | None:
+    """An answered SEQUENCE never counts above the one sent: a forged one stored before
+    SEQUENCE was bounded locks nobody out."""
+    return None if known is None else min(known, sent)
+
+
+def _held(
+    row: dict[str, Any], trust: ReplyTrust | None, local: datetime | None
+) -> ReplyOutcome | None:
+    """The outcome "held" when nothing vouches for the sender, else None."""
+    if trust is None or row["id"] in trust.invitations or row["email_key"] in trust.attendees:
+        return None
+    reason = (
+        "sent to the reply address of another invitation"
+        if trust.invitations
+        else "not sent to this invitation's reply address"
+    )
+    return ReplyOutcome(
+        "held", reason, invitation_id=row["id"], event_id=row["event_id"], occurrence=local
+    )
+
+
+def _local_occurrence(row: dict[str, Any], recurrence_id: datetime) -> datetime | ReplyOutcome:
+    """The occurrence's original local start, or why there is none."""
     if not row["recurrence"]:
         return ReplyOutcome("ignored", "RECURRENCE-ID for an event that is not a series")
     local = recurrence_id
@@ -338,6 +386,29 @@ async def _occurrence_reply(
         local = local.astimezone(zone(row["timezone"])).replace(tzinfo=None)
     if not is_occurrence(row, local):
         return ReplyOutcome("ignored", "RECURRENCE-ID is not an occurrence of the series")
+    return local
+
+
+async def _occurrence_sequence(row: dict[str, Any], local: datetime) -> int:
+    """The SEQUENCE last sent for an occurrence: its own when it was changed alone."""
+    found = await Event.raw(
+        "SELECT sequence FROM occurrence WHERE event = {} AND recurrence_id = {}",
+        row["event_id"],
+        local,
+    )
+    return max([row["sequence"], *(o["sequence"] for o in found)])
+
+
+async def _occurrence_reply(
+    row: dict[str, Any],
+    local: datetime,
+    response: Response,
+    comment: str | None,
+    sequence: int | None,
+    now: datetime | None,
+    *,
+    sent: int,
+) -> ReplyOutcome:
     now = now or datetime.now(UTC)
     async with Invitation._meta.db.transaction():
         before = await Invitation.raw(
@@ -346,7 +417,7 @@ async def _occurrence_reply(
             row["id"],
             local,
         )
-        known = before[0]["sequence"] if before else None
+        known = _clamped(before[0]["sequence"], sent) if before else None
         if _older(sequence, known):
             return ReplyOutcome("ignored", f"SEQUENCE {sequence} is older than {known}")
         if comment is None:

@@ -22,7 +22,7 @@ import pytest
 from events_svc.inbound.parser import MAX_MESSAGE_BYTES
 from events_svc.invitations.tables import Invitation, OccurrenceAnswer
 from tests.conftest import INBOUND_TOKEN
-from tests.helpers import auth, event_body
+from tests.helpers import auth, event_body, reply_address_for
 from tests.inbound_messages import (
     apple_reply,
     bare_calendar_message,
@@ -48,11 +48,24 @@ def inbound_headers(token: str = INBOUND_TOKEN, **extra: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", **RFC822, **extra}
 
 
-async def post_message(client: Any, raw: bytes, **headers: str) -> httpx.Response:
+async def post_message(
+    client: Any, raw: bytes, *, recipient: str | None = None, **headers: str
+) -> httpx.Response:
     response: httpx.Response = await client.post(
-        "/inbound/email", content=raw, headers=inbound_headers(**headers)
+        "/inbound/email",
+        content=raw,
+        headers=inbound_headers(**headers),
+        params={"recipient": recipient} if recipient is not None else None,
     )
     return response
+
+
+async def to(event: dict[str, Any], email: str) -> str:
+    """The reply address in that person's invitation, which their calendar client answers."""
+    return await reply_address_for(event["id"], email)
+
+
+APPLIED = {"replies": 1, "applied": 1, "ignored": [], "held": []}
 
 
 async def _event(client: Any, key: str, **overrides: Any) -> dict[str, Any]:
@@ -117,11 +130,25 @@ async def test_every_clients_reply_is_applied(client: Any, forum: Any) -> None:
             attendee="ZHANG.SAN@BJSWA.EXAMPLE.ORG",
             mailto="MAILTO",
             comment="我会准时参加\\, 谢谢。",
+            to=await to(event, "zhang.san@bjswa.example.org"),
         ),
-        gmail_reply(uid=uid, attendee="li.si@gdswa.example.org", name="李四"),
-        apple_reply(uid=uid, attendee="wang.wu@icloud.example.com", comment="那周在北京开会"),
+        gmail_reply(
+            uid=uid,
+            attendee="li.si@gdswa.example.org",
+            name="李四",
+            to=await to(event, "li.si@gdswa.example.org"),
+        ),
+        apple_reply(
+            uid=uid,
+            attendee="wang.wu@icloud.example.com",
+            comment="那周在北京开会",
+            to=await to(event, "wang.wu@icloud.example.com"),
+        ),
         thunderbird_reply(
-            uid=uid, attendee="jane.doe@partner.example.org", comment="I may be late"
+            uid=uid,
+            attendee="jane.doe@partner.example.org",
+            comment="I may be late",
+            to=await to(event, "jane.doe@partner.example.org"),
         ),
         outlook_reply(
             uid=uid,
@@ -130,12 +157,13 @@ async def test_every_clients_reply_is_applied(client: Any, forum: Any) -> None:
             cn="李喆",
             partstat="DECLINED",
             comment="抱歉，那天出差（喆）。",
+            to=await to(event, "li.zhe@gdswa.example.org"),
         ),
     ]
     for raw in messages:
         resp = await post_message(client, raw)
         assert resp.status_code == 200, resp.text
-        assert resp.json() == {"replies": 1, "applied": 1, "ignored": []}
+        assert resp.json() == APPLIED
     answers = await people(client, key, event["id"])
     got = {email: (p["rsvp"], p["comment"], p["source"]) for email, p in answers.items()}
     assert got == {
@@ -152,10 +180,11 @@ async def test_a_forwarded_reply_counts_and_a_new_answer_replaces_the_old(
     client: Any, forum: Any
 ) -> None:
     event, key = forum
+    address = await to(event, "jane.doe@partner.example.org")
     first = thunderbird_reply(uid=event["uid"], attendee="Jane.Doe@partner.example.org")
-    assert (await post_message(client, forwarded(first))).json()["applied"] == 1
+    assert (await post_message(client, forwarded(first, to=address))).json()["applied"] == 1
     again = thunderbird_reply(
-        uid=event["uid"], attendee="Jane.Doe@partner.example.org", partstat="ACCEPTED"
+        uid=event["uid"], attendee="Jane.Doe@partner.example.org", partstat="ACCEPTED", to=address
     )
     assert (await post_message(client, again)).json()["applied"] == 1
     assert (await people(client, key, event["id"]))["jane.doe@partner.example.org"][
@@ -186,6 +215,7 @@ async def test_unknown_uid_and_people_not_invited_are_ignored_and_logged(
                 "reason": "unknown UID",
             }
         ],
+        "held": [],
     }
     resp = await post_message(client, gmail_reply(uid=event["uid"], attendee="gatecrasher@x.org"))
     assert resp.json()["ignored"] == [
@@ -202,16 +232,22 @@ async def test_unknown_uid_and_people_not_invited_are_ignored_and_logged(
 async def test_an_older_sequence_is_ignored(client: Any, forum: Any) -> None:
     event, key = forum
     uid, who = event["uid"], "zhang.san@bjswa.example.org"
-    resp = await post_message(client, outlook_reply(uid=uid, attendee=who, sequence=2))
+    for place in ("广州市天河区", "广州市越秀区"):  # two moves: the update sent is SEQUENCE 2
+        moved = await client.patch(
+            f"/events/{event['id']}", json={"location": place}, headers=auth(key)
+        )
+        assert moved.status_code == 200, moved.text
+    address = await to(event, who)
+    resp = await post_message(client, outlook_reply(uid=uid, attendee=who, sequence=2, to=address))
     assert resp.json()["applied"] == 1
-    late = outlook_reply(uid=uid, attendee=who, sequence=1, partstat="DECLINED")
+    late = outlook_reply(uid=uid, attendee=who, sequence=1, partstat="DECLINED", to=address)
     resp = await post_message(client, late)
     assert resp.json()["ignored"] == [
         {"uid": uid, "attendee": who, "reason": "SEQUENCE 1 is older than 2"}
     ]
     assert (await people(client, key, event["id"]))[who]["rsvp"] == "accepted"
     # the same SEQUENCE again is a change of mind, not an old message
-    same = outlook_reply(uid=uid, attendee=who, sequence=2, partstat="TENTATIVE")
+    same = outlook_reply(uid=uid, attendee=who, sequence=2, partstat="TENTATIVE", to=address)
     assert (await post_message(client, same)).json()["applied"] == 1
     assert (await people(client, key, event["id"]))[who]["rsvp"] == "tentative"
 
@@ -237,30 +273,36 @@ async def test_an_answer_for_one_occurrence_is_stored_for_it_alone(
     messages = [
         # the same occurrence, named with Asia/Shanghai, in UTC and with Outlook's Windows zone
         apple_reply(
-            uid=uid, attendee="wang.wu@icloud.example.com", recurrence_id="20270318T140000"
+            uid=uid,
+            attendee="wang.wu@icloud.example.com",
+            recurrence_id="20270318T140000",
+            to=await to(event, "wang.wu@icloud.example.com"),
         ),
         gmail_reply(
             uid=uid,
             attendee="li.si@gdswa.example.org",
             partstat="DECLINED",
             recurrence_id_utc="20270318T060000Z",
+            to=await to(event, "li.si@gdswa.example.org"),
         ),
         outlook_reply(
             uid=uid,
             attendee="zhang.san@bjswa.example.org",
             partstat="TENTATIVE",
             recurrence_id="20270318T140000",
+            to=await to(event, "zhang.san@bjswa.example.org"),
         ),
         thunderbird_reply(
             uid=uid,
             attendee="jane.doe@partner.example.org",
             partstat="ACCEPTED",
             recurrence_id="20270318T140000",
+            to=await to(event, "jane.doe@partner.example.org"),
         ),
     ]
     for raw in messages:
         resp = await post_message(client, raw)
-        assert resp.json() == {"replies": 1, "applied": 1, "ignored": []}, resp.text
+        assert resp.json() == APPLIED, resp.text
     answers = await people(client, key, event["id"])
     occurrence = {
         email: [(o["occurrence"], o["rsvp"]) for o in p["occurrences"]]
@@ -297,9 +339,10 @@ async def test_a_series_answer_with_an_override_applies_both(client: Any, course
         uid=event["uid"],
         attendee="zhang.san@bjswa.example.org",
         overrides=[("20270318T140000", "DECLINED")],
+        to=await to(event, "zhang.san@bjswa.example.org"),
     )
     resp = await post_message(client, raw)
-    assert resp.json() == {"replies": 2, "applied": 2, "ignored": []}
+    assert resp.json() == {"replies": 2, "applied": 2, "ignored": [], "held": []}
     me = (await people(client, key, event["id"]))["zhang.san@bjswa.example.org"]
     assert me["rsvp"] == "accepted"
     assert [(o["occurrence"], o["rsvp"]) for o in me["occurrences"]] == [
@@ -394,7 +437,11 @@ async def test_other_media_types_get_415(client: Any, content_type: str | None) 
 
 async def test_message_global_and_parameters_are_accepted(client: Any, forum: Any) -> None:
     event, _key = forum
-    raw = apple_reply(uid=event["uid"], attendee="wang.wu@icloud.example.com")
+    raw = apple_reply(
+        uid=event["uid"],
+        attendee="wang.wu@icloud.example.com",
+        to=await to(event, "wang.wu@icloud.example.com"),
+    )
     for content_type in ("message/global", "Message/RFC822; charset=utf-8"):
         resp = await post_message(client, raw, **{"Content-Type": content_type})
         assert resp.json()["applied"] == 1, resp.text
@@ -402,7 +449,11 @@ async def test_message_global_and_parameters_are_accepted(client: Any, forum: An
 
 async def test_ten_megabytes_get_413(client: Any, forum: Any) -> None:
     event, key = forum
-    raw = gmail_reply(uid=event["uid"], attendee="li.si@gdswa.example.org")
+    raw = gmail_reply(
+        uid=event["uid"],
+        attendee="li.si@gdswa.example.org",
+        to=await to(event, "li.si@gdswa.example.org"),
+    )
     huge = raw + b"x" * (10 * 1024 * 1024)
     assert_problem(await post_message(client, huge), 413, "5 MiB")
 
@@ -462,12 +513,14 @@ async def test_inbound_smtp_applies_replies_and_drops_junk(
     try:
         await _wait_for_port(port, process)
 
-        async def send(raw: bytes) -> str:
+        address = await to(event, "zhang.san@bjswa.example.org")
+
+        async def send(raw: bytes, recipient: str = address) -> str:
             """The server's reply text; any code but 250 raises."""
             errors, reply = await aiosmtplib.send(
                 raw,
                 sender="zhang.san@bjswa.example.org",
-                recipients=["events@events.example.org"],
+                recipients=[recipient],
                 hostname="127.0.0.1",
                 port=port,
                 timeout=30,
@@ -475,12 +528,23 @@ async def test_inbound_smtp_applies_replies_and_drops_junk(
             assert errors == {}
             return reply
 
+        # the envelope recipient decides, not the To header (the plain address here)
         text = await send(
             outlook_reply(uid=event["uid"], attendee="zhang.san@bjswa.example.org", comment="好的")
         )
         assert text == "2.0.0 1 of 1 answers applied"
         me = (await people(client, key, event["id"]))["zhang.san@bjswa.example.org"]
         assert (me["rsvp"], me["comment"], me["source"]) == ("accepted", "好的", "email")
+        # at the plain address, or another invitee's: held, whatever the To header says
+        forged = outlook_reply(
+            uid=event["uid"], attendee="li.si@gdswa.example.org", partstat="DECLINED", to=address
+        )
+        for recipient in ("events@events.example.org", address):
+            text = await send(forged, recipient)
+            assert text == "2.0.0 0 of 1 answers applied, 1 held for the organizer"
+        assert (await people(client, key, event["id"]))["li.si@gdswa.example.org"][
+            "rsvp"
+        ] == "needs-action"
         # junk is accepted and dropped, so the sending server does not retry it
         text = await send(b"From: x@y.org\r\nSubject: hi\r\n\r\nnot a reply\r\n")
         assert text == "2.6.0 Not a calendar reply; dropped"
@@ -577,6 +641,7 @@ async def test_inbound_smtp_asks_for_a_retry_while_the_database_is_down(
         stderr=subprocess.STDOUT,
     )
     raw = gmail_reply(uid=event["uid"], attendee="li.si@gdswa.example.org")
+    address = await to(event, "li.si@gdswa.example.org")
     try:
         await _wait_for_port(port, process)
         await proxy.cut()
@@ -584,7 +649,7 @@ async def test_inbound_smtp_asks_for_a_retry_while_the_database_is_down(
             await aiosmtplib.send(
                 raw,
                 sender="li.si@gdswa.example.org",
-                recipients=["events@events.example.org"],
+                recipients=[address],
                 hostname="127.0.0.1",
                 port=port,
                 timeout=30,
@@ -597,7 +662,7 @@ async def test_inbound_smtp_asks_for_a_retry_while_the_database_is_down(
         _errors, text = await aiosmtplib.send(
             raw,
             sender="li.si@gdswa.example.org",
-            recipients=["events@events.example.org"],
+            recipients=[address],
             hostname="127.0.0.1",
             port=port,
             timeout=30,

@@ -13,7 +13,7 @@ from icalendar import Calendar
 from events_svc.invitations.tables import Invitation
 from events_svc.notifications.tables import Notification
 from events_svc.people.tables import Person
-from tests.helpers import auth, event_body
+from tests.helpers import auth, event_body, reply_address_for
 from tests.interop.parsers import check_all
 from tests.smtp_sink import Received
 
@@ -117,7 +117,8 @@ async def test_three_invitations_are_real_imip_requests(
         assert str(vevent["SUMMARY"]) == "第二届社会工作本色与本土论坛"
         assert str(vevent["LOCATION"]) == "广州市越秀区"
         organizer = vevent["ORGANIZER"]
-        assert str(organizer) == "mailto:events@events.example.org"
+        reply_to = await reply_address_for(ev["id"], invitee["email"])
+        assert str(organizer) == f"mailto:{reply_to}"
         assert organizer.params["CN"] == "广东省社会工作师联合会"
         attendee = vevent["ATTENDEE"]
         assert not isinstance(attendee, list), "each recipient sees only their own ATTENDEE"

@@ -13,7 +13,7 @@ from icalendar import Calendar
 from events_svc.invitations.tables import Invitation, OccurrenceAnswer
 from events_svc.notifications.tables import Notification
 from events_svc.rsvp import service as rsvp
-from tests.helpers import auth, event_body
+from tests.helpers import auth, event_body, reply_address_for
 from tests.integration.test_invitations import ics_of
 from tests.interop.parsers import check_all
 
@@ -58,7 +58,10 @@ async def test_decline_through_the_page_and_the_organizer_sees_it(
     # the calendar part names the reply address as ORGANIZER, with the organization's name
     (mail,) = smtp.for_recipient("zhang.san@example.org")
     (vevent,) = Calendar.from_ical(ics_of(mail)).walk("VEVENT")
-    assert str(vevent["ORGANIZER"]).lower() == "mailto:events@events.example.org"
+    # (the invitation's own reply address: a REPLY to it proves it came through this copy)
+    reply_to = await reply_address_for(ev["id"], "zhang.san@example.org")
+    assert reply_to.startswith("events+") and reply_to.endswith("@events.example.org")
+    assert str(vevent["ORGANIZER"]) == f"mailto:{reply_to}"
     assert vevent["ORGANIZER"].params["CN"] == "广东省社会工作师联合会"
     assert mail.message["Reply-To"].addresses[0].addr_spec == "office1@assoc.example.org"
 
@@ -314,6 +317,18 @@ async def test_replies_from_calendar_clients_are_applied_by_uid_and_attendee(
         "attendee not invited",
         "PARTSTAT 'X' is not an answer",
     ]
+    # above the SEQUENCE sent: refused, and not remembered (it would lock out real answers)
+    forged = await rsvp.apply_reply(
+        uid=ev["uid"], attendee_email="li.si@example.org", partstat="DECLINED", sequence=2**31 - 1
+    )
+    assert (forged.status, forged.reason) == ("ignored", "SEQUENCE 2147483647 is above the 0 sent")
+    (inv,) = await Invitation.select(Invitation.rsvp, Invitation.reply_sequence)
+    assert inv == {"rsvp": "accepted", "reply_sequence": 0}
+    for place in ("广州市天河区", "广州市越秀区"):  # two moves: SEQUENCE 2
+        moved = await client.patch(
+            f"/events/{ev['id']}", json={"location": place}, headers=auth(key)
+        )
+        assert moved.status_code == 200, moved.text
     # an answer to SEQUENCE 2 then a late one to SEQUENCE 1: the late one is ignored
     await rsvp.apply_reply(
         uid=ev["uid"], attendee_email="li.si@example.org", partstat="TENTATIVE", sequence=2
