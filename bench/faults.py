@@ -696,7 +696,7 @@ def judge(row: Row, fault: Fault, baseline: float | None) -> None:
     if row.repeated > fault.repeats_allowed:
         f.append(f"repeated > {fault.repeats_allowed}")
     alive, _, workers = row.alive.partition("/")
-    if alive != workers.split()[0] or "exited" in row.alive:
+    if not workers or alive != workers.split()[0] or "exited" in row.alive:
         f.append("worker died")
     if row.drain is None:
         f.append("not drained")
@@ -878,6 +878,10 @@ HEADER = (
 )
 
 
+class RunTimeout(BaseException):
+    """Not an Exception: a row's error handling must not swallow the run's own bound."""
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="400 invitations, a subset")
@@ -901,10 +905,12 @@ def main() -> int:
     budget = 60 + len(chosen) * (limit + 60) + (0 if args.no_reminders else 300)
 
     def on_alarm(signum: int, frame: Any) -> None:
-        raise TimeoutError(f"the whole run passed its {budget:.0f} s bound")
+        raise RunTimeout(f"the whole run passed its {budget:.0f} s bound")
 
     signal.signal(signal.SIGALRM, on_alarm)
     signal.signal(signal.SIGTERM, lambda s, f: sys.exit(143))
+    # a shell starts background jobs with SIGINT ignored; Ctrl-C / kill -INT must still clean up
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.alarm(int(budget))
 
     # the shared servers are named there; nothing in this process may reach them
