@@ -658,6 +658,8 @@ def run_fault(
         note = ""
         if fault.name == "event move":
             note = f"PATCH {env.move.get('status', '?')} in {env.move.get('seconds', 0):.1f} s"
+        if fault.name == "none" and last is not None:
+            note = f"all {n} accepted {last - t0:.1f} s after the API call"
         if fault.name == "SMTP 550 some":
             note = f"{n - len(expected)} refused with 550 are not expected"
         return Row(
