@@ -63,14 +63,19 @@ class InvitationController(Controller):
         invitees = contacts.merge_invitees(
             invitees=data.invitees, resolved=resolved, organizations_named=bool(data.organizations)
         )
-        invited, already = await service.invite(
+        done = await service.invite(
             org_id=caller.org_id,
             event_id=event,
             invitees=invitees,
             message=data.message,
             queue=queue,
         )
-        return InvitationsCreated(invited=invited, already_invited=already)
+        return InvitationsCreated(
+            invited=done.invited,
+            already_invited=done.already_invited,
+            deferred=done.deferred,
+            deferred_until=done.deferred_until,
+        )
 
     @get("/", responses=problems(401, 404), summary="Invitees with their answer and delivery")
     async def list_invitations(
