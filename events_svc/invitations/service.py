@@ -90,10 +90,9 @@ async def invite(
     async with Event._meta.db.transaction():
         event = await _lock_event(org_id=org_id, event_id=event_id)
         queued, invited = await _invite_locked(event, people, message=message, now=now)
-    # rows over the hourly cap wait in the database; their jobs run when they fall due
+    # rows over the hourly cap wait in the database; the sweep enqueues them once due
     later = [r for r in queued if r.get("deferred")]
     await enqueue_notifications(queue, [r for r in queued if not r.get("deferred")], batch=True)
-    await enqueue_notifications(queue, later, batch=True, at_due_time=True)
     return Invited(
         invited=invited,
         already_invited=len(people) - invited,
