@@ -12,18 +12,20 @@ from litestar.params import QueryParameter
 
 from events_svc import paging
 from events_svc.orgs.service import Caller, authenticate
+from events_svc.ratelimit import guard_credentials
 from events_svc.settings import Settings
 
 
 async def provide_caller(request: Request[Any, Any, Any]) -> Caller:
-    return await authenticate(authorization=request.headers.get("authorization"))
+    authorization = request.headers.get("authorization")
+    return await guard_credentials(request, lambda: authenticate(authorization=authorization))
 
 
 async def provide_optional_caller(request: Request[Any, Any, Any]) -> Caller | None:
     """The caller when a key is given (and valid); None without an Authorization header."""
     if not request.headers.get("authorization"):
         return None
-    return await authenticate(authorization=request.headers.get("authorization"))
+    return await provide_caller(request)
 
 
 def provide_queue(request: Request[Any, Any, Any]) -> ArqRedis:

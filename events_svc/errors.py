@@ -101,6 +101,18 @@ class Forbidden(ServiceError):
     title = "Forbidden"
 
 
+class TooManyRequests(ServiceError):
+    """A rate limit was reached; the answer carries Retry-After (seconds)."""
+
+    status = 429
+    slug = "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
+
+
 _HTTP_SLUGS = {
     400: ("bad-request", "Bad request"),
     401: ("unauthorized", "Unauthorized"),
@@ -214,6 +226,8 @@ def validation_exception_handler(
 
 def service_error_handler(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Problem]:
     headers = {"WWW-Authenticate": 'Bearer realm="events-svc"'} if exc.status == 401 else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     return problem_response(
         request,
         status=exc.status,

@@ -14,13 +14,15 @@ _DESCRIPTIONS = {
     409: "Conflict with the resource's state",
     413: "Request body over 1 MiB",
     422: "Invalid input; `errors` names each offending field",
+    429: "A rate limit was reached (Retry-After says when to try again)",
     503: "A dependency is down",
 }
 
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
     """Response specs for the given problem statuses (always with 400, 413 and 422)."""
-    wanted = sorted({400, 413, 422, *statuses})
+    # a route taking credentials also answers 429 once an address has failed too often
+    wanted = sorted({400, 413, 422, *statuses, *((429,) if 401 in statuses else ())})
     return {
         status: ResponseSpec(
             data_container=Problem,

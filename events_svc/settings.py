@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -69,6 +71,40 @@ class VolumeLimits:
 
 #: the limits as the settings default them (for callers without settings: scripts, tests)
 DEFAULT_VOLUME = VolumeLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most `count` requests per `seconds` (a fixed window), e.g. RATE_LIMIT_...=30/5m."""
+
+    count: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, variable: str, raw: str) -> RateLimit | None:
+        """`<count>/<seconds>`, the window optionally in s, m or h (`30/5m`); `off` disables."""
+        text = raw.strip().lower()
+        if text in ("off", "0"):
+            return None
+        match = re.fullmatch(r"(\d{1,9})\s*/\s*(\d{1,7})\s*([smh]?)", text)
+        if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
+            raise SettingsError(variable, f"{raw!r} is not <count>/<window>, e.g. 30/5m, or off")
+        seconds = int(match.group(2)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(3)]
+        if seconds > 7 * 86400:
+            raise SettingsError(variable, "the window must be at most 7 days")
+        return cls(count=int(match.group(1)), seconds=seconds)
+
+
+def parse_networks(variable: str, raw: str) -> tuple[str, ...]:
+    """A comma-separated list of addresses or networks (`10.0.0.0/8, ::1`), normalized."""
+    out: list[str] = []
+    for item in raw.split(","):
+        if item.strip():
+            try:
+                out.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            except ValueError as exc:
+                raise SettingsError(variable, f"{item.strip()!r} is not an IP address") from exc
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +180,24 @@ class Settings:
             occurrences=self.max_occurrences,
             reminder_rows=self.max_reminder_rows_per_event,
         )
+
+    #: failed API key / admin token / inbound token checks per client address; over it,
+    #: every credential from that address answers 429 until the window ends
+    rate_limit_auth_failures: RateLimit | None = RateLimit(30, 300)
+    #: answers posted through one RSVP link
+    rate_limit_rsvp_token: RateLimit | None = RateLimit(20, 3600)
+    #: RSVP answers posted, and RSVP pages asked with an unknown link, per client address
+    rate_limit_rsvp_address: RateLimit | None = RateLimit(600, 600)
+    #: POST /inbound/email per client address (a mail provider's hook)
+    rate_limit_inbound: RateLimit | None = RateLimit(600, 60)
+    #: public certificate look-ups per client address
+    rate_limit_certificates: RateLimit | None = RateLimit(60, 60)
+    #: messages one organization's events may queue per clock hour (reminders excepted);
+    #: the rest wait for the next hours, never dropped; 0: no cap
+    rate_limit_org_messages_per_hour: int = 100_000
+    #: proxies whose X-Forwarded-For is believed (addresses or networks); none by default,
+    #: so the client address is the connection's peer
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def organizer_email(self) -> str:
@@ -259,7 +313,20 @@ class Settings:
         if allow_private not in ("", "0", "1", "true", "false", "yes", "no", "on", "off"):
             raise SettingsError("WEBHOOK_ALLOW_PRIVATE", "must be 1/true/yes/on or 0/false/no/off")
 
+        def rate(name: str, default: RateLimit | None) -> RateLimit | None:
+            raw = env.get(name, "").strip()
+            return RateLimit.parse(name, raw) if raw else default
+
         return cls(
+            rate_limit_auth_failures=rate("RATE_LIMIT_AUTH_FAILURES", RateLimit(30, 300)),
+            rate_limit_rsvp_token=rate("RATE_LIMIT_RSVP_TOKEN", RateLimit(20, 3600)),
+            rate_limit_rsvp_address=rate("RATE_LIMIT_RSVP_ADDRESS", RateLimit(600, 600)),
+            rate_limit_inbound=rate("RATE_LIMIT_INBOUND", RateLimit(600, 60)),
+            rate_limit_certificates=rate("RATE_LIMIT_CERTIFICATES", RateLimit(60, 60)),
+            rate_limit_org_messages_per_hour=int(
+                number("RATE_LIMIT_ORG_MESSAGES_PER_HOUR", 100_000, 0, 100_000_000)
+            ),
+            trusted_proxies=parse_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "")),
             send_retry_first=number("SEND_RETRY_FIRST_SECONDS", 15, 0.1, 30),
             send_give_up_after=number("SEND_GIVE_UP_AFTER_SECONDS", 24 * 3600, 1, 30 * 24 * 3600),
             send_lease=number("SEND_LEASE_SECONDS", 60, 5, 24 * 3600),

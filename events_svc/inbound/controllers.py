@@ -16,6 +16,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
+from events_svc import ratelimit
 from events_svc.deps import BEARER, CALLER, QUEUE
 from events_svc.errors import NotFound, Problem
 from events_svc.events.service import event_uuid
@@ -30,12 +31,18 @@ from events_svc.settings import Settings
 
 
 async def admit_message(request: Request[Any, Any, Any]) -> None:
-    """Before the handler, in this order: the token, the media type, then the body within
-    its limit (the app's own hook would answer a 413 naming the general 1 MiB limit)."""
+    """Before the handler, in this order: the rate limits, the token, the media type, then
+    the body within its limit (the app's own hook would answer a 413 naming the general
+    1 MiB limit)."""
     settings: Settings = request.app.state.settings
-    service.check_token(
-        authorization=request.headers.get("authorization"), token=settings.inbound_token
-    )
+    await ratelimit.hit(request, "inbound", settings.rate_limit_inbound)
+
+    async def verify() -> None:
+        service.check_token(
+            authorization=request.headers.get("authorization"), token=settings.inbound_token
+        )
+
+    await ratelimit.guard_credentials(request, verify)
     service.check_media_type(content_type=request.headers.get("content-type"))
     try:
         await request.body()  # cached for the handler
@@ -55,6 +62,7 @@ def _problem(description: str) -> ResponseSpec:
 
 _PROBLEMS = {
     401: _problem("Missing or wrong INBOUND_TOKEN"),
+    429: _problem("Too many messages, or too many wrong tokens, from this address"),
     404: _problem("INBOUND_TOKEN is not set: receiving e-mail over HTTP is disabled"),
     413: _problem(f"Message over {MAX_MESSAGE_BYTES // 2**20} MiB"),
     415: _problem("Not message/rfc822 (or message/global)"),

@@ -64,7 +64,7 @@ class InvitationController(Controller):
         invitees = contacts.merge_invitees(
             invitees=data.invitees, resolved=resolved, organizations_named=bool(data.organizations)
         )
-        invited, already = await service.invite(
+        done = await service.invite(
             org_id=caller.org_id,
             event_id=event,
             invitees=invitees,
@@ -72,7 +72,12 @@ class InvitationController(Controller):
             queue=queue,
             max_reminder_rows=settings.max_reminder_rows_per_event,
         )
-        return InvitationsCreated(invited=invited, already_invited=already)
+        return InvitationsCreated(
+            invited=done.invited,
+            already_invited=done.already_invited,
+            deferred=done.deferred,
+            deferred_until=done.deferred_until,
+        )
 
     @get("/", responses=problems(401, 404), summary="Invitees with their answer and delivery")
     async def list_invitations(

@@ -34,9 +34,13 @@ class InvitationsCreate(msgspec.Struct, forbid_unknown_fields=True):
     message: Annotated[str, msgspec.Meta(max_length=5000)] = ""
 
 
-class InvitationsCreated(msgspec.Struct):
+class InvitationsCreated(msgspec.Struct, omit_defaults=True):
     invited: int  #: people newly invited (each gets one invitation e-mail)
     already_invited: int  #: people who were on the list already (nothing is sent)
+    #: only when the organization's hourly cap was reached: invitations queued for later
+    #: hours (none is dropped), the last of them going out from `deferred_until`
+    deferred: int = 0
+    deferred_until: datetime | None = None
 
 
 class Delivery(msgspec.Struct):

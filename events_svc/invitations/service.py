@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,6 +64,15 @@ def _check_invitees(invitees: Sequence[InviteeIn]) -> list[InviteeIn]:
     return list(unique.values())
 
 
+@dataclass(frozen=True, slots=True)
+class Invited:
+    invited: int  #: people newly invited
+    already_invited: int  #: people who were on the list already
+    #: invitations queued for a later hour: the organization's hourly cap was reached
+    deferred: int = 0
+    deferred_until: datetime | None = None  #: when the last deferred one may go out
+
+
 async def invite(
     *,
     org_id: uuid.UUID,
@@ -72,18 +82,24 @@ async def invite(
     queue: ArqRedis | None,
     now: datetime | None = None,
     max_reminder_rows: int = DEFAULT_VOLUME.reminder_rows,
-) -> tuple[int, int]:
-    """Invite people; returns (newly invited, already invited). Idempotent per address. A
-    list that would give the event more than `max_reminder_rows` reminder rows is refused
-    whole."""
+) -> Invited:
+    """Invite people. Idempotent per address. A list that would give the event more than
+    `max_reminder_rows` reminder rows is refused whole."""
     people = _check_invitees(invitees)
     async with Event._meta.db.transaction():
         event = await _lock_event(org_id=org_id, event_id=event_id)
         queued, invited = await _invite_locked(
             event, people, message=message, now=now, max_reminder_rows=max_reminder_rows
         )
-    await enqueue_notifications(queue, queued, batch=True)
-    return invited, len(people) - invited
+    # rows over the hourly cap wait in the database; the sweep enqueues them once due
+    later = [r for r in queued if r.get("deferred")]
+    await enqueue_notifications(queue, [r for r in queued if not r.get("deferred")], batch=True)
+    return Invited(
+        invited=invited,
+        already_invited=len(people) - invited,
+        deferred=len(later),
+        deferred_until=max((r["next_attempt_at"] for r in later), default=None),
+    )
 
 
 async def invite_locked(

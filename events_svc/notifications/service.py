@@ -35,7 +35,7 @@ from events_svc.notifications.tables import Notification
 from events_svc.outages import database_unavailable
 from events_svc.reminders import rules as reminder_rules
 from events_svc.rsvp.tokens import reply_address, rsvp_url
-from events_svc.settings import Settings
+from events_svc.settings import Settings, get_settings
 from events_svc.webhooks import service as webhooks
 
 log = logging.getLogger("events_svc.notifications")
@@ -105,7 +105,7 @@ async def queue_event_change(
         " {}, i.event, i.person, {}, {}, ''"
         " FROM invitation i WHERE i.event = {} AND i.removed_at IS NULL"
         " AND ({} OR i.rsvp <> 'declined')"
-        " ON CONFLICT (key) DO NOTHING RETURNING id, key, attempts",
+        " ON CONFLICT (key) DO NOTHING RETURNING id, key, attempts, next_attempt_at",
         kind,
         suffix,
         kind,
@@ -114,7 +114,7 @@ async def queue_event_change(
         event_id,
         kind == "cancellation",  # updates skip people who declined; a cancellation does not
     )
-    return list(rows)
+    return await _hold_over_cap(event_id=event_id, rows=list(rows))
 
 
 async def _insert(
@@ -130,7 +130,7 @@ async def _insert(
         "INSERT INTO notification (id, key, kind, event, person, sequence, detail)"
         " SELECT gen_random_uuid(), k, {}, {}, p, {}, {}"
         " FROM unnest({}::text[], {}::uuid[]) AS u(k, p)"
-        " ON CONFLICT (key) DO NOTHING RETURNING id, key, attempts",
+        " ON CONFLICT (key) DO NOTHING RETURNING id, key, attempts, next_attempt_at",
         kind,
         event_id,
         sequence,
@@ -138,7 +138,65 @@ async def _insert(
         list(keys),
         list(person_ids),
     )
-    return list(rows)
+    return await _hold_over_cap(event_id=event_id, rows=list(rows))
+
+
+HOUR = 3600
+
+
+async def _hold_over_cap(
+    *, event_id: uuid.UUID, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Rows just queued past the host organization's hourly cap
+    (RATE_LIMIT_ORG_MESSAGES_PER_HOUR) wait for the next clock hours with room, never
+    dropped; returns the rows with their `next_attempt_at` (and `deferred` on those that
+    wait). Counted in PostgreSQL under a per-organization lock, so the cap holds across
+    processes and a rolled-back change uses none of it. Reminders are not counted (see the
+    README's Rate limits)."""
+    cap = get_settings().rate_limit_org_messages_per_hour
+    if not rows or cap <= 0:
+        return rows
+    start = min(r["next_attempt_at"] for r in rows)
+    window = int(start.timestamp()) // HOUR * HOUR
+    # one lock per organization and transaction: two concurrent sends cannot both see room
+    found = await Notification.raw(
+        "SELECT e.org, pg_advisory_xact_lock(hashtextextended('notification-cap:' || e.org, 0))"
+        " FROM event e WHERE e.id = {}",
+        event_id,
+    )
+    if not found:
+        return rows
+    counts = await Notification.raw(
+        "SELECT floor(extract(epoch FROM n.next_attempt_at) / {})::bigint * {} AS hour,"
+        " count(*) AS n FROM notification n JOIN event e ON e.id = n.event"
+        " WHERE e.org = {} AND n.kind <> 'reminder' AND n.next_attempt_at >= {}"
+        " GROUP BY 1",
+        HOUR,
+        HOUR,
+        found[0]["org"],
+        datetime.fromtimestamp(window, UTC),
+    )
+    used = {int(c["hour"]): int(c["n"]) for c in counts}
+    over = min(used.get(window, 0) - cap, len(rows))  # these rows are counted in `used`
+    if over <= 0:
+        return rows
+    held = rows[len(rows) - over :]
+    plan: list[datetime] = []
+    hour = window
+    while len(plan) < len(held):  # ends: past the last hour in `used` every hour has room
+        hour += HOUR
+        room = max(cap - used.get(hour, 0), 0)
+        plan += [datetime.fromtimestamp(hour, UTC)] * min(room, len(held) - len(plan))
+    await Notification.raw(
+        "UPDATE notification n SET next_attempt_at = u.at"
+        " FROM unnest({}::uuid[], {}::timestamptz[]) AS u(id, at) WHERE n.id = u.id",
+        [r["id"] for r in held],
+        plan,
+    )
+    log.info("event %s: %d message(s) over the hourly cap wait until %s", event_id, over, plan[-1])
+    return rows[: len(rows) - over] + [
+        {**r, "next_attempt_at": at, "deferred": True} for r, at in zip(held, plan, strict=True)
+    ]
 
 
 # --- delivery ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from events_svc import ratelimit
 from events_svc.deps import BEARER, CALLER
 from events_svc.openapi import problems
 from events_svc.orgs import service
@@ -47,9 +48,13 @@ class OrgController(Controller):
         data: JSONBody[OrgCreate],
         settings: NamedDependency[Settings],
     ) -> OrgCreated:
-        service.check_admin_token(
-            authorization=request.headers.get("authorization"), admin_token=settings.admin_token
-        )
+        async def verify() -> None:
+            service.check_admin_token(
+                authorization=request.headers.get("authorization"),
+                admin_token=settings.admin_token,
+            )
+
+        await ratelimit.guard_credentials(request, verify)
         org, key = await service.create_org(
             slug=data.slug,
             name=data.name,

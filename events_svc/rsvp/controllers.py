@@ -15,8 +15,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK
 
+from events_svc import ratelimit
 from events_svc.deps import BEARER, CALLER, QUEUE
-from events_svc.errors import InvalidInput
+from events_svc.errors import InvalidInput, NotFound
 from events_svc.events.service import event_uuid
 from events_svc.jobs import enqueue_notifications, enqueue_webhooks
 from events_svc.mail.i18n import Locale
@@ -63,7 +64,7 @@ class RsvpController(Controller):
 
     @get(
         "/{token:str}",
-        responses=problems(404),
+        responses=problems(404, 429),
         summary="The RSVP page of one invitation (the link in its e-mail)",
         description="HTML in the invitee's language (JSON with `Accept: application/json`). "
         "`?response=accepted|tentative|declined` pre-selects an answer; a GET never changes "
@@ -75,7 +76,12 @@ class RsvpController(Controller):
         token: FromPath[str],
         settings: NamedDependency[Settings],
     ) -> Response[Any]:
-        row = await service.invitation_for_token(secret=settings.secret_key, token=token)
+        try:
+            row = await service.invitation_for_token(secret=settings.secret_key, token=token)
+        except NotFound:
+            # only unknown links count: people open their own page as often as they like
+            await ratelimit.hit(request, "rsvp-address", settings.rate_limit_rsvp_address)
+            raise
         if _wants_json(request):
             return Response(_answer_out(row), headers=_PAGE_HEADERS)
         selected = request.query_params.get("response")
@@ -88,7 +94,7 @@ class RsvpController(Controller):
         "/{token:str}",
         status_code=HTTP_200_OK,
         dependencies=QUEUE,
-        responses=problems(404, 409, 422),
+        responses=problems(404, 409, 422, 429),
         summary="Answer an invitation: form field (or JSON) `response`, optional `comment`",
         description="`response` is accepted, tentative or declined. An acceptance when the "
         "event is full puts the person on the waitlist (the answer says so).",
@@ -100,6 +106,8 @@ class RsvpController(Controller):
         settings: NamedDependency[Settings],
         queue: NamedDependency[ArqRedis],
     ) -> Response[Any]:
+        await ratelimit.hit(request, "rsvp-address", settings.rate_limit_rsvp_address)
+        await ratelimit.hit(request, "rsvp-token", settings.rate_limit_rsvp_token, subject=token)
         row = await service.invitation_for_token(secret=settings.secret_key, token=token)
         response, comment = await _read_answer(request)
         as_json = _wants_json(request) or request.headers.get("content-type", "").startswith(

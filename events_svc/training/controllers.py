@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from events_svc import ratelimit
 from events_svc.deps import BEARER, CALLER, QUEUE
 from events_svc.events.service import event_uuid
 from events_svc.jobs import enqueue_notifications
@@ -21,6 +22,7 @@ from events_svc.openapi import problems
 from events_svc.orgs.service import Caller
 from events_svc.rsvp import controllers as rsvp_controllers
 from events_svc.rsvp.controllers import _cell, _wants_json
+from events_svc.settings import Settings
 from events_svc.training import service
 from events_svc.training.page import render_certificate
 from events_svc.training.schemas import CertificateOut, CheckInIn, CheckInOut, Completion
@@ -134,13 +136,19 @@ class CertificateController(Controller):
 
     @get(
         "/{code:str}",
-        responses=problems(404),
+        responses=problems(404, 429),
         summary="Verify a certificate: who completed which course, and whether it still holds",
         description="Public. HTML in the holder's language (`?lang=zh-CN|en` chooses), JSON "
         "with `Accept: application/json`. A revoked certificate answers 200 with "
         '`"status": "revoked"` (the page says so); a code never issued is a 404.',
     )
-    async def verify(self, request: Request[Any, Any, Any], code: FromPath[str]) -> Response[Any]:
+    async def verify(
+        self,
+        request: Request[Any, Any, Any],
+        code: FromPath[str],
+        settings: NamedDependency[Settings],
+    ) -> Response[Any]:
+        await ratelimit.hit(request, "certificates", settings.rate_limit_certificates)
         cert = await service.certificate(code=code)
         if _wants_json(request):
             return Response(msgspec.convert(cert, CertificateOut), headers=_PAGE_HEADERS)
