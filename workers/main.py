@@ -9,6 +9,7 @@ import os
 import secrets
 import signal
 import socket
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,8 +40,13 @@ from events_svc.jobs import (
 )
 from events_svc.mail.smtp import SmtpPool
 from events_svc.notifications.flight import Flight
-from events_svc.notifications.service import due_queued, orphaned_claims, release_claims
-from events_svc.outages import redis_unavailable, unavailable
+from events_svc.notifications.service import (
+    due_queued,
+    orphaned_claims,
+    release_claims,
+    retry_now,
+)
+from events_svc.outages import database_unavailable, redis_unavailable, unavailable
 from events_svc.piccolo_conf import DB
 from events_svc.settings import Settings, get_settings
 from events_svc.webhooks.service import http_client
@@ -55,6 +61,8 @@ from workers.webhooks import deliver_webhook, sweep_webhooks
 
 log = logging.getLogger("workers.main")
 
+#: how often a worker whose SMTP server fails tries a few held-back rows again (seconds)
+SMTP_PROBE_EVERY = 2.0
 #: a worker's statement timeout (seconds); the API uses DB_TIMEOUT_SECONDS
 WORKER_STATEMENT_TIMEOUT = 30.0
 #: seconds a stopping worker spends writing outcomes it kept while the database was away
@@ -84,6 +92,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["heartbeat"] = asyncio.create_task(_beat(ctx["redis"], ctx["worker_name"]))
     ctx["leases"] = asyncio.create_task(_renew_leases(ctx["redis"], ctx["flight"]))
     ctx["reclaim"] = asyncio.create_task(_reclaim(ctx["redis"]))
+    ctx["smtp_watch"] = asyncio.create_task(
+        _watch_smtp(ctx["redis"], ctx["smtp"], settings.smtp_pool_size)
+    )
 
 
 def _process_gone(pid: int) -> bool:
@@ -112,18 +123,19 @@ async def _recover_local_dead(redis: Any) -> None:
                 dead.append(name)
     if dead:
         await release_claims(workers=dead)
-        await _requeue_due(redis, dead, now=datetime.now(UTC))
+        await _requeue_due(redis, f"worker(s) {dead} died", now=datetime.now(UTC))
 
 
-async def _requeue_due(redis: Any, dead: list[str], *, now: datetime) -> None:
-    """After workers died: jobs they had taken but not started stay locked in arq for their
-    timeout while their rows are still queued, so every due queued row goes in again
-    (claims are atomic: a row in two jobs is sent once)."""
+async def _requeue_due(redis: Any, reason: str, *, now: datetime) -> None:
+    """Every due queued row goes into the queue again, now rather than after the sweep's
+    grace: after workers died (jobs they had taken stay locked in arq for their timeout
+    while their rows still say queued), after Redis lost its queue, after the database was
+    away. Claims are atomic: a row in two jobs is sent once."""
     rows = await due_queued(now=now)
     count = await enqueue_notifications(
         redis, rows, at_due_time=True, sweep_slot=int(now.timestamp() // 10), batch=True
     )
-    log.info("worker(s) %s died: %d due row(s) enqueued again", dead, count)
+    log.info("%s: %d due row(s) enqueued again", reason, count)
 
 
 async def _beat(redis: Any, name: str) -> None:
@@ -141,6 +153,7 @@ async def _renew_leases(redis: Any, flight: Flight) -> None:
     """With each heartbeat, in the database: outcomes kept while it was away are written
     (before anyone could take those rows over), then the lease of every row this worker
     still works on is renewed."""
+    away = False
     while True:
         await asyncio.sleep(HEARTBEAT_EVERY)
         try:
@@ -148,8 +161,40 @@ async def _renew_leases(redis: Any, flight: Flight) -> None:
                 hooks = await flight.flush()
                 await enqueue_webhooks(redis, hooks)
             await flight.renew()
+            if away:
+                # jobs that gave up and rows handed back meanwhile: all due rows go now
+                away = False
+                await _requeue_due(redis, "the database is back", now=datetime.now(UTC))
         except Exception as exc:  # noqa: BLE001 - the database away: kept for the next beat
+            away = away or database_unavailable(exc)
             log.warning("renewing leases failed: %s", exc)
+
+
+async def _watch_smtp(redis: Any, smtp: SmtpPool, connections: int) -> None:
+    """While the SMTP server fails, a few held-back rows are tried again every few seconds
+    (rather than each after its own growing backoff); once one is accepted, every row held
+    back goes at once, so a relay that was away for a minute costs a minute, not an hour."""
+    while True:
+        await asyncio.sleep(SMTP_PROBE_EVERY)
+        try:
+            now = datetime.now(UTC)
+            if smtp.take_recovery():
+                rows = await retry_now(now=now, limit=100_000)
+            elif smtp.failing:
+                rows = await retry_now(now=now, limit=connections)
+            else:
+                continue
+            if rows:
+                # a slot of its own: the rows' later jobs (at their backoff) stay queued too
+                slot = int(time.time() * 1000)
+                count = await enqueue_notifications(redis, rows, sweep_slot=slot, batch=True)
+                log.info(
+                    "SMTP %s: %d held-back row(s) tried now",
+                    "back" if len(rows) > connections else "failing",
+                    count,
+                )
+        except Exception as exc:  # noqa: BLE001 - database or Redis away: next round
+            log.warning("SMTP watch failed: %s", exc)
 
 
 #: a key that only an emptied Redis lacks (FLUSHALL, or a restart without persistence)
@@ -171,10 +216,10 @@ async def _reclaim(redis: Any) -> None:
             now = datetime.now(UTC)
             slot = int(now.timestamp() // 10)
             if await _remember_redis(redis):
-                await _requeue_due(redis, ["(Redis emptied)"], now=now)
+                await _requeue_due(redis, "Redis lost its queue", now=now)
             dead = await take_dead_workers(redis)
             if dead:
-                await _requeue_due(redis, dead, now=now)
+                await _requeue_due(redis, f"worker(s) {dead} died", now=now)
             live = await live_workers(redis)
             rows = [] if live is None else await orphaned_claims(now=now, live=live)
             if rows:
@@ -185,7 +230,7 @@ async def _reclaim(redis: Any) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    for task in ("reclaim", "leases", "heartbeat"):
+    for task in ("smtp_watch", "reclaim", "leases", "heartbeat"):
         if task in ctx:
             ctx[task].cancel()
     flight: Flight | None = ctx.get("flight")

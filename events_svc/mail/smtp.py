@@ -40,6 +40,40 @@ class SmtpPool:
         self.timeout = timeout
         self._idle: asyncio.LifoQueue[aiosmtplib.SMTP] = asyncio.LifoQueue()
         self._slots = asyncio.Semaphore(size)
+        #: the last send failed for a passing reason (server away, 4xx): the worker retries
+        #: a few held-back rows now and then to learn when the server is back
+        self.failing = False
+        #: a message was accepted after failures: rows held back by them can go at once
+        self.recovered = False
+
+    async def send(
+        self,
+        *,
+        sender: str,
+        recipient: str,
+        message: bytes,
+        before_send: Callable[[], Awaitable[bool]] | None = None,
+    ) -> SendResult:
+        """Send one message. `before_send` runs once a connection is in hand, right before the
+        message is handed over: False (or an error it raises) sends nothing. Raises
+        PermanentSendError when the message needs SMTPUTF8 (a non-ASCII address in the
+        envelope or the headers) and the server does not offer it."""
+        try:
+            result = await self._send(
+                sender=sender, recipient=recipient, message=message, before_send=before_send
+            )
+        except TransientSendError:
+            self.failing = True
+            raise
+        if self.failing:
+            self.failing = False
+            self.recovered = True
+        return result
+
+    def take_recovery(self) -> bool:
+        """Whether the server came back since the last call."""
+        recovered, self.recovered = self.recovered, False
+        return recovered
 
     def _client(self) -> aiosmtplib.SMTP:
         s = self.settings
@@ -63,18 +97,14 @@ class SmtpPool:
         await client.connect()
         return client, False
 
-    async def send(
+    async def _send(
         self,
         *,
         sender: str,
         recipient: str,
         message: bytes,
-        before_send: Callable[[], Awaitable[bool]] | None = None,
+        before_send: Callable[[], Awaitable[bool]] | None,
     ) -> SendResult:
-        """Send one message. `before_send` runs once a connection is in hand, right before the
-        message is handed over: False (or an error it raises) sends nothing. Raises
-        PermanentSendError when the message needs SMTPUTF8 (a non-ASCII address in the
-        envelope or the headers) and the server does not offer it."""
         options = ["SMTPUTF8"] if _needs_smtputf8(sender, recipient, message) else []
         async with self._slots:
             for attempt in range(2):

@@ -959,6 +959,23 @@ async def due_queued(*, now: datetime, limit: int = 100_000) -> list[dict[str, A
     return list(rows)
 
 
+async def retry_now(*, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """Rows waiting for a retry after a passing failure (`last_error` set, the retry ahead,
+    never more than MAX_BACKOFF away), made due now, soonest first: the SMTP server is back
+    (or, with a small `limit`, to find out whether it is)."""
+    rows = await Notification.raw(
+        "UPDATE notification SET next_attempt_at = {} WHERE id IN (SELECT id FROM notification"
+        " WHERE status = 'queued' AND next_attempt_at > {} AND next_attempt_at <= {}"
+        " AND last_error <> '' ORDER BY next_attempt_at LIMIT {} FOR UPDATE SKIP LOCKED)"
+        " RETURNING id, key, attempts, next_attempt_at",
+        now,
+        now,
+        now + MAX_BACKOFF + timedelta(minutes=1),
+        limit,
+    )
+    return list(rows)
+
+
 async def release_claims(*, workers: Sequence[str]) -> int:
     """Give back the rows claimed by workers known to be gone (their process has exited):
     they are queued again, due as they were."""
