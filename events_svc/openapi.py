@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Schema,
+)
 
 from events_svc.errors import Problem
 
@@ -30,3 +39,33 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
         )
         for status in wanted
     }
+
+
+STRING = OpenAPIType.STRING
+
+
+def page_or_json(data_container: type) -> ResponseSpec:
+    """The 200 of a public page: HTML by default (`also_answers("text/html")` adds it), the
+    same as JSON with `Accept: application/json`."""
+    return ResponseSpec(
+        data_container=data_container,
+        description="An HTML page; this JSON with `Accept: application/json`",
+        generate_examples=False,
+    )
+
+
+def also_answers(*media_types: str) -> type[Operation]:
+    """An operation class whose 200 answer is also declared in `media_types` (as text): for
+    routes that answer an HTML page or a calendar file besides the JSON declared for them."""
+
+    @dataclass
+    class _Operation(Operation):
+        def __post_init__(self) -> None:
+            ok = (self.responses or {}).get("200")
+            if isinstance(ok, OpenAPIResponse):
+                content = ok.content if ok.content is not None else {}
+                for media_type in media_types:
+                    content.setdefault(media_type, OpenAPIMediaType(schema=Schema(type=STRING)))
+                ok.content = content
+
+    return _Operation

@@ -20,7 +20,7 @@ from events_svc.errors import InvalidInput
 from events_svc.events.service import event_uuid
 from events_svc.jobs import enqueue_notifications, enqueue_webhooks
 from events_svc.mail.i18n import Locale
-from events_svc.openapi import problems
+from events_svc.openapi import also_answers, page_or_json, problems
 from events_svc.orgs.service import Caller
 from events_svc.rsvp import service
 from events_svc.rsvp.page import render_page, t
@@ -63,7 +63,8 @@ class RsvpController(Controller):
 
     @get(
         "/{token:str}",
-        responses=problems(404),
+        responses={200: page_or_json(RsvpAnswer), **problems(404)},
+        operation_class=also_answers("text/html"),
         summary="The RSVP page of one invitation (the link in its e-mail)",
         description="HTML in the invitee's language (JSON with `Accept: application/json`). "
         "`?response=accepted|tentative|declined` pre-selects an answer; a GET never changes "
@@ -88,7 +89,8 @@ class RsvpController(Controller):
         "/{token:str}",
         status_code=HTTP_200_OK,
         dependencies=QUEUE,
-        responses=problems(404, 409, 422),
+        responses={200: page_or_json(RsvpAnswer), **problems(404, 409, 422)},
+        operation_class=also_answers("text/html"),
         summary="Answer an invitation: form field (or JSON) `response`, optional `comment`",
         description="`response` is accepted, tentative or declined. An acceptance when the "
         "event is full puts the person on the waitlist (the answer says so).",
@@ -180,6 +182,7 @@ class AttendanceController(Controller):
 
     @get(
         "/attendance.csv",
+        media_type="text/csv",
         responses=problems(401, 404),
         summary="The attendance list as CSV (UTF-8 with BOM, so Excel shows Chinese names)",
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi import checks as oa
 
-from tests.helpers import auth, event_body
+from tests.helpers import auth
+from tests.security.world import World, build_world
 
 #: generated examples per operation and phase (valid and invalid); the app has 60 operations
 MAX_EXAMPLES = 12
@@ -144,16 +145,45 @@ def fuzz_timer(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture
-async def org_key(client: Any, make_org: Any) -> AsyncIterator[str]:
-    """A real organization with an event, so that generated requests meet real rows too."""
-    _org, key = await make_org(slug="fuzz", name="模糊测试协会")
-    resp = await client.post("/events", json=event_body(), headers=auth(key))
-    assert resp.status_code == 201, resp.text
-    yield key
+async def world(client: Any, settings: Any) -> World:
+    """Real rows (the matrix's world), so that generated bodies also meet a real event, a
+    real invitation, a real contact… instead of stopping at a 404."""
+    return await build_world(client, settings, ended=False)
 
 
-def _httpx_kwargs(case: Any) -> dict[str, Any]:
-    kwargs = case.as_transport_kwargs(base_url="https://events.example.org")
+def _real(path: str, name: str, p: dict[str, str]) -> str | None:
+    """A path parameter of `path` filled from the world (None: keep the generated one)."""
+    if name == "event_id":
+        return p["visit"] if "/delegations" in path else p["course"]
+    if name == "email":
+        return p["contact"] if path.startswith("/orgs/me/contacts") else p["invitee"]
+    if name == "slug":
+        return {"/orgs/{slug}": p["host"], "/orgs/me/members/{slug}": p["cohost"]}.get(
+            path, p["visitor"]
+        )
+    if name == "ref":
+        name_of = {"orgs": p["host"], "partnerships": p["partnership_id"], "people": p["feed"]}
+        return f"{name_of[path.split('/')[2]]}.ics"
+    plain = {
+        "occurrence": "occurrence",
+        "federation_slug": "host",
+        "prefix": "prefix",
+        "partnership_id": "partnership_id",
+        "token": "rsvp",
+        "code": "certificate",
+        "webhook_id": "webhook_id",
+    }
+    return p[plain[name]] if name in plain else None
+
+
+def _httpx_kwargs(case: Any, path_parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    generated = case.path_parameters
+    if path_parameters is not None:
+        case.path_parameters = path_parameters
+    try:
+        kwargs = case.as_transport_kwargs(base_url="https://events.example.org")
+    finally:
+        case.path_parameters = generated
     out: dict[str, Any] = {
         "method": kwargs["method"],
         "url": kwargs["url"],
@@ -193,9 +223,17 @@ async def test_the_served_document_is_fuzzed(client: Any) -> None:
     suppress_health_check=list(HealthCheck),
     print_blob=False,
 )
-async def test_openapi_fuzz(case: Any, client: Any, org_key: str, fuzz_timer: None) -> None:
-    for key in (org_key, None):
-        kwargs = _httpx_kwargs(case)
+async def test_openapi_fuzz(case: Any, client: Any, world: World, fuzz_timer: None) -> None:
+    generated = dict(case.path_parameters or {})
+    real = {k: _real(case.path, k, world.params) or v for k, v in generated.items()}
+    owner = world.keys["owner"]
+    # with the owner's key on its real rows, with its key on the generated ids, without a key
+    attempts: list[tuple[str | None, dict[str, Any]]] = [(owner, real)]
+    if generated:
+        attempts.append((owner, generated))
+    attempts.append((None, generated))
+    for key, path_parameters in attempts:
+        kwargs = _httpx_kwargs(case, path_parameters)
         headers = {k: v for k, v in kwargs.pop("headers").items() if k.lower() != "authorization"}
         if key is not None:
             headers.update(auth(key))
