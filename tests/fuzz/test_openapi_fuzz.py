@@ -9,6 +9,7 @@ the document does not declare, and on a body that does not match the declared sc
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -23,8 +24,9 @@ from schemathesis.specs.openapi import checks as oa
 from tests.helpers import auth
 from tests.security.world import World, build_world
 
-#: generated examples per operation and phase (valid and invalid); the app has 60 operations
-MAX_EXAMPLES = 12
+#: generated examples per operation and phase (valid and invalid); the app has 60 operations.
+#: FUZZ_MAX_EXAMPLES=100 makes a deeper run by hand (several minutes)
+MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "12"))
 
 
 def _document() -> dict[str, Any]:
