@@ -10,6 +10,7 @@ from litestar.openapi.spec import (
     OpenAPIResponse,
     OpenAPIType,
     Operation,
+    RequestBody,
     Schema,
 )
 
@@ -54,18 +55,24 @@ def page_or_json(data_container: type) -> ResponseSpec:
     )
 
 
-def also_answers(*media_types: str) -> type[Operation]:
-    """An operation class whose 200 answer is also declared in `media_types` (as text): for
-    routes that answer an HTML page or a calendar file besides the JSON declared for them."""
+def also_answers(
+    *media_types: str, statuses: tuple[str, ...] = ("200",), body: RequestBody | None = None
+) -> type[Operation]:
+    """An operation class whose answers (`statuses`) are also declared in `media_types` (as
+    text): for routes that answer an HTML page or a calendar file besides the JSON declared for
+    them. `body` declares a request body that the handler reads itself."""
 
     @dataclass
     class _Operation(Operation):
         def __post_init__(self) -> None:
-            ok = (self.responses or {}).get("200")
-            if isinstance(ok, OpenAPIResponse):
-                content = ok.content if ok.content is not None else {}
-                for media_type in media_types:
-                    content.setdefault(media_type, OpenAPIMediaType(schema=Schema(type=STRING)))
-                ok.content = content
+            for status in statuses:
+                answer = (self.responses or {}).get(status)
+                if isinstance(answer, OpenAPIResponse):
+                    content = answer.content if answer.content is not None else {}
+                    for media_type in media_types:
+                        content.setdefault(media_type, OpenAPIMediaType(schema=Schema(type=STRING)))
+                    answer.content = content
+            if body is not None and self.request_body is None:
+                self.request_body = body
 
     return _Operation

@@ -12,6 +12,7 @@ import msgspec
 from arq.connections import ArqRedis
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, RequestBody, Schema
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK
 
@@ -57,6 +58,24 @@ def _answer_out(row: dict[str, Any]) -> RsvpAnswer:
     )
 
 
+_ANSWER = Schema(
+    type=OpenAPIType.OBJECT,
+    properties={
+        "response": Schema(type=OpenAPIType.STRING, enum=list(service.RESPONSES)),
+        "comment": Schema(type=OpenAPIType.STRING, max_length=MAX_COMMENT),
+    },
+    required=["response"],
+)
+#: `answer` reads the body itself (a form from the page, or JSON)
+_ANSWER_BODY = RequestBody(
+    required=True,
+    content={
+        "application/x-www-form-urlencoded": OpenAPIMediaType(schema=_ANSWER),
+        "application/json": OpenAPIMediaType(schema=_ANSWER),
+    },
+)
+
+
 class RsvpController(Controller):
     path = "/rsvp"
     tags = ["answers"]
@@ -90,7 +109,8 @@ class RsvpController(Controller):
         status_code=HTTP_200_OK,
         dependencies=QUEUE,
         responses={200: page_or_json(RsvpAnswer), **problems(404, 409, 422)},
-        operation_class=also_answers("text/html"),
+        # the page's own form posts back here, and a 422 to it is the page again
+        operation_class=also_answers("text/html", statuses=("200", "422"), body=_ANSWER_BODY),
         summary="Answer an invitation: form field (or JSON) `response`, optional `comment`",
         description="`response` is accepted, tentative or declined. An acceptance when the "
         "event is full puts the person on the waitlist (the answer says so).",
