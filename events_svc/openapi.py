@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 
 from events_svc.errors import Problem
 
@@ -32,3 +42,39 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
         )
         for status in wanted
     }
+
+
+STRING = OpenAPIType.STRING
+
+
+def page_or_json(data_container: type) -> ResponseSpec:
+    """The 200 of a public page: HTML by default (`also_answers("text/html")` adds it), the
+    same as JSON with `Accept: application/json`."""
+    return ResponseSpec(
+        data_container=data_container,
+        description="An HTML page; this JSON with `Accept: application/json`",
+        generate_examples=False,
+    )
+
+
+def also_answers(
+    *media_types: str, statuses: tuple[str, ...] = ("200",), body: RequestBody | None = None
+) -> type[Operation]:
+    """An operation class whose answers (`statuses`) are also declared in `media_types` (as
+    text): for routes that answer an HTML page or a calendar file besides the JSON declared for
+    them. `body` declares a request body that the handler reads itself."""
+
+    @dataclass
+    class _Operation(Operation):
+        def __post_init__(self) -> None:
+            for status in statuses:
+                answer = (self.responses or {}).get(status)
+                if isinstance(answer, OpenAPIResponse):
+                    content = answer.content if answer.content is not None else {}
+                    for media_type in media_types:
+                        content.setdefault(media_type, OpenAPIMediaType(schema=Schema(type=STRING)))
+                    answer.content = content
+            if body is not None and self.request_body is None:
+                self.request_body = body
+
+    return _Operation

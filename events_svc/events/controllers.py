@@ -31,7 +31,7 @@ from events_svc.events.schemas import (
 )
 from events_svc.events.service import event_uuid, instant
 from events_svc.jobs import enqueue_notifications
-from events_svc.openapi import problems
+from events_svc.openapi import also_answers, problems
 from events_svc.orgs.service import Caller
 from events_svc.settings import Settings
 
@@ -103,6 +103,7 @@ class EventController(Controller):
             ),
             **problems(401, 404),
         },
+        operation_class=also_answers("text/calendar"),
         summary="One event, as JSON (`/events/<id>`) or as an .ics file (`/events/<id>.ics`)",
         description="The .ics file of a public event needs no key; a private one needs its "
         "owner's. The JSON form always needs a key.",

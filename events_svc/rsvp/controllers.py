@@ -12,6 +12,7 @@ import msgspec
 from arq.connections import ArqRedis
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, RequestBody, Schema
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK
 
@@ -21,7 +22,7 @@ from events_svc.errors import InvalidInput, NotFound
 from events_svc.events.service import event_uuid
 from events_svc.jobs import enqueue_notifications, enqueue_webhooks
 from events_svc.mail.i18n import Locale
-from events_svc.openapi import problems
+from events_svc.openapi import also_answers, page_or_json, problems
 from events_svc.orgs.service import Caller
 from events_svc.rsvp import service
 from events_svc.rsvp.page import render_page, t
@@ -58,13 +59,32 @@ def _answer_out(row: dict[str, Any]) -> RsvpAnswer:
     )
 
 
+_ANSWER = Schema(
+    type=OpenAPIType.OBJECT,
+    properties={
+        "response": Schema(type=OpenAPIType.STRING, enum=list(service.RESPONSES)),
+        "comment": Schema(type=OpenAPIType.STRING, max_length=MAX_COMMENT),
+    },
+    required=["response"],
+)
+#: `answer` reads the body itself (a form from the page, or JSON)
+_ANSWER_BODY = RequestBody(
+    required=True,
+    content={
+        "application/x-www-form-urlencoded": OpenAPIMediaType(schema=_ANSWER),
+        "application/json": OpenAPIMediaType(schema=_ANSWER),
+    },
+)
+
+
 class RsvpController(Controller):
     path = "/rsvp"
     tags = ["answers"]
 
     @get(
         "/{token:str}",
-        responses=problems(404, 429),
+        responses={200: page_or_json(RsvpAnswer), **problems(404, 429)},
+        operation_class=also_answers("text/html"),
         summary="The RSVP page of one invitation (the link in its e-mail)",
         description="HTML in the invitee's language (JSON with `Accept: application/json`). "
         "`?response=accepted|tentative|declined` pre-selects an answer; a GET never changes "
@@ -94,7 +114,9 @@ class RsvpController(Controller):
         "/{token:str}",
         status_code=HTTP_200_OK,
         dependencies=QUEUE,
-        responses=problems(404, 409, 422, 429),
+        responses={200: page_or_json(RsvpAnswer), **problems(404, 409, 422, 429)},
+        # the page's own form posts back here, and a 422 to it is the page again
+        operation_class=also_answers("text/html", statuses=("200", "422"), body=_ANSWER_BODY),
         summary="Answer an invitation: form field (or JSON) `response`, optional `comment`",
         description="`response` is accepted, tentative or declined. An acceptance when the "
         "event is full puts the person on the waitlist (the answer says so).",
@@ -188,6 +210,7 @@ class AttendanceController(Controller):
 
     @get(
         "/attendance.csv",
+        media_type="text/csv",
         responses=problems(401, 404),
         summary="The attendance list as CSV (UTF-8 with BOM, so Excel shows Chinese names)",
     )

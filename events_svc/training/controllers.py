@@ -18,7 +18,7 @@ from events_svc.deps import BEARER, CALLER, QUEUE
 from events_svc.events.service import event_uuid
 from events_svc.jobs import enqueue_notifications
 from events_svc.mail.i18n import LOCALES, Locale
-from events_svc.openapi import problems
+from events_svc.openapi import also_answers, page_or_json, problems
 from events_svc.orgs.service import Caller
 from events_svc.rsvp import controllers as rsvp_controllers
 from events_svc.rsvp.controllers import _cell, _wants_json
@@ -97,6 +97,7 @@ class CompletionController(Controller):
 
     @get(
         "/completion.csv",
+        media_type="text/csv",
         responses=problems(401, 404, 409),
         summary="Completion as CSV (UTF-8 with BOM, so Excel shows Chinese names)",
     )
@@ -136,7 +137,8 @@ class CertificateController(Controller):
 
     @get(
         "/{code:str}",
-        responses=problems(404, 429),
+        responses={200: page_or_json(CertificateOut), **problems(404, 429)},
+        operation_class=also_answers("text/html"),
         summary="Verify a certificate: who completed which course, and whether it still holds",
         description="Public. HTML in the holder's language (`?lang=zh-CN|en` chooses), JSON "
         "with `Accept: application/json`. A revoked certificate answers 200 with "
