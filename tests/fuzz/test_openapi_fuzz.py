@@ -178,7 +178,7 @@ def fuzz_timer(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture
-async def world(client: Any, settings: Any) -> World:
+async def world(client: Any, settings: Any, allow_private_webhooks: Any) -> World:
     """Real rows (the matrix's world), so that generated bodies also meet a real event, a
     real invitation, a real contact… instead of stopping at a 404."""
     return await build_world(client, settings, ended=False)

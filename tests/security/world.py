@@ -161,6 +161,23 @@ async def build_world(client: Any, settings: Any, *, ended: bool) -> World:
     )
     person = await Person.select(Person.feed_token).where(Person.email_key == invitee).first()
     assert invitation is not None and person is not None and person["feed_token"]
+    # a REPLY that reached the plain address, held for the hosts to apply or discard
+    from events_svc.feeds.tokens import make_token as rotation_token
+    from events_svc.inbound.tables import HeldReply
+
+    reply_id = uuid.uuid4()
+    await HeldReply.raw(
+        "INSERT INTO held_reply (id, event, invitation, attendee, partstat, recipient, sender,"
+        " reason) VALUES ({}, {}, {}, {}, 'ACCEPTED', 'events@events.example.org', {},"
+        " 'sent to the plain reply address')",
+        reply_id,
+        uuid.UUID(course["id"]),
+        invitation["id"],
+        f"mailto:{invitee}",
+        invitee,
+    )
+    person_row = await Person.select(Person.id).where(Person.email_key == invitee).first()
+    assert person_row is not None
     if ended:
         await _ok(await client.post(f"/partnerships/{deal['id']}/end", headers=owner))
 
@@ -189,5 +206,9 @@ async def build_world(client: Any, settings: Any, *, ended: bool) -> World:
             "webhook_id": hook["id"],
             "rsvp": make_token(settings.secret_key, invitation["id"], invitation["generation"]),
             "feed": person["feed_token"],
+            "feed_rotation": rotation_token(
+                settings.secret_key, person_row["id"], person["feed_token"]
+            ),
+            "reply_id": str(reply_id),
         },
     )
