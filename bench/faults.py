@@ -516,7 +516,18 @@ def faults(quick: bool) -> list[Fault]:
     ]
 
 
-QUICK = ("none", "worker SIGKILL", "SMTP 451", "Redis FLUSHALL", "PG restart", "event move")
+#: the quick run (and the CI test): the faults a deployment meets every month
+QUICK = (
+    "none",
+    "worker SIGKILL",
+    "worker SIGSTOP 12s",
+    "SMTP 451",
+    "Redis FLUSHALL",
+    "Redis restart",
+    "PG restart",
+    "PG frozen",
+    "event move",
+)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,12 +15,16 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+#: bench/faults.py's QUICK rows, and its reminder row
 QUICK_ROWS = [
     "none",
     "worker SIGKILL",
+    "worker SIGSTOP 12s",
     "SMTP 451",
     "Redis FLUSHALL",
+    "Redis restart",
     "PG restart",
+    "PG frozen",
     "event move",
     "reminders+SIGKILL",
 ]
