@@ -39,15 +39,6 @@ def normalize_email(value: str) -> str:
     return address
 
 
-def email_problem(value: str) -> str | None:
-    """Why `value` is not an address we can store and send to (None when it is fine)."""
-    try:
-        normalize_email(value)
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
 def validate_email(value: str, *, field: str) -> str:
     """The normalized address (see `normalize_email`), or a 422 naming `field`."""
     try:
