@@ -323,7 +323,7 @@ def session_vevents(event: EventData, *, organizer: Party, dtstamp: datetime) ->
 def vevent(
     event: EventData,
     *,
-    organizer: Party,
+    organizer: Party | None,
     attendees: Sequence[Party],
     dtstamp: datetime | None,
     cancelled: bool = False,
@@ -355,7 +355,8 @@ def vevent(
     component.add("transp", "OPAQUE")
     component.add("created", event.created_at.astimezone(UTC))
     component.add("last-modified", event.updated_at.astimezone(UTC))
-    component.add("organizer", _address(organizer))
+    if organizer is not None:  # None only for the shared frame of an iTIP message
+        component.add("organizer", _address(organizer))
     for person in attendees:
         component.add("attendee", _attendee(person))
     for trigger in event.alarms:
@@ -441,7 +442,7 @@ def _pieces(parts: Sequence[tuple[bytes, bytes]]) -> Pieces:
 def vevents(
     event: EventData,
     *,
-    organizer: Party,
+    organizer: Party | None,
     dtstamp: datetime | None,
     cancelled: bool = False,
 ) -> Pieces:
@@ -464,13 +465,14 @@ def vevents(
 
 
 @lru_cache(maxsize=256)
-def _itip_frame(method: Literal["REQUEST", "CANCEL"], event: EventData, organizer: Party) -> Pieces:
-    """The bytes of an iTIP message around the per-recipient lines (DTSTAMP and ATTENDEE),
-    cut at each place they go. A fan-out renders the same event thousands of times; only
-    those lines differ."""
+def _itip_frame(method: Literal["REQUEST", "CANCEL"], event: EventData) -> Pieces:
+    """The bytes of an iTIP message around the per-recipient lines (DTSTAMP, ORGANIZER and
+    ATTENDEE), cut at each place they go. A fan-out renders the same event thousands of
+    times; only those lines differ (ORGANIZER too: each invitation has its own reply
+    address)."""
     head: bytes = calendar(method, [], [event.timezone]).to_ical()
     head = head[: -len(_END_VCALENDAR)]
-    body = vevents(event, organizer=organizer, dtstamp=None, cancelled=method == "CANCEL")
+    body = vevents(event, organizer=None, dtstamp=None, cancelled=method == "CANCEL")
     return (head + body[0], *body[1:-1], body[-1] + _END_VCALENDAR)
 
 
@@ -504,8 +506,9 @@ def _organizer_head(name: str) -> str:
 
 
 def own_organizer_line(organizer: Party) -> bytes:
-    """The same line for a per-invitation address, folded at 75 octets without splitting a
-    character, without icalendar (~130 µs a line): a personal feed needs one per event."""
+    """The same line, folded at 75 octets without splitting a character, without icalendar
+    (~130 µs a line): each invitation has its own reply address, so every message and every
+    event of a personal feed needs one."""
     data = (_organizer_head(organizer.name) + "mailto:" + organizer.email).encode()
     pieces: list[bytes] = []
     start, limit = 0, 75
@@ -537,6 +540,6 @@ def itip(
     """The iTIP message for one attendee: REQUEST (invitation, update) or CANCEL. For a series
     it carries the moved occurrences too (a REQUEST without them would undo them); for one
     occurrence (`event.recurrence_id` set) it carries that occurrence only."""
-    pieces = _itip_frame(method, event, organizer)
+    pieces = _itip_frame(method, event)
     lines = recipient_lines(attendee, dtstamp or datetime.now(UTC))
-    return lines.join(pieces)
+    return (own_organizer_line(organizer) + lines).join(pieces)

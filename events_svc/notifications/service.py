@@ -800,12 +800,10 @@ def _unexpected(
 
 
 async def still_claimed(row: dict[str, Any]) -> bool:
-    """Whether the row is still this claim's (and renew its lease): checked just before the
-    message is handed to SMTP."""
+    """Whether the row is still this claim's: checked just before the message is handed to
+    SMTP. A read (the heartbeat renews leases): a claim taken over has a higher `attempts`."""
     found = await Notification.raw(
-        "UPDATE notification SET claimed_at = {}"
-        " WHERE id = {} AND attempts = {} AND status = 'sending' RETURNING id",
-        datetime.now(UTC),
+        "SELECT 1 FROM notification WHERE id = {} AND attempts = {} AND status = 'sending'",
         row["id"],
         row["attempts"],
     )
