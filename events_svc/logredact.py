@@ -21,8 +21,10 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         r"(/feeds/people/)[^/?#\s\"']+",
         r"(/feeds/rotate/)[^/?#\s\"']+",
         r"(/certificates/)[^/?#\s\"']+",
-        # query values that are keys, wherever a client puts them
-        r"(?i)([?&](?:token|access_token|key|api_key|code|secret|signature|sig)=)[^&#\s\"']*",
+        # query values that are keys, wherever a client puts them (`recipient` carries the
+        # invitation's reply address, whose plus-part is its reply token)
+        r"(?i)([?&](?:token|access_token|key|api_key|code|secret|signature|sig|recipient)=)"
+        r"[^&#\s\"']*",
         # credentials in a header that someone logs (inbound token, API keys)
         r"(?i)(\bbearer\s+)[^\s\"',]+",
         # a token on its own (in an exception's message): 40+ URL-safe base64 characters

@@ -266,8 +266,13 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 
 def http_client(*, timeout: float) -> httpx.AsyncClient:
     """The worker's one client for all deliveries (connections are reused per host)."""
+    # trust_env=False: a proxy from the environment would be handed the checked address and
+    # could go anywhere from there; deliveries connect to the address that was checked
     return httpx.AsyncClient(
-        timeout=timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT}
+        timeout=timeout,
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT},
+        trust_env=False,
     )
 
 

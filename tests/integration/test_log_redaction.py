@@ -133,6 +133,11 @@ def test_redaction_rules() -> None:
         redact("/feeds/orgs/x.ics?kind=forum&key=abc")
         == "/feeds/orgs/x.ics?kind=forum&key=[redacted]"
     )
+    # a mail provider's hook names the reply address (and so its token) in the query
+    assert (
+        redact("POST /inbound/email?recipient=rsvp%2Babcdefghijklmnop234567%40x.org HTTP/1.1")
+        == "POST /inbound/email?recipient=[redacted] HTTP/1.1"
+    )
     # what is not a key stays readable
     kept = [
         "GET /events/9f915836-76b9-4ede-aa6e-3454bfb9bd83/invitations",
