@@ -456,6 +456,27 @@ def _restart_redis_later(env: Env) -> None:
     env.redis.kill()
 
 
+def _one_after_another(env: Env) -> None:
+    """The issue's operator test: Redis restarted, then PostgreSQL, then one worker paused
+    12 s, each after the last (in a thread; the row lasts as long as the whole sequence)."""
+
+    def sequence() -> None:
+        assert env.service is not None
+        env.redis.kill()
+        time.sleep(2.5)
+        env.redis.start()
+        time.sleep(3)
+        env.pg.stop("fast")
+        time.sleep(10)
+        env.pg.start()
+        time.sleep(3)
+        env.service.signal_worker(0, signal.SIGSTOP)
+        time.sleep(12)
+        env.service.signal_worker(0, signal.SIGCONT)
+
+    threading.Thread(target=sequence, daemon=True).start()
+
+
 def _move(env: Env) -> None:
     """PATCH the event's time in a thread (the call may take a while with many invitations)."""
 
@@ -513,6 +534,7 @@ def faults(quick: bool) -> list[Fault]:
             db_outage=True,
         ),
         Fault("event move", _move, done_when=lambda env: bool(env.move.get("done"))),
+        Fault("Redis, PG, SIGSTOP", _one_after_another, 2.5 + 3 + 10 + 3 + 12 + 0.5),
     ]
 
 
