@@ -41,6 +41,8 @@ _CSS = (
     "body{font-family:-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;margin:0;"
     "background:#f6f8fa;color:#1f2328;line-height:1.5}"
     "main{max-width:34rem;margin:0 auto;padding:1rem}"
+    # a long link (a feed URL) wraps instead of widening the page on a phone
+    "a{overflow-wrap:anywhere}"
     ".card{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:1rem 1.25rem;"
     "margin-bottom:1rem}"
     "h1{font-size:1.35rem;margin:.25rem 0 .75rem}"
