@@ -378,7 +378,10 @@ async def _skip_reason(row: dict[str, Any], ctx: dict[str, Any], *, now: datetim
                 " AND occurrence IS NULL"
                 " AND ((kind IN ('update', 'cancellation') AND sequence > {})"
                 " OR (kind IN ('invitation', 'update') AND status = 'sent'"
-                " AND sent_sequence >= {})) LIMIT 1",
+                " AND sent_sequence >= {})"
+                # an invitation still to go renders the event as it will be then: the update
+                # would be a second message saying the same (and could arrive first)
+                " OR (kind = 'invitation' AND status IN ('queued', 'sending'))) LIMIT 1",
                 row["event"],
                 row["person"],
                 row["id"],
