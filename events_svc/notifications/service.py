@@ -717,6 +717,8 @@ async def _process(
         if not database_unavailable(exc) or flight is None:
             if outcome.status == "sent":
                 log.exception("notification %s was sent but could not be recorded", row["id"])
+            if flight is not None:
+                flight.drop(row["id"])  # no longer renewed: the lease hands it on
             raise
         flight.keep(row["id"], record)
         log.warning("notification %s: outcome kept until the database is back", row["id"])
