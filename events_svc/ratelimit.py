@@ -49,6 +49,12 @@ return {n, ttl}
 """
 
 
+#: how long an address seen with no hits is not asked about again (seconds), and how many
+#: such addresses one process remembers
+CLEAN_FOR = 1.0
+CLEAN_KEYS = 10_000
+
+
 class RateLimiter:
     """Counts hits per (limit name, subject) in Redis; raises TooManyRequests over a limit."""
 
@@ -56,6 +62,10 @@ class RateLimiter:
         self._redis = redis
         self._hit = redis.register_script(_HIT_LUA)
         self._open_until = 0.0  # monotonic instant until which Redis is not asked
+        #: key -> monotonic instant until which it is known to have no hits at all: an
+        #: organization's ordinary traffic asks Redis once a second per address, not per
+        #: request (failures elsewhere show here within CLEAN_FOR seconds)
+        self._clean: dict[str, float] = {}
 
     @staticmethod
     def _key(name: str, subject: str) -> str:
@@ -74,6 +84,7 @@ class RateLimiter:
         """Count one request; raise TooManyRequests when it goes over the limit."""
         if limit is None or self._skipping():
             return
+        self._clean.pop(self._key(name, subject), None)
         try:
             async with asyncio.timeout(REDIS_TIMEOUT):
                 count, ttl = await self._hit(
@@ -90,6 +101,9 @@ class RateLimiter:
         if limit is None or self._skipping():
             return
         key = self._key(name, subject)
+        now = time.monotonic()
+        if self._clean.get(key, 0.0) > now:
+            return
         try:
             async with asyncio.timeout(REDIS_TIMEOUT):
                 async with self._redis.pipeline(transaction=False) as pipe:
@@ -99,7 +113,11 @@ class RateLimiter:
         except Exception as exc:  # noqa: BLE001 - redis' own errors, OSError, timeouts
             self._fail_open(exc)
             return
-        if count is not None and int(count) >= limit.count:
+        if count is None:
+            if len(self._clean) > CLEAN_KEYS:
+                self._clean.clear()
+            self._clean[key] = now + CLEAN_FOR
+        elif int(count) >= limit.count:
             raise self._refuse(name, limit, int(ttl))
 
     def _skipping(self) -> bool:

@@ -223,15 +223,18 @@ async def create_event(
         "created_at": now,
         "updated_at": now,
     }
-    async with Event._meta.db.transaction():
-        # checked in the transaction that inserts: an agreement ending meanwhile waits
-        row["cohosts"] = await partnerships.check_event_link(
-            org_id=org_id,
-            partnership_id=partnership_id,
-            area=data.area,
-            cohost_slugs=data.cohosts,
-        )
+    link = partnerships.check_event_link(
+        org_id=org_id, partnership_id=partnership_id, area=data.area, cohost_slugs=data.cohosts
+    )
+    if partnership_id is None:
+        # no agreement to lock: the check reads nothing, and the insert is one statement
+        row["cohosts"] = await link
         await Event.insert(Event(org=org_id, **row))
+    else:
+        async with Event._meta.db.transaction():
+            # checked in the transaction that inserts: an agreement ending meanwhile waits
+            row["cohosts"] = await link
+            await Event.insert(Event(org=org_id, **row))
     # the co-hosts were checked above: their slugs are the ones given
     slugs = sorted({c.strip().lower() for c in data.cohosts} - {org_slug})
     visiting_slugs = sorted({v.strip().lower() for v in data.visiting})
