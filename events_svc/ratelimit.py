@@ -84,12 +84,11 @@ class RateLimiter:
         """Count one request; raise TooManyRequests when it goes over the limit."""
         if limit is None or self._skipping():
             return
-        self._clean.pop(self._key(name, subject), None)
+        key = self._key(name, subject)
+        self._clean.pop(key, None)
         try:
             async with asyncio.timeout(REDIS_TIMEOUT):
-                count, ttl = await self._hit(
-                    keys=[self._key(name, subject)], args=[limit.seconds * 1000]
-                )
+                count, ttl = await self._hit(keys=[key], args=[limit.seconds * 1000])
         except Exception as exc:  # noqa: BLE001 - redis' own errors, OSError, timeouts
             self._fail_open(exc)
             return

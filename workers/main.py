@@ -85,7 +85,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     # host:pid names a process; the random part tells a restarted worker from its
     # predecessor even where the pid repeats (pid 1 in a restarted container)
     ctx["worker_name"] = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-    ctx["flight"] = Flight(worker=ctx["worker_name"], connections=settings.smtp_pool_size)
+    ctx["flight"] = Flight(connections=settings.smtp_pool_size)
     await heartbeat(ctx["redis"], ctx["worker_name"])
     await _recover_local_dead(ctx["redis"])
     await _remember_redis(ctx["redis"])
@@ -179,20 +179,16 @@ async def _watch_smtp(redis: Any, smtp: SmtpPool, connections: int) -> None:
         try:
             now = datetime.now(UTC)
             if smtp.take_recovery():
-                rows = await retry_now(now=now, limit=100_000)
+                state, rows = "back", await retry_now(now=now, limit=100_000)
             elif smtp.failing:
-                rows = await retry_now(now=now, limit=connections)
+                state, rows = "failing", await retry_now(now=now, limit=connections)
             else:
                 continue
             if rows:
                 # a slot of its own: the rows' later jobs (at their backoff) stay queued too
                 slot = int(time.time() * 1000)
                 count = await enqueue_notifications(redis, rows, sweep_slot=slot, batch=True)
-                log.info(
-                    "SMTP %s: %d held-back row(s) tried now",
-                    "back" if len(rows) > connections else "failing",
-                    count,
-                )
+                log.info("SMTP %s: %d held-back row(s) tried now", state, count)
         except Exception as exc:  # noqa: BLE001 - database or Redis away: next round
             log.warning("SMTP watch failed: %s", exc)
 

@@ -35,8 +35,7 @@ MAX_PER_CONNECTION = 20
 
 
 class Flight:
-    def __init__(self, *, worker: str, connections: int) -> None:
-        self.worker = worker
+    def __init__(self, *, connections: int) -> None:
         self.connections = connections
         #: row id -> the `attempts` value of this worker's claim (the fence)
         self.claims: dict[uuid.UUID, int] = {}
@@ -96,8 +95,10 @@ class Flight:
 
     async def renew(self) -> int:
         """Renew the lease of every row this worker still works on (called with the heartbeat):
-        a slow SMTP server never makes a row look abandoned."""
+        a slow SMTP server never makes a row look abandoned. Holding nothing, it still asks
+        the database something, so an idle worker notices an outage and its end too."""
         if not self.claims:
+            await Notification.raw("SELECT 1")
             return 0
         ids = list(self.claims)
         rows = await Notification.raw(
@@ -122,6 +123,4 @@ class Flight:
                 log.exception("recording the outcome of %s failed", notification_id)
             self.pending.pop(notification_id, None)
             self.claims.pop(notification_id, None)
-        if hooks or not self.pending:
-            log.debug("flushed kept outcomes; %d left", len(self.pending))
         return hooks

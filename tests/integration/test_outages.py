@@ -86,7 +86,7 @@ async def test_a_worker_whose_claim_was_taken_over_sends_nothing(
     )
     assert theirs["attempts"] == mine["attempts"] + 1
     pool = SmtpPool(settings.smtp, size=1, timeout=5)
-    flight = Flight(worker="a:1", connections=1)
+    flight = Flight(connections=1)
     flight.hold([mine])
     try:
         outcome = await service._process(
@@ -133,7 +133,7 @@ async def test_a_sent_message_is_recorded_after_the_database_comes_back(
     )
     smtp.handler.delay = 0.6
     pool = SmtpPool(settings.smtp, size=1, timeout=5)
-    flight = Flight(worker="a:1", connections=1)
+    flight = Flight(connections=1)
     flight.hold([row])
     try:
         now = datetime.now(UTC)
