@@ -24,6 +24,7 @@ from events_svc.health import healthz, readyz
 from events_svc.inbound.controllers import HeldReplyController, InboundController
 from events_svc.invitations.controllers import InvitationController
 from events_svc.jobs import redis_pool
+from events_svc.organizers.controllers import OrganizerController
 from events_svc.orgs.controllers import OrgController
 from events_svc.partnerships.controllers import PartnershipController
 from events_svc.piccolo_conf import DB
@@ -35,6 +36,8 @@ from events_svc.training.controllers import (
     CertificateController,
     CompletionController,
 )
+from events_svc.web import routes as web_routes
+from events_svc.web.shell import template_config
 from events_svc.webhooks.controllers import WebhookController
 
 
@@ -102,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         healthz,
         readyz,
         OrgController,
+        OrganizerController,
         ContactController,
         EventController,
         InvitationController,
@@ -117,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         WebhookController,
         InboundController,
         HeldReplyController,
+        *web_routes.ROUTES,  # the console, its sign-in, the shell's assets and language switch
     ]
     if settings.dev_mail_dir:
         from events_svc.dev.mailviews import MailCatcherController
@@ -132,6 +137,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[availability_middleware],
         before_send=[invalidate_feeds_after_writes],
         request_max_body_size=settings.max_body_bytes,
+        template_config=template_config(),
         openapi_config=OpenAPIConfig(
             title="events-svc",
             version=__version__,

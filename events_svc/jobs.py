@@ -38,6 +38,10 @@ EXTEND_REMINDERS = "extend_reminder_horizon"
 DELIVER_WEBHOOK = "deliver_webhook"
 #: cron: re-enqueue webhook deliveries still queued (Redis lost them) or held by a dead worker
 SWEEP_WEBHOOKS = "sweep_webhooks"
+#: send one console sign-in e-mail row: `send_console_mail(mail_id)`
+SEND_CONSOLE_MAIL = "send_console_mail"
+#: cron: re-enqueue console mail rows still queued (Redis lost them, or a crash the enqueue)
+SWEEP_CONSOLE_MAIL = "sweep_console_mail"
 
 
 async def redis_pool(url: str, *, command_timeout: float) -> ArqRedis:
@@ -198,6 +202,33 @@ async def enqueue_webhooks(
         return 0
     try:
         return await enqueue_many(queue, DELIVER_WEBHOOK, jobs)
+    except Exception as exc:  # noqa: BLE001 - OSError or one of redis' own error classes
+        log.warning("enqueue failed; the sweep will pick the jobs up: %s", exc)
+        return 0
+
+
+async def enqueue_console_mail(
+    queue: ArqRedis | None,
+    rows: Iterable[dict[str, Any]],
+    *,
+    sweep_slot: int | None = None,
+    defer_until: datetime | None = None,
+) -> int:
+    """Enqueue `send_console_mail` for rows with `id` and `attempts`, after commit; Redis being
+    down is left to the sweep."""
+    jobs = [
+        (
+            f"console-mail:{row['id']}:a{row['attempts']}"
+            + ("" if sweep_slot is None else f":s{sweep_slot}"),
+            (str(row["id"]),),
+            defer_until,
+        )
+        for row in rows
+    ]
+    if queue is None or not jobs:
+        return 0
+    try:
+        return await enqueue_many(queue, SEND_CONSOLE_MAIL, jobs)
     except Exception as exc:  # noqa: BLE001 - OSError or one of redis' own error classes
         log.warning("enqueue failed; the sweep will pick the jobs up: %s", exc)
         return 0

@@ -11,7 +11,8 @@ from events_svc.events.tables import Event, Occurrence
 from events_svc.inbound.tables import HeldReply
 from events_svc.invitations.tables import Invitation, OccurrenceAnswer
 from events_svc.notifications.tables import Notification
-from events_svc.orgs.tables import ApiKey, Organization, OrgMembership
+from events_svc.organizers.tables import ConsoleMail
+from events_svc.orgs.tables import ApiKey, Organization, Organizer, OrgMembership
 from events_svc.partnerships.tables import Partnership, PartnershipParty
 from events_svc.people.tables import Person
 from events_svc.training.tables import Attendance, Certificate
@@ -36,6 +37,8 @@ TABLES = [
     Attendance,
     Certificate,
     HeldReply,
+    Organizer,
+    ConsoleMail,
 ]
 
 APP_CONFIG = AppConfig(

@@ -195,6 +195,13 @@ class Settings:
     #: messages one organization's events may queue per clock hour (reminders excepted);
     #: the rest wait for the next hours, never dropped; 0: no cap
     rate_limit_org_messages_per_hour: int = 100_000
+    #: console sign-in links asked per client address, and per e-mail address asked for
+    rate_limit_sign_in_address: RateLimit | None = RateLimit(20, 600)
+    rate_limit_sign_in_email: RateLimit | None = RateLimit(5, 900)
+    #: a console session ends after this long without a request ...
+    console_session_idle: float = 8 * 3600.0
+    #: ... and this long after sign-in, however busy
+    console_session_absolute: float = 7 * 86400.0
     #: proxies whose X-Forwarded-For is believed (addresses or networks); none by default,
     #: so the client address is the connection's peer
     trusted_proxies: tuple[str, ...] = ()
@@ -325,6 +332,12 @@ class Settings:
             rate_limit_certificates=rate("RATE_LIMIT_CERTIFICATES", RateLimit(60, 60)),
             rate_limit_org_messages_per_hour=int(
                 number("RATE_LIMIT_ORG_MESSAGES_PER_HOUR", 100_000, 0, 100_000_000)
+            ),
+            rate_limit_sign_in_address=rate("RATE_LIMIT_SIGN_IN_ADDRESS", RateLimit(20, 600)),
+            rate_limit_sign_in_email=rate("RATE_LIMIT_SIGN_IN_EMAIL", RateLimit(5, 900)),
+            console_session_idle=number("CONSOLE_SESSION_IDLE_SECONDS", 8 * 3600, 60, 30 * 86400),
+            console_session_absolute=number(
+                "CONSOLE_SESSION_ABSOLUTE_SECONDS", 7 * 86400, 300, 365 * 86400
             ),
             trusted_proxies=parse_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "")),
             send_retry_first=number("SEND_RETRY_FIRST_SECONDS", 15, 0.1, 30),

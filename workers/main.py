@@ -25,8 +25,10 @@ from events_svc.jobs import (
     PING,
     RECLAIM_EVERY,
     SCHEDULE_REMINDERS,
+    SEND_CONSOLE_MAIL,
     SEND_NOTIFICATION,
     SEND_NOTIFICATIONS,
+    SWEEP_CONSOLE_MAIL,
     SWEEP_NOTIFICATIONS,
     SWEEP_WEBHOOKS,
     WORKERS_KEY,
@@ -50,6 +52,7 @@ from events_svc.outages import database_unavailable, redis_unavailable, unavaila
 from events_svc.piccolo_conf import DB
 from events_svc.settings import Settings, get_settings
 from events_svc.webhooks.service import http_client
+from workers.console_mail import send_console_mail, sweep_console_mail
 from workers.notifications import (
     extend_reminder_horizon,
     schedule_reminders,
@@ -262,6 +265,7 @@ def functions() -> list[Any]:
         func(send_notification, name=SEND_NOTIFICATION, keep_result=0, max_tries=1, timeout=120),
         func(send_notifications, name=SEND_NOTIFICATIONS, keep_result=0, max_tries=1, timeout=600),
         func(deliver_webhook, name=DELIVER_WEBHOOK, keep_result=0, max_tries=1, timeout=180),
+        func(send_console_mail, name=SEND_CONSOLE_MAIL, keep_result=0, max_tries=1, timeout=120),
     ]
 
 
@@ -293,6 +297,14 @@ def cron_jobs(settings: Settings) -> list[Any]:
             run_at_startup=True,
             keep_result=0,
             timeout=3600,
+        ),
+        cron(
+            sweep_console_mail,
+            name=SWEEP_CONSOLE_MAIL,
+            second=seconds,
+            unique=True,
+            run_at_startup=True,
+            keep_result=0,
         ),
         cron(
             sweep_webhooks,

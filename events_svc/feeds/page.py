@@ -1,14 +1,16 @@
 """The page where a person gives their calendar feed a new address: the question, the answer
 (the new link), and the page for a link that is not (or no longer) one; in the RSVP page's
-shell and style, in the person's language."""
+shell (`web/`), in the person's language."""
 
 from __future__ import annotations
 
 import html
 from typing import Any
 
+from markupsafe import Markup
+
 from events_svc.mail.i18n import LOCALES, Locale
-from events_svc.rsvp.page import _CSS
+from events_svc.web.shell import render
 
 TEXT: dict[str, dict[Locale, str]] = {
     "title": {"zh-CN": "更换日历链接", "en": "Change your calendar link"},
@@ -46,14 +48,9 @@ def _locale(value: str) -> Locale:
     return value if value in LOCALES else "zh-CN"
 
 
-def _shell(lang: str, title: str, body: str) -> str:
-    return (
-        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        '<meta name="robots" content="noindex">'
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
-        f"<body><main>{body}</main></body></html>"
-    )
+def _shell(lang: Locale, title: str, body: str) -> str:
+    # `body` is built here with every value escaped
+    return render("plain.html", request=None, locale=lang, title=title, body=Markup(body))  # noqa: S704
 
 
 def confirm_page(*, email: str, locale: str, action: str) -> str:

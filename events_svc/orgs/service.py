@@ -18,7 +18,7 @@ from asyncpg.exceptions import UniqueViolationError
 from events_svc.calendar.timeutil import TimeRuleError, parse_duration
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound, Unauthorized
 from events_svc.orgs.schemas import OrgKind
-from events_svc.orgs.tables import ApiKey, Organization, OrgMembership
+from events_svc.orgs.tables import ApiKey, Organization, Organizer, OrgMembership
 from events_svc.settings import DEFAULT_VOLUME
 from events_svc.validation import validate_email
 
@@ -166,7 +166,8 @@ async def create_org(
     region: str | None = None,
     label: str = "initial",
 ) -> tuple[dict[str, Any], str]:
-    """Create an organization with its first API key; returns (org, key)."""
+    """Create an organization with its first API key, its contact address its first admin;
+    returns (org, key)."""
     if not SLUG_RE.fullmatch(slug):
         raise InvalidInput.field("slug", "use 1-63 lower-case letters, digits and inner hyphens")
     if slug in RESERVED_SLUGS:
@@ -194,6 +195,10 @@ async def create_org(
             )
             await ApiKey.insert(
                 ApiKey(org=org_id, prefix=prefix, key_hash=hash_key(key), label=label)
+            )
+            # the contact address is the first admin of the console (`organizers`)
+            await Organizer.insert(
+                Organizer(org=org_id, email=email, email_key=email.lower(), role="admin")
             )
     except UniqueViolationError as exc:
         raise Conflict(

@@ -1,4 +1,4 @@
-"""Organizations, their API keys, and federations' member units."""
+"""Organizations, their API keys and organizers, and federations' member units."""
 
 from piccolo.columns import JSONB, UUID, ForeignKey, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
@@ -45,3 +45,19 @@ class OrgMembership(Table, tablename="org_membership"):
     accepted_at = Timestamptz(null=True, default=None)
 
     one_per_pair = Unique([federation, member])
+
+
+class Organizer(Table, tablename="organizer"):
+    """A person who runs an organization's events in the console."""
+
+    id = UUID(primary_key=True)
+    #: no index of its own: `organizer_per_address` (org, email_key) serves its lookups
+    org = ForeignKey(references=Organization, null=False)
+    email = Varchar(length=254)  #: as normalized by `validation.normalize_email`
+    email_key = Varchar(length=254, index=True)  #: lower-cased address, for sign-in lookups
+    name = Varchar(length=200, default="")
+    locale = Varchar(length=8, default="zh-CN")  #: zh-CN / en: the console's language
+    role = Varchar(length=8, default="editor")  #: admin / editor
+    created_at = Timestamptz(default=TimestamptzNow())
+
+    organizer_per_address = Unique([org, email_key])

@@ -28,18 +28,12 @@ from events_svc.rsvp import service
 from events_svc.rsvp.page import render_page, t
 from events_svc.rsvp.schemas import Attendance, RsvpAnswer
 from events_svc.settings import Settings
+from events_svc.web.shell import PAGE_HEADERS, reader_locale
 
 MAX_COMMENT = 2000
 #: the link in the address bar is the key to the answer: keep it out of caches, referrers
 #: and search engines, and let the page load nothing from elsewhere
-_PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Robots-Tag": "noindex",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-}
+_PAGE_HEADERS = {**PAGE_HEADERS, "X-Robots-Tag": "noindex"}
 
 
 def _wants_json(request: Request[Any, Any, Any]) -> bool:
@@ -107,7 +101,7 @@ class RsvpController(Controller):
         selected = request.query_params.get("response")
         if selected not in service.RESPONSES:
             selected = None
-        body = render_page(row, action=f"/rsvp/{token}", selected=selected)
+        body = render_page(row, action=f"/rsvp/{token}", selected=selected, request=request)
         return Response(body, media_type="text/html", headers=_PAGE_HEADERS)
 
     @post(
@@ -142,8 +136,9 @@ class RsvpController(Controller):
                 row,
                 action=f"/rsvp/{token}",
                 selected=None,
-                message=t("invalid", row["locale"] if row["locale"] == "en" else "zh-CN"),
+                message=t("invalid", reader_locale(request, row["locale"])),
                 message_kind="error",
+                request=request,
             )
             return Response(body, status_code=422, media_type="text/html", headers=_PAGE_HEADERS)
         if comment is not None and len(comment) > MAX_COMMENT:
@@ -159,8 +154,14 @@ class RsvpController(Controller):
         row = await service.invitation_for_token(secret=settings.secret_key, token=token)
         if as_json:
             return Response(_answer_out(row), headers=_PAGE_HEADERS)
-        locale: Locale = "en" if row["locale"] == "en" else "zh-CN"
-        body = render_page(row, action=f"/rsvp/{token}", selected=None, message=t("saved", locale))
+        locale: Locale = reader_locale(request, row["locale"])
+        body = render_page(
+            row,
+            action=f"/rsvp/{token}",
+            selected=None,
+            message=t("saved", locale),
+            request=request,
+        )
         return Response(body, media_type="text/html", headers=_PAGE_HEADERS)
 
 

@@ -1,12 +1,15 @@
-"""The RSVP page: one self-contained HTML document (no external assets, readable on a phone)
-in the invitee's language."""
+"""The RSVP page, in the shared page shell (`web/templates/rsvp.html`), in the invitee's
+language (or the one the reader switched to)."""
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
+from litestar import Request
+
 from events_svc.mail.i18n import LOCALES, Locale, recurrence, when
+from events_svc.web.i18n import register
+from events_svc.web.shell import reader_locale, render
 
 TEXT: dict[str, dict[Locale, str]] = {
     "title": {"zh-CN": "回复邀请", "en": "Your answer"},
@@ -35,28 +38,9 @@ TEXT: dict[str, dict[Locale, str]] = {
     "when": {"zh-CN": "时间", "en": "When"},
     "repeats": {"zh-CN": "重复", "en": "Repeats"},
     "where": {"zh-CN": "地点", "en": "Where"},
+    "legend": {"zh-CN": "您的回复", "en": "Your answer"},
 }
-
-_CSS = (
-    "body{font-family:-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;margin:0;"
-    "background:#f6f8fa;color:#1f2328;line-height:1.5}"
-    "main{max-width:34rem;margin:0 auto;padding:1rem}"
-    # a long link (a feed URL) wraps instead of widening the page on a phone
-    "a{overflow-wrap:anywhere}"
-    ".card{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:1rem 1.25rem;"
-    "margin-bottom:1rem}"
-    "h1{font-size:1.35rem;margin:.25rem 0 .75rem}"
-    "dt{color:#59636e;font-size:.9rem}dd{margin:0 0 .5rem}"
-    ".note{padding:.6rem .8rem;border-radius:6px;background:#ddf4ff;margin-bottom:1rem}"
-    ".warn{background:#fff8c5}.error{background:#ffebe9}"
-    "label.choice{display:block;padding:.7rem .8rem;border:1px solid #d0d7de;border-radius:6px;"
-    "margin-bottom:.5rem;font-size:1.05rem}"
-    "label.choice input{margin-right:.6rem;transform:scale(1.2)}"
-    "textarea{width:100%;box-sizing:border-box;min-height:5rem;font:inherit;padding:.5rem;"
-    "border:1px solid #d0d7de;border-radius:6px}"
-    "button{width:100%;padding:.8rem;font-size:1.05rem;border:0;border-radius:6px;"
-    "background:#1f883d;color:#fff;margin-top:.75rem}"
-)
+register("rsvp", TEXT)
 
 
 def t(key: str, locale: Locale, **values: Any) -> str:
@@ -70,10 +54,11 @@ def render_page(
     selected: str | None,
     message: str | None = None,
     message_kind: str = "note",
+    request: Request[Any, Any, Any] | None = None,
 ) -> str:
     """The page for one invitation: the event, the current answer, and the form."""
-    loc: Locale = row["locale"] if row["locale"] in LOCALES else "zh-CN"
-    e = html.escape
+    own: Locale = row["locale"] if row["locale"] in LOCALES else "zh-CN"
+    loc = reader_locale(request, own)
     details = [
         (t("when", loc), when(row["starts_at"], row["ends_at"], row["timezone"], loc)),
     ]
@@ -82,44 +67,20 @@ def render_page(
         details.append((t("repeats", loc), repeats))
     if row["location"]:
         details.append((t("where", loc), row["location"]))
-    notes = []
-    if message:
-        notes.append(f'<div class="note {message_kind}">{e(message)}</div>')
-    if row["status"] == "cancelled":
-        notes.append(f'<div class="note warn">{e(t("cancelled", loc))}</div>')
     state = "waitlisted" if row["waitlist_position"] else row["rsvp"]
-    if row["waitlist_position"]:
-        notes.append(
-            f'<div class="note warn">{e(t("waitlisted", loc, n=row["waitlist_position"]))}</div>'
-        )
     current = t(f"state.{row['rsvp']}", loc) if state != "waitlisted" else t("state.tentative", loc)
     choice = selected or (row["rsvp"] if row["rsvp"] != "needs-action" else None)
     if row["waitlist_position"]:
         choice = selected or "accepted"
-    options = "".join(
-        f'<label class="choice"><input type="radio" name="response" value="{answer}"'
-        f"{' checked' if answer == choice else ''} required>{e(t(f'choice.{answer}', loc))}"
-        "</label>"
-        for answer in ("accepted", "tentative", "declined")
-    )
-    form = ""
-    if row["status"] != "cancelled":
-        form = (
-            f'<form class="card" method="post" action="{e(action)}">{options}'
-            f'<label for="comment">{e(t("comment", loc))}</label>'
-            f'<textarea id="comment" name="comment" maxlength="2000">{e(row["comment"])}'
-            f'</textarea><button type="submit">{e(t("submit", loc))}</button></form>'
-        )
-    rows = "".join(f"<dt>{e(label)}</dt><dd>{e(value)}</dd>" for label, value in details)
-    lang = "zh-CN" if loc == "zh-CN" else "en"
-    return (
-        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        '<meta name="robots" content="noindex">'
-        f"<title>{e(t('title', loc))} · {e(row['title'])}</title><style>{_CSS}</style></head>"
-        f"<body><main>{''.join(notes)}"
-        f'<section class="card"><div>{e(t("invited_by", loc, org=row["org_name"]))}</div>'
-        f"<h1>{e(row['title'])}</h1><dl>{rows}</dl>"
-        f'<div id="current">{e(t("current", loc))}<strong>{e(current)}</strong></div></section>'
-        f"{form}</main></body></html>"
+    return render(
+        "rsvp.html",
+        request=request,
+        locale=loc,
+        row=row,
+        details=details,
+        current=current,
+        choice=choice,
+        action=action,
+        message=message,
+        message_kind=message_kind,
     )

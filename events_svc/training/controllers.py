@@ -26,17 +26,12 @@ from events_svc.settings import Settings
 from events_svc.training import service
 from events_svc.training.page import render_certificate
 from events_svc.training.schemas import CertificateOut, CheckInIn, CheckInOut, Completion
+from events_svc.web.shell import PAGE_HEADERS, reader_locale
 
 #: a public page anyone may open: no caching of a revocable statement, no search engines,
 #: nothing loaded from elsewhere
-_PAGE_HEADERS = {
-    "Cache-Control": "no-cache",
-    "Referrer-Policy": "no-referrer",
-    "X-Robots-Tag": "noindex",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-    "frame-ancestors 'none'; base-uri 'none'",
-}
+#: the shell's headers; a certificate page may be cached, but revalidated (revocations)
+_PAGE_HEADERS = {**PAGE_HEADERS, "Cache-Control": "no-cache", "X-Robots-Tag": "noindex"}
 
 
 class AttendanceController(rsvp_controllers.AttendanceController):
@@ -154,9 +149,9 @@ class CertificateController(Controller):
         cert = await service.certificate(code=code)
         if _wants_json(request):
             return Response(msgspec.convert(cert, CertificateOut), headers=_PAGE_HEADERS)
-        asked = request.query_params.get("lang") or cert["locale"]
+        asked = request.query_params.get("lang") or reader_locale(request, cert["locale"])
         locale: Locale = next((loc for loc in LOCALES if loc == asked), "zh-CN")
-        body = render_certificate(cert, locale=locale)
+        body = render_certificate(cert, locale=locale, request=request)
         return Response(body, media_type="text/html", headers=_PAGE_HEADERS)
 
     @post(

@@ -1,14 +1,17 @@
-"""The public certificate page: one self-contained HTML document (no external assets,
-readable on a phone) in the holder's language."""
+"""The public certificate page, in the shared page shell (`web/templates/certificate.html`),
+in the holder's language."""
 
 from __future__ import annotations
 
-import html
 from datetime import date, datetime
 from typing import Any
 
+from litestar import Request
+
 from events_svc.calendar.timeutil import zone
 from events_svc.mail.i18n import Locale, date_range
+from events_svc.web.i18n import register
+from events_svc.web.shell import render
 
 TEXT: dict[str, dict[Locale, str]] = {
     "title": {"zh-CN": "结业证书核验", "en": "Certificate verification"},
@@ -33,17 +36,7 @@ TEXT: dict[str, dict[Locale, str]] = {
     "code": {"zh-CN": "证书编号", "en": "Certificate code"},
 }
 
-_CSS = (
-    "body{font-family:-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;margin:0;"
-    "background:#f6f8fa;color:#1f2328;line-height:1.5}"
-    "main{max-width:34rem;margin:0 auto;padding:1rem}"
-    ".card{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:1rem 1.25rem;"
-    "margin-bottom:1rem}"
-    "h1{font-size:1.35rem;margin:.25rem 0 .75rem}"
-    "dt{color:#59636e;font-size:.9rem}dd{margin:0 0 .5rem;overflow-wrap:anywhere}"
-    ".note{padding:.6rem .8rem;border-radius:6px;margin-bottom:1rem;font-weight:600}"
-    ".ok{background:#dafbe1}.bad{background:#ffebe9}"
-)
+register("cert", TEXT)
 
 
 def t(key: str, locale: Locale, **values: Any) -> str:
@@ -56,9 +49,10 @@ def _day(value: datetime, tzid: str, locale: Locale) -> str:
     return date_range(local, local, locale)
 
 
-def render_certificate(cert: dict[str, Any], *, locale: Locale) -> str:
+def render_certificate(
+    cert: dict[str, Any], *, locale: Locale, request: Request[Any, Any, Any] | None = None
+) -> str:
     """The page stating what the certificate certifies, and whether it still holds."""
-    e = html.escape
     first = datetime.combine(date.fromisoformat(cert["first_session"]), datetime.min.time())
     last = datetime.combine(date.fromisoformat(cert["last_session"]), datetime.min.time())
     sep = "、" if locale == "zh-CN" else ", "
@@ -80,18 +74,14 @@ def render_certificate(cert: dict[str, Any], *, locale: Locale) -> str:
         (t("issued_at", locale), _day(cert["issued_at"], cert["timezone"], locale)),
         (t("code", locale), cert["code"]),
     ]
-    if cert["revoked_at"] is not None:
-        when = _day(cert["revoked_at"], cert["timezone"], locale)
-        note = f'<div class="note bad">{e(t("revoked", locale, when=when))}</div>'
-    else:
-        note = f'<div class="note ok">{e(t("valid", locale))}</div>'
-    rows = "".join(f"<dt>{e(label)}</dt><dd>{e(value)}</dd>" for label, value in details)
-    return (
-        f'<!doctype html><html lang="{locale}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        '<meta name="robots" content="noindex">'
-        f"<title>{e(t('title', locale))} · {e(cert['course'])}</title><style>{_CSS}</style>"
-        f"</head><body><main>{note}"
-        f'<section class="card"><h1>{e(t("heading", locale))}</h1><dl>{rows}</dl></section>'
-        "</main></body></html>"
+    revoked_when = (
+        _day(cert["revoked_at"], cert["timezone"], locale) if cert["revoked_at"] is not None else ""
+    )
+    return render(
+        "certificate.html",
+        request=request,
+        locale=locale,
+        cert=cert,
+        details=details,
+        revoked_when=revoked_when,
     )

@@ -114,6 +114,14 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("DELETE", "/orgs/me/memberships/{federation_slug:str}"): OWNER_ONLY.but(
         owner=HIDDEN, cohost=OK, former=OK
     ),
+    # organizers (an API key acts as an admin)
+    ("GET", "/orgs/me/organizers"): OWN_ORG,
+    ("POST", "/orgs/me/organizers"): OWN_ORG,
+    ("PATCH", "/orgs/me/organizers/{email:str}"): OWNER_ONLY,
+    ("DELETE", "/orgs/me/organizers/{email:str}"): OWNER_ONLY,
+    # the page shell: its stylesheet and script, the language switch
+    ("GET", "/assets/{name:str}"): PUBLIC,
+    ("GET", "/language/{locale:str}"): PUBLIC,
     # contacts
     ("GET", "/orgs/me/contacts"): OWN_ORG,
     ("POST", "/orgs/me/contacts"): OWN_ORG,
@@ -247,6 +255,17 @@ CALLS: dict[tuple[str, str], Callable[[dict[str, str]], Call]] = {
     ("DELETE", "/orgs/me/memberships/{federation_slug:str}"): lambda p: Call(
         f"/orgs/me/memberships/{p['host']}"
     ),
+    ("POST", "/orgs/me/organizers"): lambda p: Call(
+        "/orgs/me/organizers", json={"email": f"editor{p['n']}@new.example.org", "role": "editor"}
+    ),
+    ("PATCH", "/orgs/me/organizers/{email:str}"): lambda p: Call(
+        f"/orgs/me/organizers/{p['organizer']}", json={"locale": "en"}
+    ),
+    ("DELETE", "/orgs/me/organizers/{email:str}"): lambda p: Call(
+        f"/orgs/me/organizers/{p['organizer']}"
+    ),
+    ("GET", "/assets/{name:str}"): lambda p: Call("/assets/site.css"),
+    ("GET", "/language/{locale:str}"): lambda p: Call("/language/en?next=/console"),
     ("POST", "/orgs/me/contacts"): lambda p: Call(
         "/orgs/me/contacts", json={"email": "wang.wu@new.example.org", "name": "王五"}
     ),

@@ -197,6 +197,8 @@ async def build_world(client: Any, settings: Any, *, ended: bool) -> World:
             "n": str(n),
             "invitee": invitee,
             "contact": contact,
+            # the host's first admin (its contact address)
+            "organizer": f"office@{slugs['host']}.example.org",
             "course": course["id"],
             "visit": visit["id"],
             "occurrence": _iso(first + timedelta(weeks=1)),
