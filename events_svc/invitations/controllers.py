@@ -13,13 +13,16 @@ from events_svc import paging
 from events_svc.contacts import service as contacts
 from events_svc.deps import BEARER, CALLER, QUEUE, Cursor, Limit
 from events_svc.events.service import event_uuid
+from events_svc.invitations import resend as resends
 from events_svc.invitations import service
 from events_svc.invitations.schemas import (
     InvitationOut,
     InvitationPage,
     InvitationsCreate,
     InvitationsCreated,
+    Resent,
 )
+from events_svc.jobs import enqueue_notifications
 from events_svc.openapi import problems
 from events_svc.orgs.service import Caller
 from events_svc.settings import Settings
@@ -94,6 +97,26 @@ class InvitationController(Controller):
             limit=paging.page_limit(limit),
         )
         return InvitationPage(items=msgspec.convert(items, list[InvitationOut]), next=next_cursor)
+
+    @post(
+        "/{email:str}/resend",
+        status_code=HTTP_202_ACCEPTED,
+        responses=problems(401, 404, 409),
+        summary="Send a person's failed messages of this event again",
+        description="409 when none of their messages failed.",
+    )
+    async def resend(
+        self,
+        caller: NamedDependency[Caller],
+        queue: NamedDependency[ArqRedis],
+        event_id: FromPath[str],
+        email: FromPath[str],
+    ) -> Resent:
+        rows = await resends.resend(
+            org_id=caller.org_id, event_id=event_uuid(event_id), email=email
+        )
+        await enqueue_notifications(queue, rows)
+        return Resent(queued=len(rows))
 
     @delete(
         "/{email:str}",

@@ -66,3 +66,7 @@ class InvitationOut(msgspec.Struct):
 class InvitationPage(msgspec.Struct):
     items: list[InvitationOut]
     next: str | None
+
+
+class Resent(msgspec.Struct):
+    queued: int  #: messages queued again

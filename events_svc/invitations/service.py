@@ -268,6 +268,9 @@ async def list_invitations(
         " FROM invitation i JOIN person p ON p.id = i.person"
         " LEFT JOIN LATERAL (SELECT kind, status, attempts, last_error, sent_at"
         "   FROM notification WHERE event = i.event AND person = i.person"
+        # a reminder planned for later is no delivery yet (it shares the invitation's
+        # created_at, and would hide the invitation's state)
+        "   AND NOT (kind = 'reminder' AND status = 'queued')"
         "   ORDER BY created_at DESC LIMIT 1) n ON true"
         " WHERE i.event = {} AND i.removed_at IS NULL AND p.email_key > {}"
         " ORDER BY p.email_key LIMIT {}",

@@ -219,29 +219,34 @@ class AttendanceController(Controller):
         self, caller: NamedDependency[Caller], event_id: FromPath[str]
     ) -> Response[bytes]:
         data = await service.attendance(org_id=caller.org_id, event_id=event_uuid(event_id))
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
+        return attendance_csv(data)
+
+
+def attendance_csv(data: dict[str, Any]) -> Response[bytes]:
+    """The attendance list as a CSV download (the API's and the console's)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(
+        ["email", "name", "role", "answer", "waitlisted", "comment", "answered_at", "via"]
+    )
+    for p in data["people"]:
         writer.writerow(
-            ["email", "name", "role", "answer", "waitlisted", "comment", "answered_at", "via"]
+            [
+                _cell(p["email"]),
+                _cell(p["name"]),
+                p["role"],
+                p["rsvp"],
+                "yes" if p["waitlisted"] else "",
+                _cell(p["comment"]),
+                p["responded_at"].isoformat() if p["responded_at"] else "",
+                p["source"],
+            ]
         )
-        for p in data["people"]:
-            writer.writerow(
-                [
-                    _cell(p["email"]),
-                    _cell(p["name"]),
-                    p["role"],
-                    p["rsvp"],
-                    "yes" if p["waitlisted"] else "",
-                    _cell(p["comment"]),
-                    p["responded_at"].isoformat() if p["responded_at"] else "",
-                    p["source"],
-                ]
-            )
-        return Response(
-            ("\ufeff" + out.getvalue()).encode("utf-8"),
-            media_type="text/csv",
-            headers={"Content-Disposition": 'attachment; filename="attendance.csv"'},
-        )
+    return Response(
+        ("\ufeff" + out.getvalue()).encode("utf-8"),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="attendance.csv"'},
+    )
 
 
 def _cell(value: str) -> str:

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from events_svc.web.admin_pages import AdminPages
+from events_svc.web.event_pages import EventPages
+from events_svc.web.invitation_pages import InvitationPages
 from events_svc.web.public import asset, switch_language
+from events_svc.web.signin_pages import SignInController
 
-ROUTES: list[object] = [asset, switch_language]
+ROUTES: list[object] = [
+    asset,
+    switch_language,
+    SignInController,
+    EventPages,
+    InvitationPages,
+    AdminPages,
+]

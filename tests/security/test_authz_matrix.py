@@ -41,7 +41,13 @@ CALLERS = (
     "cohost",  # a party of the agreement the owner's events are co-hosted under
     "former",  # the same co-host after the agreement ended
     "owner",  # the host: the organization whose things the path names
+    # console sessions (a cookie, no Authorization): the host's admin and editor, and the
+    # admin of the unrelated organization
+    "session_admin",
+    "session_editor",
+    "session_other",
 )
+SESSIONS = ("session_admin", "session_editor", "session_other")
 
 #: routes that exist only under `events-svc dev` (DEV_MAIL_DIR set); not part of the service
 DEV_ONLY_PREFIX = "/dev/"
@@ -60,6 +66,10 @@ class Expect:
     cohost: str = OK
     former: str = HIDDEN
     owner: str = OK
+    #: a console session does not authenticate the JSON API
+    session_admin: str = UNAUTH
+    session_editor: str = UNAUTH
+    session_other: str = UNAUTH
 
     def but(self, **changes: str) -> Expect:
         return dataclasses.replace(self, **changes)
@@ -81,6 +91,23 @@ ADMIN_ONLY = Expect(admin=OK, other=UNAUTH, cohost=UNAUTH, former=UNAUTH, owner=
 INBOUND_ONLY = Expect(inbound=OK, other=UNAUTH, cohost=UNAUTH, former=UNAUTH, owner=UNAUTH)
 
 E = "/events/{event_id:str}"
+C = "/console/events/{event_id:str}"
+#: console pages of one's own organization: any signed-in organizer; an API key is no session
+CONSOLE = Expect(
+    other=UNAUTH,
+    cohost=UNAUTH,
+    former=UNAUTH,
+    owner=UNAUTH,
+    session_admin=OK,
+    session_editor=OK,
+    session_other=OK,
+)
+#: console pages of the host's event: its organizers; another organization's are 404
+CONSOLE_EVENT = CONSOLE.but(session_other=HIDDEN)
+#: admin pages: an editor gets 403
+CONSOLE_ADMIN = CONSOLE.but(session_editor=FORBIDDEN)
+#: admin actions naming the host's organizer or key: 404 to another organization's admin
+CONSOLE_ADMIN_THING = CONSOLE_ADMIN.but(session_other=HIDDEN)
 
 #: THE table: every (method, path template) of the app, and who gets what
 EXPECT: dict[tuple[str, str], Expect] = {
@@ -142,6 +169,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", E + "/invitations"): COHOSTED,
     ("POST", E + "/invitations"): COHOSTED,
     ("DELETE", E + "/invitations/{email:str}"): COHOSTED,
+    ("POST", E + "/invitations/{email:str}/resend"): COHOSTED,
     ("GET", E + "/attendance"): COHOSTED,
     ("GET", E + "/attendance.csv"): COHOSTED,
     ("GET", "/rsvp/{token:str}"): CAPABILITY,
@@ -185,6 +213,37 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/webhooks/{webhook_id:str}/deliveries"): OWNER_ONLY,
     # inbound e-mail
     ("POST", "/inbound/email"): INBOUND_ONLY,
+    # the console: signing in needs nobody (a forged link is a 410 page for everyone)
+    ("GET", "/console/sign-in"): PUBLIC,
+    ("POST", "/console/sign-in"): PUBLIC,
+    ("GET", "/console/sign-in/{token:str}"): PUBLIC,
+    ("POST", "/console/sign-in/{token:str}"): PUBLIC,
+    ("POST", "/console/sign-out"): CONSOLE,
+    ("POST", "/console/sign-out-everywhere"): CONSOLE,
+    ("GET", "/console"): CONSOLE,
+    ("GET", "/console/events"): CONSOLE,
+    ("POST", "/console/events"): CONSOLE,
+    ("GET", "/console/events/new"): CONSOLE,
+    ("GET", C): CONSOLE_EVENT,
+    ("GET", C + "/edit"): CONSOLE_EVENT,
+    ("POST", C + "/edit"): CONSOLE_EVENT,
+    ("POST", C + "/cancel"): CONSOLE_EVENT,
+    ("GET", C + "/progress.json"): CONSOLE_EVENT,
+    ("GET", C + "/invitations"): CONSOLE_EVENT,
+    ("POST", C + "/invitations"): CONSOLE_EVENT,
+    ("POST", C + "/invitations/preview"): CONSOLE_EVENT,
+    ("POST", C + "/invitations/{email:str}/resend"): CONSOLE_EVENT,
+    ("GET", C + "/answers"): CONSOLE_EVENT,
+    ("GET", C + "/answers.csv"): CONSOLE_EVENT,
+    ("GET", C + "/check-in"): CONSOLE_EVENT,
+    ("POST", C + "/check-in"): CONSOLE_EVENT,
+    ("GET", "/console/organizers"): CONSOLE_ADMIN,
+    ("POST", "/console/organizers"): CONSOLE_ADMIN,
+    ("POST", "/console/organizers/{email:str}"): CONSOLE_ADMIN_THING,
+    ("POST", "/console/organizers/{email:str}/remove"): CONSOLE_ADMIN_THING,
+    ("GET", "/console/api-keys"): CONSOLE_ADMIN,
+    ("POST", "/console/api-keys"): CONSOLE_ADMIN,
+    ("POST", "/console/api-keys/{prefix:str}/revoke"): CONSOLE_ADMIN_THING,
 }
 
 
@@ -225,6 +284,8 @@ class Call:
     content: bytes | None = None
     content_type: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    #: a console form (the session's CSRF token is added for session callers)
+    form: dict[str, str] | None = None
 
 
 MESSAGE = (
@@ -297,6 +358,9 @@ CALLS: dict[tuple[str, str], Callable[[dict[str, str]], Call]] = {
     ("DELETE", E + "/invitations/{email:str}"): lambda p: Call(
         f"/events/{p['course']}/invitations/{p['invitee']}"
     ),
+    ("POST", E + "/invitations/{email:str}/resend"): lambda p: Call(
+        f"/events/{p['course']}/invitations/{p['invitee']}/resend"
+    ),
     ("GET", E + "/attendance"): lambda p: Call(f"/events/{p['course']}/attendance"),
     ("GET", E + "/attendance.csv"): lambda p: Call(f"/events/{p['course']}/attendance.csv"),
     ("POST", E + "/attendance"): lambda p: Call(
@@ -364,6 +428,64 @@ CALLS: dict[tuple[str, str], Callable[[dict[str, str]], Call]] = {
     ("POST", "/inbound/email"): lambda p: Call(
         "/inbound/email", content=MESSAGE, content_type="message/rfc822"
     ),
+    # the sign-in form is posted by a browser with its id cookie and the matching token
+    ("POST", "/console/sign-in"): lambda p: Call(
+        "/console/sign-in",
+        form={"email": f"office@{p['host']}.example.org", "_csrf": p["browser_csrf"]},
+        headers={"Cookie": f"console_browser={p['browser']}"},
+    ),
+    ("GET", "/console/sign-in/{token:str}"): lambda p: Call("/console/sign-in/forged.x"),
+    ("POST", "/console/sign-in/{token:str}"): lambda p: Call(
+        "/console/sign-in/forged.x",
+        form={"_csrf": p["browser_csrf"]},
+        headers={"Cookie": f"console_browser={p['browser']}"},
+    ),
+    ("POST", "/console/sign-out"): lambda p: Call("/console/sign-out", form={}),
+    ("POST", "/console/sign-out-everywhere"): lambda p: Call(
+        "/console/sign-out-everywhere", form={}
+    ),
+    ("POST", "/console/events"): lambda p: Call("/console/events", form={"title": ""}),
+    ("GET", C): lambda p: Call(f"/console/events/{p['course']}"),
+    ("GET", C + "/edit"): lambda p: Call(f"/console/events/{p['course']}/edit"),
+    ("POST", C + "/edit"): lambda p: Call(
+        f"/console/events/{p['course']}/edit", form={"title": ""}
+    ),
+    ("POST", C + "/cancel"): lambda p: Call(f"/console/events/{p['course']}/cancel", form={}),
+    ("GET", C + "/progress.json"): lambda p: Call(
+        f"/console/events/{p['course']}/progress.json?rows=1"
+    ),
+    ("GET", C + "/invitations"): lambda p: Call(f"/console/events/{p['course']}/invitations"),
+    ("POST", C + "/invitations"): lambda p: Call(
+        f"/console/events/{p['course']}/invitations",
+        form={"pasted": "李四 <li.si@invitee.example.org>"},
+    ),
+    ("POST", C + "/invitations/preview"): lambda p: Call(
+        f"/console/events/{p['course']}/invitations/preview",
+        form={"pasted": "李四 <li.si@invitee.example.org>"},
+    ),
+    ("POST", C + "/invitations/{email:str}/resend"): lambda p: Call(
+        f"/console/events/{p['course']}/invitations/{p['invitee']}/resend", form={}
+    ),
+    ("GET", C + "/answers"): lambda p: Call(f"/console/events/{p['course']}/answers"),
+    ("GET", C + "/answers.csv"): lambda p: Call(f"/console/events/{p['course']}/answers.csv"),
+    ("GET", C + "/check-in"): lambda p: Call(f"/console/events/{p['course']}/check-in"),
+    ("POST", C + "/check-in"): lambda p: Call(
+        f"/console/events/{p['course']}/check-in",
+        form={"email": p["invitee"], "session": p["occurrence"]},
+    ),
+    ("POST", "/console/organizers"): lambda p: Call(
+        "/console/organizers", form={"email": "", "role": "editor"}
+    ),
+    ("POST", "/console/organizers/{email:str}"): lambda p: Call(
+        f"/console/organizers/{p['editor']}", form={"role": "editor"}
+    ),
+    ("POST", "/console/organizers/{email:str}/remove"): lambda p: Call(
+        f"/console/organizers/{p['editor']}/remove", form={}
+    ),
+    ("POST", "/console/api-keys"): lambda p: Call("/console/api-keys", form={"label": "ci"}),
+    ("POST", "/console/api-keys/{prefix:str}/revoke"): lambda p: Call(
+        f"/console/api-keys/{p['prefix']}/revoke", form={}
+    ),
 }
 
 
@@ -375,9 +497,11 @@ def _call(method: str, path: str, params: dict[str, str]) -> Call:
     return Call(path)
 
 
-def outcome(status: int) -> str:
+def outcome(status: int, location: str = "") -> str:
     if status in (401, 403, 404):
         return str(status)
+    if status == 303 and location.startswith("/console/sign-in?next="):
+        return UNAUTH  # a console page without a session sends the browser to sign in
     return OK
 
 
@@ -439,15 +563,24 @@ async def test_authorization_matrix(
     world = await _world_for(client, settings, method=method, caller=caller, expect=expect)
     call = _call(method, path, world.params)
     headers = dict(call.headers)
-    if caller != "anonymous":
+    form = dict(call.form) if call.form is not None else None
+    if caller in SESSIONS:
+        session = world.sessions[caller]
+        cookie = f"console_session={session['cookie']}"
+        headers["Cookie"] = f"{headers['Cookie']}; {cookie}" if "Cookie" in headers else cookie
+        if form is not None and "_csrf" not in form:
+            form["_csrf"] = session["csrf"]
+    elif caller != "anonymous":
         headers.update(auth(world.keys[caller]))
     if call.content_type:
         headers["Content-Type"] = call.content_type
+    # the client keeps no cookies between cells: each cell says who it is
+    client.cookies.clear()
     resp = await client.request(
-        method, call.path, json=call.json, content=call.content, headers=headers
+        method, call.path, json=call.json, content=call.content, data=form, headers=headers
     )
     assert resp.status_code < 500, (resp.status_code, resp.text)
     wanted = getattr(expect, caller)
-    assert outcome(resp.status_code) == wanted, (
+    assert outcome(resp.status_code, resp.headers.get("location", "")) == wanted, (
         f"{caller} {method} {call.path}: expected {wanted}, got {resp.status_code} {resp.text}"
     )

@@ -25,6 +25,8 @@ def _iso(value: datetime) -> str:
 class World:
     keys: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
+    #: console sessions by caller: {"cookie": ..., "csrf": ...}
+    sessions: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 async def _ok(resp: Any, status: int = 200) -> Any:
@@ -181,7 +183,24 @@ async def build_world(client: Any, settings: Any, *, ended: bool) -> World:
     if ended:
         await _ok(await client.post(f"/partnerships/{deal['id']}/end", headers=owner))
 
+    # console sessions: the host's admin (its contact address) and an editor, and the
+    # unrelated organization's admin
+    from events_svc.organizers import service as organizers
+
+    editor = f"editor.{n}@{slugs['host']}.example.org"
+    await organizers.add_organizer(org_id=host_id, email=editor, name="编辑", role="editor")
+    other_id = uuid.UUID(made["other"][0]["id"])
+    sessions = {
+        "session_admin": await _session(settings, host_id, f"office@{slugs['host']}.example.org"),
+        "session_editor": await _session(settings, host_id, editor),
+        "session_other": await _session(settings, other_id, f"office@{slugs['other']}.example.org"),
+    }
+    from events_svc.web.auth import browser_token
+
+    browser = f"matrix-browser-{n}"
+
     return World(
+        sessions=sessions,
         keys={
             "bad_key": "evs_0123456789ab_" + "x" * 43,
             "revoked": revoked_key,
@@ -212,5 +231,39 @@ async def build_world(client: Any, settings: Any, *, ended: bool) -> World:
                 settings.secret_key, person_row["id"], person["feed_token"]
             ),
             "reply_id": str(reply_id),
+            "editor": editor,
+            "browser": browser,
+            "browser_csrf": browser_token(settings.secret_key, browser),
         },
     )
+
+
+async def _session(settings: Any, org_id: uuid.UUID, email: str) -> dict[str, str]:
+    """A console session of the organizer with this address (as a sign-in would start)."""
+    from redis.asyncio import Redis
+
+    from events_svc.organizers import service as organizers
+    from events_svc.organizers import sessions
+
+    (organizer,) = [
+        o for o in await organizers.organizers_for_address(email=email) if o.org_id == org_id
+    ]
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        cookie = await sessions.start(
+            redis,
+            organizer_id=organizer.id,
+            org_id=org_id,
+            idle=settings.console_session_idle,
+            absolute=settings.console_session_absolute,
+        )
+        loaded = await sessions.load(
+            redis,
+            cookie,
+            idle=settings.console_session_idle,
+            absolute=settings.console_session_absolute,
+        )
+    finally:
+        await redis.aclose()
+    assert loaded is not None
+    return {"cookie": cookie, "csrf": loaded.csrf}

@@ -1,0 +1,155 @@
+"""The console's admin pages: organizers and API keys (admins only; editors get 403)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq.connections import ArqRedis
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Template
+
+from events_svc.deps import QUEUE
+from events_svc.errors import Conflict, InvalidInput
+from events_svc.organizers import service as organizers
+from events_svc.organizers import sessions
+from events_svc.orgs import service as orgs
+from events_svc.web.auth import admin_only, console_session, csrf_checked, user_of_request
+from events_svc.web.common import EXCEPTION_HANDLERS, locale_of, page, see_other
+from events_svc.web.forms import FormErrors, errors_of, text_of
+
+ORGANIZER_FIELDS = {"email", "name", "locale", "role"}
+
+
+class AdminPages(Controller):
+    path = "/console"
+    include_in_schema = False
+    guards = [console_session, admin_only, csrf_checked]
+    exception_handlers = EXCEPTION_HANDLERS
+    dependencies = QUEUE
+
+    async def _organizers(
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        errors: Any = None,
+        values: dict[str, str] | None = None,
+        status: int = 200,
+    ) -> Template:
+        user = user_of_request(request)
+        rows = await organizers.list_organizers(org_id=user.organizer.org_id)
+        return page(
+            request,
+            "console/organizers.html",
+            status=status,
+            rows=rows,
+            errors=errors,
+            values=values or {"email": "", "name": "", "locale": "zh-CN", "role": "editor"},
+        )
+
+    @get("/organizers", summary="The organization's organizers")
+    async def list_organizers(self, request: Request[Any, Any, Any]) -> Template:
+        return await self._organizers(request)
+
+    @post("/organizers", status_code=200, summary="Add an organizer")
+    async def add_organizer(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        user = user_of_request(request)
+        form = await request.form()
+        values = {k: text_of(form, k) for k in ORGANIZER_FIELDS}
+        try:
+            await organizers.add_organizer(
+                org_id=user.organizer.org_id,
+                email=values["email"],
+                name=values["name"],
+                locale=values["locale"],
+                role=values["role"],
+            )
+        except (InvalidInput, Conflict) as exc:
+            errors = errors_of(exc, locale_of(request), known=ORGANIZER_FIELDS)
+            return await self._organizers(request, errors=errors, values=values, status=422)
+        return see_other("/console/organizers")
+
+    @post("/organizers/{email:str}", status_code=200, summary="Change an organizer's role")
+    async def change_organizer(
+        self, request: Request[Any, Any, Any], email: FromPath[str]
+    ) -> Response[Any]:
+        user = user_of_request(request)
+        form = await request.form()
+        try:
+            await organizers.change_organizer(
+                org_id=user.organizer.org_id,
+                email=email,
+                role=text_of(form, "role") or None,
+                locale=text_of(form, "locale") or None,
+            )
+        except (InvalidInput, Conflict) as exc:
+            errors = errors_of(exc, locale_of(request), known=set())
+            return await self._organizers(request, errors=errors, status=409)
+        return see_other("/console/organizers")
+
+    @post("/organizers/{email:str}/remove", status_code=200, summary="Remove an organizer")
+    async def remove_organizer(
+        self,
+        request: Request[Any, Any, Any],
+        email: FromPath[str],
+        queue: NamedDependency[ArqRedis],
+    ) -> Response[Any]:
+        user = user_of_request(request)
+        try:
+            row = await organizers.remove_organizer(org_id=user.organizer.org_id, email=email)
+        except Conflict as exc:
+            errors = errors_of(exc, locale_of(request), known=set())
+            return await self._organizers(request, errors=errors, status=409)
+        await sessions.end_all(queue, organizer_id=row.id)
+        return see_other("/console/organizers")
+
+    async def _keys(
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        created: str | None = None,
+        errors: Any = None,
+        status: int = 200,
+    ) -> Template:
+        user = user_of_request(request)
+        rows = await orgs.list_api_keys(org_id=user.organizer.org_id)
+        return page(
+            request,
+            "console/api_keys.html",
+            status=status,
+            rows=rows,
+            created=created,
+            errors=errors,
+        )
+
+    @get("/api-keys", summary="The organization's API keys (prefixes only)")
+    async def list_keys(self, request: Request[Any, Any, Any]) -> Template:
+        return await self._keys(request)
+
+    @post("/api-keys", status_code=200, summary="Create an API key; shown once, on this page")
+    async def create_key(self, request: Request[Any, Any, Any]) -> Template:
+        user = user_of_request(request)
+        form = await request.form()
+        label = " ".join(text_of(form, "label").split())[:100]
+        _row, key = await orgs.create_api_key(org_id=user.organizer.org_id, label=label)
+        return await self._keys(request, created=key)
+
+    @post("/api-keys/{prefix:str}/revoke", status_code=200, summary="Revoke an API key")
+    async def revoke_key(
+        self, request: Request[Any, Any, Any], prefix: FromPath[str]
+    ) -> Response[Any]:
+        user = user_of_request(request)
+        form = await request.form()
+        try:
+            await orgs.revoke_api_key(
+                org_id=user.organizer.org_id,
+                prefix=prefix,
+                confirm_last=text_of(form, "confirm_last") == "1",
+            )
+        except Conflict as exc:
+            errors = FormErrors(
+                general=[errors_of(exc, locale_of(request), known=set()).general[0]]
+            )
+            return await self._keys(request, errors=errors, status=409)
+        return see_other("/console/api-keys")

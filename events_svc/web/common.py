@@ -1,0 +1,128 @@
+"""What every console page shares: rendering in the shell with the signed-in organizer's
+language, the navigation, and the pages for refusals (sign in, 403, 404, 429)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request, Response
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER
+
+from events_svc.errors import NotFound, ServiceError, TooManyRequests, problem_response
+from events_svc.web import console_text  # noqa: F401 - registers the console's texts
+from events_svc.web.auth import AdminOnly, ConsoleUser, CsrfRefused, SignInRequired
+from events_svc.web.i18n import Locale
+from events_svc.web.shell import PAGE_HEADERS, base_context, reader_locale
+
+#: (key of the text, path, admins only)
+NAV = [
+    ("nav.home", "/console", False),
+    ("nav.events", "/console/events", False),
+    ("nav.organizers", "/console/organizers", True),
+    ("nav.api_keys", "/console/api-keys", True),
+]
+
+
+def user_of(request: Request[Any, Any, Any]) -> ConsoleUser | None:
+    return getattr(request.state, "user", None)
+
+
+def locale_of(request: Request[Any, Any, Any]) -> Locale:
+    user = user_of(request)
+    return reader_locale(request, user.organizer.locale if user else None)
+
+
+def context(request: Request[Any, Any, Any], **values: Any) -> dict[str, Any]:
+    locale = locale_of(request)
+    user = user_of(request)
+    path = request.url.path
+    nav = [
+        {
+            "key": key,
+            "href": href,
+            "current": path == href or (href != "/console" and path.startswith(href + "/")),
+        }
+        for key, href, admin in NAV
+        if user is not None and (user.is_admin or not admin)
+    ]
+    return {
+        **base_context(request, locale),
+        "user": user,
+        "csrf": user.session.csrf if user else values.pop("csrf", ""),
+        "nav": nav,
+        "errors": values.pop("errors", None),
+        **values,
+    }
+
+
+def page(
+    request: Request[Any, Any, Any], template: str, *, status: int = 200, **values: Any
+) -> Template:
+    return Template(
+        template_name=template,
+        context=context(request, **values),
+        headers=PAGE_HEADERS,
+        status_code=status,
+        media_type="text/html",
+    )
+
+
+def see_other(path: str, **kw: Any) -> Redirect:
+    return Redirect(path, status_code=HTTP_303_SEE_OTHER, headers=PAGE_HEADERS, **kw)
+
+
+def _wants_page(request: Request[Any, Any, Any]) -> bool:
+    return not request.url.path.endswith(".json")
+
+
+def sign_in_required(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if not _wants_page(request):
+        return problem_response(
+            request, status=401, slug="unauthorized", title="Unauthorized", detail=str(exc)
+        )
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return see_other("/console/sign-in?next=" + quote(here, safe=""))
+
+
+def refused(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    status, key = 403, "refused.forbidden"
+    if isinstance(exc, CsrfRefused):
+        key = "refused.csrf"
+    elif isinstance(exc, NotFound):
+        status, key = 404, "refused.not_found"
+    elif isinstance(exc, TooManyRequests):
+        status, key = 429, "refused.too_many"
+    if not _wants_page(request):
+        return problem_response(
+            request, status=status, slug="refused", title="Refused", detail=str(exc)
+        )
+    return page(request, "console/refused.html", status=status, message_key=key)
+
+
+def service_error_page(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
+    """A service refusal no form handled (a 409 on a cancelled event ...): the message."""
+    if not _wants_page(request) or exc.status not in (404, 409, 410, 422, 429):
+        from events_svc.errors import service_error_handler
+
+        return service_error_handler(request, exc)
+    if exc.status == 404 or exc.status == 429:
+        return refused(request, exc)
+    from events_svc.web.forms import say
+
+    return page(
+        request,
+        "console/refused.html",
+        status=exc.status,
+        message_key="refused.conflict",
+        detail=say(exc.detail, locale_of(request)),
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    SignInRequired: sign_in_required,
+    AdminOnly: refused,
+    CsrfRefused: refused,
+    ServiceError: service_error_page,
+}

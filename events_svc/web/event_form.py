@@ -1,0 +1,152 @@
+"""The event form: its fields as the page shows them, and the same values as the API's
+EventCreate / EventPatch (the service checks them; nothing is checked twice)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
+
+from events_svc.errors import InvalidInput
+from events_svc.web.forms import text_of
+
+DEFAULT_ZONE = "Asia/Shanghai"
+#: the zones offered in the searchable list (the service accepts any IANA name)
+ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
+KINDS = ("forum", "training", "meeting", "ceremony", "exchange_visit")
+DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+#: reminder choices: ISO 8601 durations before each start
+REMINDERS = ("P1D", "PT2H", "PT30M")
+#: the form's fields (for errors shown next to them)
+FIELDS = {
+    "title",
+    "kind",
+    "starts_at",
+    "ends_at",
+    "timezone",
+    "location",
+    "online_url",
+    "description",
+    "visibility",
+    "capacity",
+    "recurrence",
+    "reminders",
+}
+#: a service's field -> the form field its error is shown at
+RENAME = {"rrule": "recurrence", "count": "recurrence", "until": "recurrence"}
+
+
+@dataclass
+class EventForm:
+    """What the form shows (as text), filled from a post or from an event."""
+
+    title: str = ""
+    kind: str = "forum"
+    starts_at: str = ""  #: datetime-local: 2027-06-10T14:00
+    ends_at: str = ""
+    timezone: str = DEFAULT_ZONE
+    location: str = ""
+    online_url: str = ""
+    description: str = ""
+    visibility: str = "public"
+    capacity: str = ""
+    repeat: str = "none"  #: none / weekly / rrule
+    days: list[str] = field(default_factory=list)
+    ends: str = "count"  #: count / until
+    count: str = ""
+    until: str = ""  #: a date
+    rrule: str = ""
+    reminders: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_post(cls, form: Any) -> EventForm:
+        return cls(
+            title=text_of(form, "title"),
+            kind=text_of(form, "kind", "forum"),
+            starts_at=text_of(form, "starts_at"),
+            ends_at=text_of(form, "ends_at"),
+            timezone=text_of(form, "timezone").strip() or DEFAULT_ZONE,
+            location=text_of(form, "location"),
+            online_url=text_of(form, "online_url"),
+            description=text_of(form, "description"),
+            visibility=text_of(form, "visibility", "public"),
+            capacity=text_of(form, "capacity").strip(),
+            repeat=text_of(form, "repeat", "none"),
+            days=[d for d in form.getall("days", []) if d in DAYS],
+            ends=text_of(form, "ends", "count"),
+            count=text_of(form, "count").strip(),
+            until=text_of(form, "until").strip(),
+            rrule=text_of(form, "rrule").strip(),
+            reminders=[r for r in form.getall("reminders", []) if r in REMINDERS],
+        )
+
+    @classmethod
+    def from_event(cls, row: dict[str, Any]) -> EventForm:
+        rule = row["recurrence"] or ""
+        return cls(
+            title=row["title"],
+            kind=row["kind"],
+            starts_at=row["starts_at"][:16],
+            ends_at=row["ends_at"][:16],
+            timezone=row["timezone"],
+            location=row["location"],
+            online_url=row["online_url"],
+            description=row["description"],
+            visibility=row["visibility"],
+            capacity="" if row["capacity"] is None else str(row["capacity"]),
+            repeat="rrule" if rule else "none",
+            rrule=rule,
+            reminders=[r["before"] for r in row["reminders"] or [] if r.get("before")],
+        )
+
+    def recurrence(self) -> str | None:
+        """The RRULE the choices make (the service checks it)."""
+        if self.repeat == "rrule":
+            return self.rrule or None
+        if self.repeat != "weekly":
+            return None
+        if not self.days:
+            raise InvalidInput.field("recurrence", "choose at least one weekday")
+        rule = "FREQ=WEEKLY;BYDAY=" + ",".join(d for d in DAYS if d in self.days)
+        if self.ends == "until" and self.until:
+            try:
+                day = date.fromisoformat(self.until)
+            except ValueError:
+                raise InvalidInput.field("recurrence", "the last day is not a date") from None
+            try:
+                tz = ZoneInfo(self.timezone)
+            except (ValueError, KeyError):
+                tz = ZoneInfo(DEFAULT_ZONE)  # the service names the zone's own error
+            end = datetime.combine(day, time(23, 59, 59), tzinfo=tz).astimezone(ZoneInfo("UTC"))
+            return rule + ";UNTIL=" + end.strftime("%Y%m%dT%H%M%SZ")
+        if self.count:
+            if not self.count.isdigit():
+                raise InvalidInput.field("recurrence", "the number of times must be a number")
+            return rule + f";COUNT={int(self.count)}"
+        raise InvalidInput.field("recurrence", "say how many times, or until which day")
+
+    def values(self) -> dict[str, Any]:
+        """The API's field values (EventCreate), as text and numbers; msgspec converts."""
+        capacity: Any = None
+        if self.capacity:
+            capacity = int(self.capacity) if self.capacity.isdigit() else self.capacity
+        return {
+            "kind": self.kind,
+            "title": self.title.strip(),
+            "starts_at": _seconds(self.starts_at),
+            "ends_at": _seconds(self.ends_at),
+            "timezone": self.timezone,
+            "description": self.description,
+            "location": self.location.strip(),
+            "online_url": self.online_url.strip(),
+            "recurrence": self.recurrence(),
+            "visibility": self.visibility,
+            "capacity": capacity,
+            "reminders": [{"before": r} for r in self.reminders] or None,
+        }
+
+
+def _seconds(value: str) -> str:
+    """A datetime-local value (minutes only) as the API's local date-time."""
+    return value + ":00" if len(value) == 16 else value

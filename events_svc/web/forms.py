@@ -1,0 +1,112 @@
+"""Forms of the console: reading fields, pasted address lists, and showing a service's
+InvalidInput next to the field it names, in the reader's language."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from typing import Any
+
+import msgspec
+
+from events_svc.errors import FieldError, InvalidInput, ServiceError, json_path_to_field
+from events_svc.web.i18n import Locale
+
+#: the services' most frequent messages, in Chinese; anything else is shown as the service
+#: wrote it after a Chinese lead-in (a rule has one wording, in its service)
+_ZH: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"must not be blank|Expected `str` of length >= 1"), "不能为空"),
+    (re.compile(r"is not an e-mail address|must be an e-mail address"), "不是有效的电子邮件地址"),
+    (re.compile(r"already an organizer"), "已经是本机构的组织者"),
+    (re.compile(r"the last admin"), "机构至少要保留一位管理员"),
+    (
+        re.compile(r"must be after the start|must end after it starts|after starts_at"),
+        "结束时间必须晚于开始时间",
+    ),
+    (re.compile(r"unknown time zone|not an IANA time zone|time zone"), "未知的时区"),
+    (re.compile(r"Expected `int`"), "请填写整数"),
+    (re.compile(r"Expected `datetime`|Invalid RFC3339|Expected `date`"), "请填写日期和时间"),
+    (re.compile(r"RRULE|recurrence", re.IGNORECASE), "重复规则无效"),
+    (re.compile(r"cancelled"), "活动已取消"),
+    (re.compile(r"required|Object missing required field"), "必填"),
+]
+
+
+def say(message: str, locale: Locale) -> str:
+    if locale == "en":
+        return message
+    for pattern, text in _ZH:
+        if pattern.search(message):
+            return text
+    return f"输入有误（{message}）"
+
+
+@dataclass
+class FormErrors:
+    """Field name -> message, plus what belongs to no field, in the reader's language."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    general: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields or self.general)
+
+
+def errors_of(
+    exc: Exception, locale: Locale, *, known: set[str], rename: dict[str, str] | None = None
+) -> FormErrors:
+    """Each FieldError shown by the form field it names (`rename` maps a service's field to
+    the form's); fields the form does not have go to the top of the form."""
+    out = FormErrors()
+    items: list[FieldError] = []
+    if isinstance(exc, msgspec.ValidationError):
+        message, _, path = str(exc).partition(" - at `$")
+        items = [FieldError(field=json_path_to_field(path.rstrip("`")) or "body", message=message)]
+    elif isinstance(exc, ServiceError):
+        items = list(exc.errors or [])
+        if not items:
+            out.general.append(say(exc.detail, locale))
+    for item in items:
+        name = (rename or {}).get(item.field, item.field)
+        if name not in known:
+            name = (rename or {}).get(item.field.split(".")[0], item.field.split(".")[0])
+        if name in known:
+            out.fields.setdefault(name, say(item.message, locale))
+        else:
+            out.general.append(f"{item.field}: {say(item.message, locale)}")
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Pasted:
+    email: str
+    name: str
+    line: int  #: 1-based line of the pasted text
+
+
+def parse_pasted(text: str) -> tuple[list[Pasted], list[tuple[int, str]]]:
+    """Addresses pasted one per line, `Name <addr>` or `addr` (a trailing comma or semicolon,
+    as mail programs copy them, is ignored); returns the entries and the lines that are no
+    address (line number, text). The address rule itself is the service's."""
+    found: list[Pasted] = []
+    bad: list[tuple[int, str]] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip().rstrip(",;").strip()
+        if not line:
+            continue
+        name, address = parseaddr(line)
+        if not address or "@" not in address:
+            bad.append((number, raw.strip()))
+            continue
+        found.append(Pasted(email=address, name=" ".join(name.split()), line=number))
+    return found, bad
+
+
+def text_of(form: Any, name: str, default: str = "") -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else default
+
+
+def invalid(field_name: str, message: str) -> InvalidInput:
+    return InvalidInput.field(field_name, message)
