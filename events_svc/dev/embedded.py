@@ -160,14 +160,47 @@ async def ensure_dev_org(known_key: str | None) -> str:
     return key
 
 
-async def _prepare_database(database_url: str, known_key: str | None) -> str:
+async def dev_sign_in_path(*, redis_url: str, secret: str) -> str:
+    """A console sign-in link for the ready-made organization's admin that works at once (it
+    is printed, not mailed, so it is bound to no browser; single use, 15 minutes)."""
+    from redis.asyncio import Redis
+
+    from events_svc.organizers import service as organizers
+    from events_svc.organizers import signin
+    from events_svc.orgs.tables import Organization
+
+    org = (
+        await Organization.select(Organization.id).where(Organization.slug == DEV_ORG_SLUG).first()
+    )
+    assert org is not None
+    admins = [o for o in await organizers.list_organizers(org_id=org["id"]) if o.role == "admin"]
+    if not admins:  # a database made before organizers existed
+        admins = [
+            await organizers.add_organizer(
+                org_id=org["id"], email=DEV_ORG_EMAIL, name="示例管理员", role="admin"
+            )
+        ]
+    redis = Redis.from_url(redis_url)
+    try:
+        return await signin.dev_link(
+            redis, organizer_id=admins[0].id, org_id=org["id"], secret=secret
+        )
+    finally:
+        await redis.aclose()
+
+
+async def _prepare_database(
+    database_url: str, known_key: str | None, *, redis_url: str, secret: str
+) -> tuple[str, str]:
+    """Migrations, the ready-made organization's API key and a console sign-in path."""
     from events_svc.cli import migrate
     from events_svc.piccolo_conf import DB
 
     await migrate(database_url)
     await DB.start_connection_pool(min_size=1, max_size=2)
     try:
-        return await ensure_dev_org(known_key)
+        key = await ensure_dev_org(known_key)
+        return key, await dev_sign_in_path(redis_url=redis_url, secret=secret)
     finally:
         await DB.close_connection_pool()
 
@@ -244,7 +277,9 @@ def run_dev(*, port: int, var_dir: str, demo: bool = False) -> int:
         os.environ.update(env)
         key_file = var / "dev_api_key"
         known = key_file.read_text().strip() if key_file.exists() else None
-        api_key = asyncio.run(_prepare_database(database_url, known))
+        api_key, sign_in = asyncio.run(
+            _prepare_database(database_url, known, redis_url=redis.url, secret=env["SECRET_KEY"])
+        )
         if api_key != known:
             key_file.write_text(api_key)
             key_file.chmod(0o600)
@@ -264,6 +299,10 @@ def run_dev(*, port: int, var_dir: str, demo: bool = False) -> int:
                         "organization": DEV_ORG_SLUG,
                         "api_key": api_key,
                         "admin_token": env["ADMIN_TOKEN"],
+                        # works at once, once, for 15 minutes (then: /console/sign-in and the
+                        # link from the mail catcher)
+                        "console_sign_in": env["PUBLIC_BASE_URL"] + sign_in,
+                        "console_admin": DEV_ORG_EMAIL,
                     },
                     ensure_ascii=False,
                     indent=2,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 
 from events_svc.dev.embedded import free_port
@@ -96,6 +98,18 @@ def test_dev_runs_everything_embedded_and_stops_cleanly(tmp_path: Path) -> None:
         assert all(n in page for n in names) and "invitation" in page
         shown = _request("GET", f"{base}/dev/mail/{names[0]}").decode()
         assert "text/calendar" in shown and "METHOD:REQUEST" in shown
+        # the printed console link signs the ready-made organization's admin in at once
+        with httpx.Client() as browser:
+            link = browser.get(info["console_sign_in"])
+            assert link.status_code == 200, link.text
+            csrf = re.search(r'name="_csrf" value="([^"]+)"', link.text)
+            assert csrf, link.text
+            done = browser.post(
+                info["console_sign_in"], data={"_csrf": csrf.group(1), "next": "/console"}
+            )
+            assert done.status_code == 303, done.text
+            home = browser.get(f"{base}/console")
+            assert home.status_code == 200 and "示例社会工作协会" in home.text
     finally:
         _stop(proc)
     assert proc.returncode == 0
