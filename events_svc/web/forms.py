@@ -16,6 +16,10 @@ from events_svc.web.i18n import Locale
 #: the services' most frequent messages, in Chinese; anything else is shown as the service
 #: wrote it after a Chinese lead-in (a rule has one wording, in its service)
 _ZH: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"choose at least one weekday"), "请至少选择一个星期几"),
+    (re.compile(r"the last day is not a date"), "结束日期无效"),
+    (re.compile(r"the number of times must be a number"), "次数必须是数字"),
+    (re.compile(r"say how many times"), "请填写重复次数或结束日期"),
     (re.compile(r"must not be blank|Expected `str` of length >= 1"), "不能为空"),
     (re.compile(r"is not an e-mail address|must be an e-mail address"), "不是有效的电子邮件地址"),
     (re.compile(r"already an organizer"), "已经是本机构的组织者"),
@@ -24,7 +28,7 @@ _ZH: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"must be after the start|must end after it starts|after starts_at"),
         "结束时间必须晚于开始时间",
     ),
-    (re.compile(r"unknown time zone|not an IANA time zone|time zone"), "未知的时区"),
+    (re.compile(r"unknown time zone"), "未知的时区，请使用 IANA 名称，例如 Asia/Shanghai"),
     (re.compile(r"Expected `int`"), "请填写整数"),
     (re.compile(r"Expected `datetime`|Invalid RFC3339|Expected `date`"), "请填写日期和时间"),
     (re.compile(r"RRULE|recurrence", re.IGNORECASE), "重复规则无效"),

@@ -66,6 +66,7 @@ async def test_organizer_runs_an_event_from_the_browser(
             # sign in: the address, the e-mail, the link, the button
             await page.goto(served + "/console")
             assert "/console/sign-in" in page.url
+            await _shoot(page, "sign-in")
             await page.fill("#email", "mishu@bjswa.example.org")
             await page.click("button[type=submit]")
             await page.wait_for_selector("#sent")
@@ -126,8 +127,10 @@ async def test_organizer_runs_an_event_from_the_browser(
             assert rsvp, text
             invitee = await context.new_page()
             await invitee.goto(served + rsvp.group(1) + "?response=declined")
+            await _shoot(invitee, "rsvp")
             await invitee.click("button[type=submit]")
             await invitee.wait_for_selector("text=已收到您的回复")
+            await _shoot(invitee, "rsvp-answered")
             await page.click("text=回复")
             assert await page.inner_text("[data-count=declined]") == "1"
             assert await page.inner_text("[data-count=needs-action]") == "2"

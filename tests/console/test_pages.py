@@ -1,0 +1,137 @@
+"""Console pages over HTTP (no browser): roles, tenancy, errors next to their fields in the
+reader's language, nothing half-saved, the language switch."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from events_svc.events.tables import Event
+from tests.console.helpers import session_for
+from tests.helpers import auth, event_body
+
+
+def _as(client: Any, session: dict[str, str]) -> None:
+    client.cookies.set("console_session", session["cookie"], domain="events.example.org")
+
+
+async def test_an_editor_cannot_reach_admin_pages(app: Any, client: Any, make_org: Any) -> None:
+    org, key = await make_org(email="mishu@bjswa.example.org")
+    await client.post(
+        "/orgs/me/organizers",
+        json={"email": "bianji@bjswa.example.org", "role": "editor"},
+        headers=auth(key),
+    )
+    editor = await session_for(app, org_id=uuid.UUID(org["id"]), email="bianji@bjswa.example.org")
+    _as(client, editor)
+    home = await client.get("/console")
+    assert home.status_code == 200
+    assert "/console/api-keys" not in home.text  # not offered in the menu either
+    for path in ("/console/api-keys", "/console/organizers"):
+        refused = await client.get(path)
+        assert refused.status_code == 403 and "仅限管理员" in refused.text, path
+    made = await client.post("/console/api-keys", data={"label": "x", "_csrf": editor["csrf"]})
+    assert made.status_code == 403
+    keys = (await client.get("/orgs/me/api-keys", headers=auth(key))).json()
+    assert len(keys) == 1  # nothing was created
+
+
+async def test_one_organization_sees_nothing_of_another(
+    app: Any, client: Any, make_org: Any
+) -> None:
+    org_a, _key_a = await make_org(email="a@a.example.org")
+    _org_b, key_b = await make_org(email="b@b.example.org")
+    theirs = (
+        await client.post("/events", json=event_body(title="乙方内部会议"), headers=auth(key_b))
+    ).json()
+    session = await session_for(app, org_id=uuid.UUID(org_a["id"]), email="a@a.example.org")
+    _as(client, session)
+    listed = await client.get("/console/events")
+    assert listed.status_code == 200 and "乙方内部会议" not in listed.text
+    month = await client.get("/console/events?view=month&month=2027-06")
+    assert "乙方内部会议" not in month.text
+    for path in ("", "/edit", "/invitations", "/answers", "/answers.csv", "/progress.json"):
+        seen = await client.get(f"/console/events/{theirs['id']}{path}")
+        assert seen.status_code == 404, (path, seen.status_code)
+    cancel = await client.post(
+        f"/console/events/{theirs['id']}/cancel", data={"_csrf": session["csrf"]}
+    )
+    assert cancel.status_code == 404
+    still = (await client.get(f"/events/{theirs['id']}", headers=auth(key_b))).json()
+    assert still["status"] == "scheduled"
+
+
+async def test_bad_input_is_shown_by_its_field_and_nothing_is_saved(
+    app: Any, client: Any, make_org: Any
+) -> None:
+    org, _key = await make_org(email="mishu@gd.example.org")
+    session = await session_for(app, org_id=uuid.UUID(org["id"]), email="mishu@gd.example.org")
+    _as(client, session)
+    form = {
+        "_csrf": session["csrf"],
+        "title": "督导人才培养",
+        "kind": "training",
+        "starts_at": "2027-06-10T14:00",
+        "ends_at": "2027-06-10T12:00",  # before the start
+        "timezone": "Asia/Shanghai",
+        "visibility": "public",
+        "repeat": "weekly",
+        "ends": "count",
+        "count": "8",
+    }
+    page = await client.post("/console/events", data=form)  # no weekday chosen
+    assert page.status_code == 422
+    assert 'id="recurrence-error">请至少选择一个星期几<' in page.text
+    form["days"] = "TU"
+    page = await client.post("/console/events", data=form)
+    assert page.status_code == 422
+    assert 'aria-invalid="true" aria-describedby="ends_at-error"' in page.text
+    assert 'value="督导人才培养"' in page.text  # what was typed stays
+    client.cookies.set("lang", "en", domain="events.example.org")
+    english = await client.post("/console/events", data={**form, "timezone": "Mars/Olympus"})
+    assert english.status_code == 422 and 'id="timezone-error"' in english.text
+    assert await Event.count() == 0
+    client.cookies.delete("lang")
+    form["ends_at"] = "2027-06-10T17:00"
+    done = await client.post("/console/events", data=form)
+    assert done.status_code == 303
+    (row,) = await Event.select(Event.recurrence, Event.starts_at)
+    assert row["recurrence"] == "FREQ=WEEKLY;BYDAY=TU;COUNT=8"
+
+
+async def test_pasted_lines_that_are_no_address_are_named(
+    app: Any, client: Any, make_org: Any
+) -> None:
+    org, key = await make_org(email="mishu@sz.example.org")
+    ev = (await client.post("/events", json=event_body(), headers=auth(key))).json()
+    session = await session_for(app, org_id=uuid.UUID(org["id"]), email="mishu@sz.example.org")
+    _as(client, session)
+    page = await client.post(
+        f"/console/events/{ev['id']}/invitations/preview",
+        data={"_csrf": session["csrf"], "pasted": "王五 <wang.wu@example.org>\n张三\n"},
+    )
+    assert page.status_code == 422 and "第 2 行不是电子邮件地址" in page.text
+    sent = await client.post(
+        f"/console/events/{ev['id']}/invitations",
+        data={"_csrf": session["csrf"], "pasted": "王五 <wang.wu@example.org>\nbad@\n"},
+    )
+    assert sent.status_code == 422
+    listed = (await client.get(f"/events/{ev['id']}/invitations", headers=auth(key))).json()
+    assert listed["items"] == []  # nothing half-saved
+
+
+async def test_every_page_carries_the_strict_csp(app: Any, client: Any, make_org: Any) -> None:
+    org, key = await make_org(email="mishu@csp.example.org")
+    ev = (await client.post("/events", json=event_body(), headers=auth(key))).json()
+    session = await session_for(app, org_id=uuid.UUID(org["id"]), email="mishu@csp.example.org")
+    _as(client, session)
+    for path in ("/console", "/console/events", f"/console/events/{ev['id']}", "/console/sign-in"):
+        page = await client.get(path)
+        csp = page.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp, path
+        assert "base-uri 'none'" in csp and "unsafe-inline" not in csp, path
+        assert "<script>" not in page.text and "style=" not in page.text, path
+    css = await client.get("/assets/site.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    switched = await client.get("/language/en?next=//evil.example.org")
+    assert switched.status_code == 303 and switched.headers["location"] == "/console"
