@@ -87,6 +87,30 @@ async def get_organizer(*, org_id: uuid.UUID, organizer_id: uuid.UUID) -> Organi
     return _record(rows[0])
 
 
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """An organizer with their organization's slug and name (what a console page needs)."""
+
+    organizer: OrganizerRecord
+    org_slug: str
+    org_name: str
+
+
+async def identity(*, org_id: uuid.UUID, organizer_id: uuid.UUID) -> Identity:
+    """The organizer of a session, in one query; NotFound once removed."""
+    rows = await Organizer.raw(
+        "SELECT o.id, o.org, o.email, o.name, o.locale, o.role, o.created_at,"
+        " g.slug AS org_slug, g.name AS org_name"
+        " FROM organizer o JOIN organization g ON g.id = o.org WHERE o.org = {} AND o.id = {}",
+        org_id,
+        organizer_id,
+    )
+    if not rows:
+        raise NotFound("no such organizer")
+    row = rows[0]
+    return Identity(organizer=_record(row), org_slug=row["org_slug"], org_name=row["org_name"])
+
+
 async def organizers_for_address(*, email: str) -> list[OrganizerRecord]:
     """Every organizer row with this address (one per organization it organizes for)."""
     rows = await Organizer.raw(

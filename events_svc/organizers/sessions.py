@@ -59,7 +59,9 @@ async def load(redis: Any, cookie: str | None, *, idle: float, absolute: float) 
     if not cookie or len(cookie) > 100:
         return None
     key = _key(cookie)
-    raw = await redis.get(key)
+    # read and renew the idle timer in one round trip (GETEX); near the absolute end the
+    # TTL is cut to what is left
+    raw = await redis.getex(key, ex=max(1, int(idle)))
     if raw is None:
         return None
     record = json.loads(raw)
@@ -67,7 +69,8 @@ async def load(redis: Any, cookie: str | None, *, idle: float, absolute: float) 
     if left <= 0:
         await redis.delete(key)
         return None
-    await redis.expire(key, max(1, int(min(idle, left))))
+    if left < idle:
+        await redis.expire(key, max(1, int(left)))
     return Session(
         key=key,
         organizer_id=uuid.UUID(record["organizer"]),

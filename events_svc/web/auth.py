@@ -25,7 +25,6 @@ from events_svc.errors import NotFound
 from events_svc.organizers import service as organizers
 from events_svc.organizers import sessions
 from events_svc.organizers.service import OrganizerRecord
-from events_svc.orgs.service import get_org
 
 SESSION_COOKIE = "console_session"
 #: names the browser that asked for a sign-in link (the link works only there)
@@ -91,15 +90,12 @@ async def load_user(connection: ASGIConnection[Any, Any, Any, Any]) -> ConsoleUs
     if session is None:
         return None
     try:
-        organizer = await organizers.get_organizer(
-            org_id=session.org_id, organizer_id=session.organizer_id
-        )
+        found = await organizers.identity(org_id=session.org_id, organizer_id=session.organizer_id)
     except NotFound:
         await sessions.end(connection.app.state.arq, session)  # removed since sign-in
         return None
-    org = await get_org(org_id=session.org_id)
     return ConsoleUser(
-        session=session, organizer=organizer, org_slug=org["slug"], org_name=org["name"]
+        session=session, organizer=found.organizer, org_slug=found.org_slug, org_name=found.org_name
     )
 
 

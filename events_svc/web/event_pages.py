@@ -82,8 +82,8 @@ class EventPages(Controller):
         upcoming, _ = await events.list_events(
             org_id=org_id, from_=datetime.now(UTC), status="scheduled", limit=10
         )
-        sends = await progress.sends_in_progress(org_id=org_id)
-        failed = await progress.failures(org_id=org_id)
+        sends = await progress.sends_in_progress(org_id=org_id, cache=request.app.state.arq)
+        failed = await progress.failures(org_id=org_id, cache=request.app.state.arq)
         return page(
             request,
             "console/home.html",
@@ -207,7 +207,9 @@ class EventPages(Controller):
     async def event(self, request: Request[Any, Any, Any], event_id: FromPath[str]) -> Template:
         user = user_of_request(request)
         row = await events.get_event(org_id=user.organizer.org_id, event_id=event_uuid(event_id))
-        sent = await progress.event_progress(event_id=event_uuid(event_id))
+        sent = await progress.event_progress(
+            event_id=event_uuid(event_id), cache=request.app.state.arq
+        )
         return page(
             request,
             "console/event.html",
@@ -227,7 +229,9 @@ class EventPages(Controller):
         user = user_of_request(request)
         ident = event_uuid(event_id)
         await events.get_event(org_id=user.organizer.org_id, event_id=ident)  # 404 if not theirs
-        out = progress_out(await progress.event_progress(event_id=ident))
+        out = progress_out(
+            await progress.event_progress(event_id=ident, cache=request.app.state.arq)
+        )
         if rows == "1":
             # the delivery state of the people on the page being looked at
             locale = locale_of(request)

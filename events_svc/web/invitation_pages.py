@@ -110,7 +110,7 @@ class InvitationPages(Controller):
         items, next_cursor = await invitations.list_invitations(
             org_id=user.organizer.org_id, event_id=ident, cursor=cursor or None, limit=PAGE
         )
-        sent = await progress.event_progress(event_id=ident)
+        sent = await progress.event_progress(event_id=ident, cache=request.app.state.arq)
         return page(
             request,
             "console/invitations.html",
