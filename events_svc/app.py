@@ -24,7 +24,7 @@ from events_svc.health import healthz, readyz
 from events_svc.inbound.controllers import HeldReplyController, InboundController
 from events_svc.invitations.controllers import InvitationController
 from events_svc.jobs import redis_pool
-from events_svc.organizers.controllers import OrganizerController
+from events_svc.organizers.controllers import ActivityController, OrganizerController
 from events_svc.orgs.controllers import OrgController
 from events_svc.partnerships.controllers import PartnershipController
 from events_svc.piccolo_conf import DB
@@ -37,6 +37,7 @@ from events_svc.training.controllers import (
     CompletionController,
 )
 from events_svc.web import routes as web_routes
+from events_svc.web.audit import record_change
 from events_svc.web.shell import template_config
 from events_svc.webhooks.controllers import WebhookController
 
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         readyz,
         OrgController,
         OrganizerController,
+        ActivityController,
         ContactController,
         EventController,
         InvitationController,
@@ -135,7 +137,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=reject_nul,
         middleware=[availability_middleware],
-        before_send=[invalidate_feeds_after_writes],
+        # feed validators forgotten after writes; the audit entry of every change
+        before_send=[invalidate_feeds_after_writes, record_change],
         request_max_body_size=settings.max_body_bytes,
         template_config=template_config(),
         openapi_config=OpenAPIConfig(

@@ -18,7 +18,9 @@ from events_svc.settings import Settings
 
 async def provide_caller(request: Request[Any, Any, Any]) -> Caller:
     authorization = request.headers.get("authorization")
-    return await guard_credentials(request, lambda: authenticate(authorization=authorization))
+    caller = await guard_credentials(request, lambda: authenticate(authorization=authorization))
+    request.state.caller = caller  # the actor of the audit entry (`web/audit.py`)
+    return caller
 
 
 async def provide_optional_caller(request: Request[Any, Any, Any]) -> Caller | None:

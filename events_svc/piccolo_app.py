@@ -11,7 +11,7 @@ from events_svc.events.tables import Event, Occurrence
 from events_svc.inbound.tables import HeldReply
 from events_svc.invitations.tables import Invitation, OccurrenceAnswer
 from events_svc.notifications.tables import Notification
-from events_svc.organizers.tables import ConsoleMail
+from events_svc.organizers.tables import AuditEntry, ConsoleMail
 from events_svc.orgs.tables import ApiKey, Organization, Organizer, OrgMembership
 from events_svc.partnerships.tables import Partnership, PartnershipParty
 from events_svc.people.tables import Person
@@ -39,6 +39,7 @@ TABLES = [
     HeldReply,
     Organizer,
     ConsoleMail,
+    AuditEntry,
 ]
 
 APP_CONFIG = AppConfig(

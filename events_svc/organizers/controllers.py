@@ -10,9 +10,16 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from events_svc.deps import BEARER, CALLER
+from events_svc.events import service as events
+from events_svc.events.service import event_uuid
 from events_svc.openapi import problems
-from events_svc.organizers import service, sessions
-from events_svc.organizers.schemas import OrganizerCreate, OrganizerOut, OrganizerPatch
+from events_svc.organizers import audit, service, sessions
+from events_svc.organizers.schemas import (
+    ActivityOut,
+    OrganizerCreate,
+    OrganizerOut,
+    OrganizerPatch,
+)
 from events_svc.organizers.service import OrganizerRecord
 from events_svc.orgs.service import Caller
 
@@ -76,3 +83,27 @@ class OrganizerController(Controller):
         row = await service.remove_organizer(org_id=caller.org_id, email=email)
         await sessions.end_all(request.app.state.arq, organizer_id=row.id)
         return organizer_out(row)
+
+
+class ActivityController(Controller):
+    path = "/events/{event_id:str}/activity"
+    tags = ["events"]
+    dependencies = CALLER
+    security = BEARER
+
+    @get(
+        "/",
+        responses=problems(401, 404),
+        summary="Who changed the event and when (organizers in the console, API keys)",
+    )
+    async def activity(
+        self, caller: NamedDependency[Caller], event_id: FromPath[str]
+    ) -> list[ActivityOut]:
+        ident = event_uuid(event_id)
+        await events.get_event(org_id=caller.org_id, event_id=ident)  # 404 if not theirs
+        return [
+            ActivityOut(
+                actor=e.actor, action=e.action, route=e.route, status=e.status, at=e.created_at
+            )
+            for e in await audit.for_subject(subject=str(ident))
+        ]

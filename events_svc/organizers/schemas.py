@@ -32,3 +32,11 @@ class OrganizerOut(msgspec.Struct):
     locale: str
     role: str
     created_at: datetime
+
+
+class ActivityOut(msgspec.Struct):
+    actor: str  #: "organizer:<e-mail>" or "api-key:<prefix>"
+    action: str  #: e.g. create_event, update_event, invite
+    route: str
+    status: int
+    at: datetime

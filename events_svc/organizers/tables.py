@@ -1,10 +1,10 @@
-"""Organizers and the console's sign-in mail (an outbox of its own)."""
+"""The console's sign-in mail (an outbox of its own) and the audit record of changes."""
 
 from piccolo.columns import UUID, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
-from events_svc.orgs.tables import Organizer
+from events_svc.orgs.tables import Organization, Organizer
 
 
 class ConsoleMail(Table, tablename="console_mail"):
@@ -23,4 +23,18 @@ class ConsoleMail(Table, tablename="console_mail"):
     claimed_at = Timestamptz(null=True, default=None)
     last_error = Text(default="")
     sent_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class AuditEntry(Table, tablename="audit_entry"):
+    """Who changed what, and when: an organizer (console) or an API key (by its prefix)."""
+
+    id = UUID(primary_key=True)
+    org = ForeignKey(references=Organization, null=False, index=True)  #: the actor's
+    actor = Varchar(length=300)  #: "organizer:<e-mail>" or "api-key:<prefix>"
+    action = Varchar(length=80)  #: the route handler's name, e.g. create_event, invite
+    route = Varchar(length=200)  #: e.g. "POST /events/{event_id:str}/invitations"
+    #: what it acted on: the event's id when the path names one, else the path's parameters
+    subject = Varchar(length=300, default="", index=True)
+    status = Integer(default=200)  #: the answer's HTTP status
     created_at = Timestamptz(default=TimestamptzNow())

@@ -16,6 +16,8 @@ from events_svc.web.auth import AdminOnly, ConsoleUser, CsrfRefused, SignInRequi
 from events_svc.web.i18n import Locale
 from events_svc.web.shell import PAGE_HEADERS, base_context, reader_locale
 
+#: the audit actions that have a text of their own ("action.<handler name>")
+ACTION_KEYS = frozenset(k for k in console_text.TEXTS if k.startswith("action."))
 #: (key of the text, path, admins only)
 NAV = [
     ("nav.home", "/console", False),
@@ -52,6 +54,7 @@ def context(request: Request[Any, Any, Any], **values: Any) -> dict[str, Any]:
         "user": user,
         "csrf": user.session.csrf if user else values.pop("csrf", ""),
         "nav": nav,
+        "action_keys": ACTION_KEYS,
         "errors": values.pop("errors", None),
         **values,
     }

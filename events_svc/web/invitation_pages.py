@@ -23,6 +23,7 @@ from events_svc.invitations import service as invitations
 from events_svc.invitations.schemas import InviteeIn, OrgSelector
 from events_svc.jobs import enqueue_notifications
 from events_svc.notifications import progress
+from events_svc.organizers import audit
 from events_svc.rsvp import service as rsvp
 from events_svc.rsvp.controllers import attendance_csv
 from events_svc.settings import Settings
@@ -202,6 +203,21 @@ class InvitationPages(Controller):
         user = user_of_request(request)
         data = await rsvp.attendance(org_id=user.organizer.org_id, event_id=event_uuid(event_id))
         return attendance_csv(data)
+
+    @get("/activity", summary="Who changed the event and when (organizer or API key)")
+    async def activity(self, request: Request[Any, Any, Any], event_id: FromPath[str]) -> Template:
+        user = user_of_request(request)
+        ident = event_uuid(event_id)
+        row = await events.get_event(org_id=user.organizer.org_id, event_id=ident)
+        entries = await audit.for_subject(subject=str(ident))
+        return page(
+            request,
+            "console/activity.html",
+            tab="activity",
+            event=row,
+            event_id=row["id"],
+            entries=entries,
+        )
 
     @get("/check-in", summary="Check people in at a training session: search, one tap")
     async def check_in_sheet(

@@ -135,3 +135,26 @@ async def test_every_page_carries_the_strict_csp(app: Any, client: Any, make_org
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     switched = await client.get("/language/en?next=//evil.example.org")
     assert switched.status_code == 303 and switched.headers["location"] == "/console"
+
+
+async def test_activity_names_who_changed_what(app: Any, client: Any, make_org: Any) -> None:
+    org, key = await make_org(email="mishu@audit.example.org")
+    ev = (await client.post("/events", json=event_body(), headers=auth(key))).json()
+    await client.patch(f"/events/{ev['id']}", json={"location": "深圳"}, headers=auth(key))
+    session = await session_for(app, org_id=uuid.UUID(org["id"]), email="mishu@audit.example.org")
+    _as(client, session)
+    moved = await client.post(
+        f"/console/events/{ev['id']}/invitations",
+        data={"_csrf": session["csrf"], "pasted": "wang.wu@example.org"},
+    )
+    assert moved.status_code == 303
+    refused = await client.post(f"/console/events/{ev['id']}/cancel", data={})  # no CSRF
+    assert refused.status_code == 403
+    api = (await client.get(f"/events/{ev['id']}/activity", headers=auth(key))).json()
+    assert [(a["action"], a["actor"].split(":")[0]) for a in api] == [
+        ("invite", "organizer"),
+        ("update_event", "api-key"),
+    ]
+    assert api[0]["actor"] == "organizer:mishu@audit.example.org"
+    page = await client.get(f"/console/events/{ev['id']}/activity")
+    assert page.status_code == 200 and "发送邀请" in page.text and "修改活动" in page.text

@@ -165,6 +165,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("PUT", E + "/agenda"): COHOSTED,
     ("PATCH", E + "/occurrences/{occurrence:str}"): COHOSTED,
     ("GET", E + "/reminders"): COHOSTED,
+    ("GET", E + "/activity"): COHOSTED,
     # invitations and answers
     ("GET", E + "/invitations"): COHOSTED,
     ("POST", E + "/invitations"): COHOSTED,
@@ -236,6 +237,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", C + "/answers"): CONSOLE_EVENT,
     ("GET", C + "/answers.csv"): CONSOLE_EVENT,
     ("GET", C + "/check-in"): CONSOLE_EVENT,
+    ("GET", C + "/activity"): CONSOLE_EVENT,
     ("POST", C + "/check-in"): CONSOLE_EVENT,
     ("GET", "/console/organizers"): CONSOLE_ADMIN,
     ("POST", "/console/organizers"): CONSOLE_ADMIN,
@@ -350,6 +352,7 @@ CALLS: dict[tuple[str, str], Callable[[dict[str, str]], Call]] = {
         f"/events/{p['course']}/occurrences/{p['occurrence']}", json={"status": "cancelled"}
     ),
     ("GET", E + "/reminders"): lambda p: Call(f"/events/{p['course']}/reminders"),
+    ("GET", E + "/activity"): lambda p: Call(f"/events/{p['course']}/activity"),
     ("GET", E + "/invitations"): lambda p: Call(f"/events/{p['course']}/invitations"),
     ("POST", E + "/invitations"): lambda p: Call(
         f"/events/{p['course']}/invitations",
@@ -469,6 +472,7 @@ CALLS: dict[tuple[str, str], Callable[[dict[str, str]], Call]] = {
     ("GET", C + "/answers"): lambda p: Call(f"/console/events/{p['course']}/answers"),
     ("GET", C + "/answers.csv"): lambda p: Call(f"/console/events/{p['course']}/answers.csv"),
     ("GET", C + "/check-in"): lambda p: Call(f"/console/events/{p['course']}/check-in"),
+    ("GET", C + "/activity"): lambda p: Call(f"/console/events/{p['course']}/activity"),
     ("POST", C + "/check-in"): lambda p: Call(
         f"/console/events/{p['course']}/check-in",
         form={"email": p["invitee"], "session": p["occurrence"]},
