@@ -15,10 +15,11 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
 from events_svc import paging
+from events_svc.calendar.timeutil import iter_occurrences, zone
 from events_svc.deps import QUEUE
-from events_svc.errors import InvalidInput
+from events_svc.errors import Conflict, InvalidInput
 from events_svc.events import service as events
-from events_svc.events.schemas import EventCreate, EventPatch
+from events_svc.events.schemas import EventCreate, EventPatch, OccurrencePatch
 from events_svc.events.service import event_uuid
 from events_svc.invitations import service as invitations
 from events_svc.notifications import progress
@@ -26,7 +27,7 @@ from events_svc.settings import Settings
 from events_svc.web.auth import console_session, csrf_checked, user_of_request
 from events_svc.web.common import EXCEPTION_HANDLERS, locale_of, page, see_other
 from events_svc.web.event_form import DAYS, FIELDS, KINDS, REMINDERS, RENAME, ZONES, EventForm
-from events_svc.web.forms import errors_of
+from events_svc.web.forms import errors_of, text_of
 from events_svc.web.i18n import translate
 
 Query = Annotated[str | None, QueryParameter(max_length=100)]
@@ -210,13 +211,75 @@ class EventPages(Controller):
         sent = await progress.event_progress(
             event_id=event_uuid(event_id), cache=request.app.state.arq
         )
+        return self._event_page(request, row, progress_out(sent))
+
+    def _event_page(
+        self,
+        request: Request[Any, Any, Any],
+        row: dict[str, Any],
+        sent: dict[str, Any],
+        *,
+        errors: Any = None,
+        values: dict[str, str] | None = None,
+        status: int = 200,
+    ) -> Template:
         return page(
             request,
             "console/event.html",
+            status=status,
             tab="details",
-            progress=progress_out(sent),
+            progress=sent,
+            occurrences=_next_occurrences(row),
+            errors=errors,
+            occ=values or {"occurrence": "", "action": "move", "starts_at": "", "ends_at": ""},
             **_event_page_context(row),
         )
+
+    @post(
+        "/events/{event_id:str}/occurrence",
+        status_code=200,
+        summary="Move or cancel one occurrence of a series (the API's PATCH .../occurrences)",
+    )
+    async def change_occurrence(
+        self,
+        request: Request[Any, Any, Any],
+        event_id: FromPath[str],
+        queue: NamedDependency[ArqRedis],
+        settings: NamedDependency[Settings],
+    ) -> Response[Any]:
+        user = user_of_request(request)
+        ident = event_uuid(event_id)
+        row = await events.get_event(org_id=user.organizer.org_id, event_id=ident)
+        form = await request.form()
+        values = {k: text_of(form, k) for k in ("occurrence", "action", "starts_at", "ends_at")}
+        changes: dict[str, Any] = {"status": "cancelled"}
+        if values["action"] != "cancel":
+            changes = {
+                k: (v + ":00" if len(v) == 16 else v)
+                for k, v in (("starts_at", values["starts_at"]), ("ends_at", values["ends_at"]))
+                if v
+            }
+        try:
+            await events.update_occurrence(
+                org_id=user.organizer.org_id,
+                event_id=ident,
+                occurrence=values["occurrence"],
+                patch=msgspec.convert(changes, OccurrencePatch),
+                queue=queue,
+                limits=settings.volume,
+            )
+        except (InvalidInput, msgspec.ValidationError, Conflict) as exc:
+            errors = errors_of(
+                exc,
+                locale_of(request),
+                known={"occurrence", "occ_starts_at", "occ_ends_at"},
+                rename={"starts_at": "occ_starts_at", "ends_at": "occ_ends_at"},
+            )
+            sent = await progress.event_progress(event_id=ident, cache=request.app.state.arq)
+            return self._event_page(
+                request, row, progress_out(sent), errors=errors, values=values, status=422
+            )
+        return see_other(f"/console/events/{ident}")
 
     @get("/events/{event_id:str}/progress.json", summary="The event's send, for the live bar")
     async def event_progress(
@@ -304,6 +367,22 @@ class EventPages(Controller):
         ident = event_uuid(event_id)
         await events.cancel_event(org_id=user.organizer.org_id, event_id=ident, queue=queue)
         return see_other(f"/console/events/{ident}")
+
+
+def _next_occurrences(row: dict[str, Any], count: int = 30) -> list[str]:
+    """The series' next original starts (what one occurrence is named by), from now."""
+    if not row["recurrence"]:
+        return []
+    tz = zone(row["timezone"])
+    now = datetime.now(tz).replace(tzinfo=None)
+    start = datetime.fromisoformat(row["starts_at"])
+    found: list[str] = []
+    for i, occ in enumerate(iter_occurrences(row["recurrence"], start_local=start, tz=tz)):
+        if i > 5000 or len(found) >= count:
+            break
+        if occ >= now:
+            found.append(occ.strftime("%Y-%m-%dT%H:%M:%S"))
+    return found
 
 
 def _month(first: date, rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

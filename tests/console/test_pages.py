@@ -158,3 +158,54 @@ async def test_activity_names_who_changed_what(app: Any, client: Any, make_org: 
     assert api[0]["actor"] == "organizer:mishu@audit.example.org"
     page = await client.get(f"/console/events/{ev['id']}/activity")
     assert page.status_code == 200 and "发送邀请" in page.text and "修改活动" in page.text
+
+
+async def test_move_and_cancel_one_occurrence(app: Any, client: Any, make_org: Any) -> None:
+    from events_svc.events.tables import Occurrence
+
+    org, key = await make_org(email="mishu@occ.example.org")
+    ev = (
+        await client.post(
+            "/events",
+            json=event_body(
+                starts_at="2027-06-10T14:00:00",
+                ends_at="2027-06-10T16:00:00",
+                recurrence="FREQ=WEEKLY;COUNT=4",
+            ),
+            headers=auth(key),
+        )
+    ).json()
+    session = await session_for(app, org_id=uuid.UUID(org["id"]), email="mishu@occ.example.org")
+    _as(client, session)
+    page = await client.get(f"/console/events/{ev['id']}")
+    assert 'value="2027-06-17T14:00:00"' in page.text
+    bad = await client.post(
+        f"/console/events/{ev['id']}/occurrence",
+        data={
+            "_csrf": session["csrf"],
+            "occurrence": "2027-06-17T14:00:00",
+            "action": "move",
+            "starts_at": "2027-06-18T15:00",
+            "ends_at": "2027-06-18T14:00",
+        },
+    )
+    assert bad.status_code == 422 and 'id="occ_ends_at-error"' in bad.text
+    assert await Occurrence.count() == 0
+    moved = await client.post(
+        f"/console/events/{ev['id']}/occurrence",
+        data={
+            "_csrf": session["csrf"],
+            "occurrence": "2027-06-17T14:00:00",
+            "action": "move",
+            "starts_at": "2027-06-18T15:00",
+            "ends_at": "2027-06-18T17:00",
+        },
+    )
+    assert moved.status_code == 303, moved.text
+    cancelled = await client.post(
+        f"/console/events/{ev['id']}/occurrence",
+        data={"_csrf": session["csrf"], "occurrence": "2027-06-24T14:00:00", "action": "cancel"},
+    )
+    assert cancelled.status_code == 303, cancelled.text
+    rows = await Occurrence.select(Occurrence.status).order_by(Occurrence.recurrence_id)
+    assert [r["status"] for r in rows] == ["scheduled", "cancelled"]

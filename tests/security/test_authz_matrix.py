@@ -229,6 +229,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", C + "/edit"): CONSOLE_EVENT,
     ("POST", C + "/edit"): CONSOLE_EVENT,
     ("POST", C + "/cancel"): CONSOLE_EVENT,
+    ("POST", C + "/occurrence"): CONSOLE_EVENT,
     ("GET", C + "/progress.json"): CONSOLE_EVENT,
     ("GET", C + "/invitations"): CONSOLE_EVENT,
     ("POST", C + "/invitations"): CONSOLE_EVENT,
@@ -454,6 +455,10 @@ CALLS: dict[tuple[str, str], Callable[[dict[str, str]], Call]] = {
         f"/console/events/{p['course']}/edit", form={"title": ""}
     ),
     ("POST", C + "/cancel"): lambda p: Call(f"/console/events/{p['course']}/cancel", form={}),
+    ("POST", C + "/occurrence"): lambda p: Call(
+        f"/console/events/{p['course']}/occurrence",
+        form={"occurrence": p["occurrence"], "action": "cancel"},
+    ),
     ("GET", C + "/progress.json"): lambda p: Call(
         f"/console/events/{p['course']}/progress.json?rows=1"
     ),
