@@ -137,6 +137,9 @@ async def csrf_checked(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
     if not isinstance(connection, Request) or connection.method in ("GET", "HEAD", "OPTIONS"):
         return
     request: Request[Any, Any, Any] = connection
+    # the body first: a multipart form is parsed from it, and it stays cached for the
+    # request's other readers (`guards.reject_nul`, the handler)
+    await request.body()
     form = await request.form()
     given = form.get(CSRF_FIELD)
     user = getattr(connection.state, "user", None)

@@ -22,6 +22,7 @@ ACTION_KEYS = frozenset(k for k in console_text.TEXTS if k.startswith("action.")
 NAV = [
     ("nav.home", "/console", False),
     ("nav.events", "/console/events", False),
+    ("nav.contacts", "/console/contacts", False),
     ("nav.organizers", "/console/organizers", True),
     ("nav.api_keys", "/console/api-keys", True),
 ]

@@ -9,7 +9,28 @@ _T: dict[str, tuple[str, str]] = {
     "nav": ("主菜单", "Main menu"),
     "nav.home": ("首页", "Home"),
     "nav.events": ("活动", "Events"),
+    "nav.contacts": ("联系人", "Contacts"),
     "nav.organizers": ("组织者", "Organizers"),
+    "contact_title": ("职务", "Title"),
+    "no_contacts": ("还没有联系人。", "No contacts yet."),
+    "import_csv": ("从 CSV 导入", "Import from CSV"),
+    "csv_file": ("CSV 文件（UTF-8）", "CSV file (UTF-8)"),
+    "csv_columns": (
+        "第一行是列名：name、email（必填），title、locale、tags（多个标签用 ; 分隔）。"
+        "有错误的行会逐一列出，整份文件不导入。",
+        "The first row names the columns: name, email (required), title, locale, tags (several"
+        " separated by ;). Every bad row is listed and nothing is imported.",
+    ),
+    "import": ("导入", "Import"),
+    "imported": (
+        "已导入：新增 {created} 人，更新 {updated} 人。",
+        "Imported: {created} new, {updated} updated.",
+    ),
+    "import_refused": (
+        "文件中有错误，未导入任何联系人：",
+        "The file has errors; nothing was imported:",
+    ),
+    "add_contact": ("添加联系人", "Add a contact"),
     "nav.api_keys": ("API 密钥", "API keys"),
     "role": ("角色", "Role"),
     "role.admin": ("管理员", "Admin"),

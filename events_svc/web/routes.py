@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from events_svc.web.admin_pages import AdminPages
+from events_svc.web.contact_pages import ContactPages
 from events_svc.web.event_pages import EventPages
 from events_svc.web.invitation_pages import InvitationPages
 from events_svc.web.public import asset, switch_language
@@ -14,5 +15,6 @@ ROUTES: list[object] = [
     SignInController,
     EventPages,
     InvitationPages,
+    ContactPages,
     AdminPages,
 ]

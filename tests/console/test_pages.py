@@ -209,3 +209,33 @@ async def test_move_and_cancel_one_occurrence(app: Any, client: Any, make_org: A
     assert cancelled.status_code == 303, cancelled.text
     rows = await Occurrence.select(Occurrence.status).order_by(Occurrence.recurrence_id)
     assert [r["status"] for r in rows] == ["scheduled", "cancelled"]
+
+
+async def test_contacts_import_names_each_bad_row(app: Any, client: Any, make_org: Any) -> None:
+    from events_svc.contacts.tables import Contact
+
+    org, _key = await make_org(email="mishu@contacts.example.org")
+    session = await session_for(
+        app, org_id=uuid.UUID(org["id"]), email="mishu@contacts.example.org"
+    )
+    _as(client, session)
+    bad = (
+        "name,email,tags\r\n王五,wang.wu@example.org,督导\r\n张三,not-an-address,\r\n,li@x.org,\r\n"
+    )
+    page = await client.post(
+        "/console/contacts/import",
+        data={"_csrf": session["csrf"]},
+        files={"file": ("contacts.csv", bad.encode(), "text/csv")},
+    )
+    assert page.status_code == 422, page.text
+    assert "line 3" in page.text and "line 4" in page.text and 'id="bad-rows"' in page.text
+    assert await Contact.count() == 0
+    good = "name,email,tags\r\n王五,wang.wu@example.org,督导;理事\r\n"
+    page = await client.post(
+        "/console/contacts/import",
+        data={"_csrf": session["csrf"]},
+        files={"file": ("contacts.csv", good.encode(), "text/csv")},
+    )
+    assert page.status_code == 200 and "新增 1 人" in page.text
+    listed = await client.get("/console/contacts?tag=督导")
+    assert "wang.wu@example.org" in listed.text

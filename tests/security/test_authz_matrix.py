@@ -240,6 +240,10 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", C + "/check-in"): CONSOLE_EVENT,
     ("GET", C + "/activity"): CONSOLE_EVENT,
     ("POST", C + "/check-in"): CONSOLE_EVENT,
+    ("GET", "/console/contacts"): CONSOLE,
+    ("POST", "/console/contacts"): CONSOLE,
+    ("POST", "/console/contacts/import"): CONSOLE,
+    ("POST", "/console/contacts/{email:str}/remove"): CONSOLE.but(session_other=HIDDEN),
     ("GET", "/console/organizers"): CONSOLE_ADMIN,
     ("POST", "/console/organizers"): CONSOLE_ADMIN,
     ("POST", "/console/organizers/{email:str}"): CONSOLE_ADMIN_THING,
@@ -481,6 +485,13 @@ CALLS: dict[tuple[str, str], Callable[[dict[str, str]], Call]] = {
     ("POST", C + "/check-in"): lambda p: Call(
         f"/console/events/{p['course']}/check-in",
         form={"email": p["invitee"], "session": p["occurrence"]},
+    ),
+    ("POST", "/console/contacts"): lambda p: Call(
+        "/console/contacts", form={"name": "王五", "email": "wang.wu@new.example.org"}
+    ),
+    ("POST", "/console/contacts/import"): lambda p: Call("/console/contacts/import", form={}),
+    ("POST", "/console/contacts/{email:str}/remove"): lambda p: Call(
+        f"/console/contacts/{p['contact']}/remove", form={}
     ),
     ("POST", "/console/organizers"): lambda p: Call(
         "/console/organizers", form={"email": "", "role": "editor"}
