@@ -15,9 +15,11 @@ from events_svc.errors import Conflict, InvalidInput
 from events_svc.organizers import service as organizers
 from events_svc.organizers import sessions
 from events_svc.orgs import service as orgs
+from events_svc.settings import Settings
 from events_svc.web.auth import admin_only, console_session, csrf_checked, user_of_request
 from events_svc.web.common import EXCEPTION_HANDLERS, locale_of, page, see_other
 from events_svc.web.forms import FormErrors, errors_of, text_of
+from events_svc.webhooks import service as webhooks
 
 ORGANIZER_FIELDS = {"email", "name", "locale", "role"}
 
@@ -153,3 +155,88 @@ class AdminPages(Controller):
             )
             return await self._keys(request, errors=errors, status=409)
         return see_other("/console/api-keys")
+
+
+WEBHOOK_KINDS = ("rsvp.changed", "delivery.failed")
+
+
+class WebhookPages(Controller):
+    """Webhooks with their delivery log (admins only)."""
+
+    path = "/console/webhooks"
+    include_in_schema = False
+    guards = [console_session, admin_only, csrf_checked]
+    exception_handlers = EXCEPTION_HANDLERS
+
+    async def _page(
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        created: dict[str, Any] | None = None,
+        errors: Any = None,
+        url: str = "",
+        status: int = 200,
+    ) -> Template:
+        user = user_of_request(request)
+        rows = await webhooks.list_webhooks(org_id=user.organizer.org_id)
+        return page(
+            request,
+            "console/webhooks.html",
+            status=status,
+            rows=rows,
+            created=created,
+            errors=errors,
+            url=url,
+            kinds=WEBHOOK_KINDS,
+        )
+
+    @get("/", summary="The organization's webhooks")
+    async def list_webhooks(self, request: Request[Any, Any, Any]) -> Template:
+        return await self._page(request)
+
+    @post("/", status_code=200, summary="Register a webhook; its secret is shown once")
+    async def create_webhook(
+        self, request: Request[Any, Any, Any], settings: NamedDependency[Settings]
+    ) -> Template:
+        user = user_of_request(request)
+        form = await request.form()
+        url = text_of(form, "url").strip()
+        kinds = [k for k in form.getall("events", []) if k in WEBHOOK_KINDS]
+        try:
+            row = await webhooks.create_webhook(
+                org_id=user.organizer.org_id,
+                url=url,
+                events=kinds,
+                allow_private=settings.webhook_allow_private,
+            )
+        except (InvalidInput, Conflict) as exc:
+            errors = errors_of(exc, locale_of(request), known={"url", "events"})
+            return await self._page(request, errors=errors, url=url, status=422)
+        return await self._page(request, created=row)
+
+    @get("/{webhook_id:str}", summary="A webhook's deliveries, newest first")
+    async def deliveries(
+        self, request: Request[Any, Any, Any], webhook_id: FromPath[str]
+    ) -> Template:
+        user = user_of_request(request)
+        ident = webhooks.webhook_uuid(webhook_id)
+        rows = await webhooks.list_deliveries(org_id=user.organizer.org_id, webhook_id=ident)
+        hook = next(
+            (
+                h
+                for h in await webhooks.list_webhooks(org_id=user.organizer.org_id)
+                if h["id"] == str(ident)
+            ),
+            None,
+        )
+        return page(request, "console/webhook.html", hook=hook, rows=rows)
+
+    @post("/{webhook_id:str}/revoke", status_code=200, summary="Revoke a webhook")
+    async def revoke(
+        self, request: Request[Any, Any, Any], webhook_id: FromPath[str]
+    ) -> Response[Any]:
+        user = user_of_request(request)
+        await webhooks.revoke_webhook(
+            org_id=user.organizer.org_id, webhook_id=webhooks.webhook_uuid(webhook_id)
+        )
+        return see_other("/console/webhooks")

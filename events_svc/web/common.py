@@ -25,6 +25,7 @@ NAV = [
     ("nav.contacts", "/console/contacts", False),
     ("nav.organizers", "/console/organizers", True),
     ("nav.api_keys", "/console/api-keys", True),
+    ("nav.webhooks", "/console/webhooks", True),
 ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from events_svc.web.admin_pages import AdminPages
+from events_svc.web.admin_pages import AdminPages, WebhookPages
 from events_svc.web.contact_pages import ContactPages
 from events_svc.web.event_pages import EventPages
 from events_svc.web.invitation_pages import InvitationPages
@@ -17,4 +17,5 @@ ROUTES: list[object] = [
     InvitationPages,
     ContactPages,
     AdminPages,
+    WebhookPages,
 ]

@@ -239,3 +239,29 @@ async def test_contacts_import_names_each_bad_row(app: Any, client: Any, make_or
     assert page.status_code == 200 and "新增 1 人" in page.text
     listed = await client.get("/console/contacts?tag=督导")
     assert "wang.wu@example.org" in listed.text
+
+
+async def test_webhooks_page_shows_the_secret_once(
+    app: Any, client: Any, make_org: Any, allow_private_webhooks: Any
+) -> None:
+    org, key = await make_org(email="mishu@hooks.example.org")
+    session = await session_for(app, org_id=uuid.UUID(org["id"]), email="mishu@hooks.example.org")
+    _as(client, session)
+    bad = await client.post(
+        "/console/webhooks", data={"_csrf": session["csrf"], "url": "ftp://x", "events": "x"}
+    )
+    assert bad.status_code == 422 and 'id="url-error"' in bad.text
+    made = await client.post(
+        "/console/webhooks",
+        data={
+            "_csrf": session["csrf"],
+            "url": "https://hooks.example.org/a",
+            "events": "rsvp.changed",
+        },
+    )
+    assert made.status_code == 200 and 'id="new-secret"' in made.text
+    (hook,) = (await client.get("/webhooks", headers=auth(key))).json()
+    again = await client.get("/console/webhooks")
+    assert 'id="new-secret"' not in again.text and hook["url"] in again.text
+    log = await client.get(f"/console/webhooks/{hook['id']}")
+    assert log.status_code == 200

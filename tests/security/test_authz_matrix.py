@@ -249,6 +249,10 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("POST", "/console/organizers/{email:str}"): CONSOLE_ADMIN_THING,
     ("POST", "/console/organizers/{email:str}/remove"): CONSOLE_ADMIN_THING,
     ("GET", "/console/api-keys"): CONSOLE_ADMIN,
+    ("GET", "/console/webhooks"): CONSOLE_ADMIN,
+    ("POST", "/console/webhooks"): CONSOLE_ADMIN,
+    ("GET", "/console/webhooks/{webhook_id:str}"): CONSOLE_ADMIN_THING,
+    ("POST", "/console/webhooks/{webhook_id:str}/revoke"): CONSOLE_ADMIN_THING,
     ("POST", "/console/api-keys"): CONSOLE_ADMIN,
     ("POST", "/console/api-keys/{prefix:str}/revoke"): CONSOLE_ADMIN_THING,
 }
@@ -503,6 +507,15 @@ CALLS: dict[tuple[str, str], Callable[[dict[str, str]], Call]] = {
         f"/console/organizers/{p['editor']}/remove", form={}
     ),
     ("POST", "/console/api-keys"): lambda p: Call("/console/api-keys", form={"label": "ci"}),
+    ("POST", "/console/webhooks"): lambda p: Call(
+        "/console/webhooks", form={"url": "https://hooks.example.org/y", "events": "rsvp.changed"}
+    ),
+    ("GET", "/console/webhooks/{webhook_id:str}"): lambda p: Call(
+        f"/console/webhooks/{p['webhook_id']}"
+    ),
+    ("POST", "/console/webhooks/{webhook_id:str}/revoke"): lambda p: Call(
+        f"/console/webhooks/{p['webhook_id']}/revoke", form={}
+    ),
     ("POST", "/console/api-keys/{prefix:str}/revoke"): lambda p: Call(
         f"/console/api-keys/{p['prefix']}/revoke", form={}
     ),
