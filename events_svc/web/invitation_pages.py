@@ -219,6 +219,35 @@ class InvitationPages(Controller):
             entries=entries,
         )
 
+    @get("/completion", summary="A training's completion and certificates")
+    async def completion(
+        self, request: Request[Any, Any, Any], event_id: FromPath[str]
+    ) -> Template:
+        user = user_of_request(request)
+        ident = event_uuid(event_id)
+        row = await events.get_event(org_id=user.organizer.org_id, event_id=ident)
+        data = None
+        if row["kind"] == "training":
+            data = await training.completion(org_id=user.organizer.org_id, event_id=ident)
+        return page(
+            request,
+            "console/completion.html",
+            tab="completion",
+            event=row,
+            event_id=row["id"],
+            data=data,
+        )
+
+    @post("/certificates/{code:str}/revoke", status_code=200, summary="Revoke a certificate")
+    async def revoke_certificate(
+        self, request: Request[Any, Any, Any], event_id: FromPath[str], code: FromPath[str]
+    ) -> Response[Any]:
+        user = user_of_request(request)
+        ident = event_uuid(event_id)
+        await events.get_event(org_id=user.organizer.org_id, event_id=ident)
+        await training.revoke(org_id=user.organizer.org_id, code=code)
+        return see_other(f"/console/events/{ident}/completion")
+
     @get("/check-in", summary="Check people in at a training session: search, one tap")
     async def check_in_sheet(
         self,

@@ -239,6 +239,8 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", C + "/answers.csv"): CONSOLE_EVENT,
     ("GET", C + "/check-in"): CONSOLE_EVENT,
     ("GET", C + "/activity"): CONSOLE_EVENT,
+    ("GET", C + "/completion"): CONSOLE_EVENT,
+    ("POST", C + "/certificates/{code:str}/revoke"): CONSOLE_EVENT,
     ("POST", C + "/check-in"): CONSOLE_EVENT,
     ("GET", "/console/contacts"): CONSOLE,
     ("POST", "/console/contacts"): CONSOLE,
@@ -486,6 +488,10 @@ CALLS: dict[tuple[str, str], Callable[[dict[str, str]], Call]] = {
     ("GET", C + "/answers.csv"): lambda p: Call(f"/console/events/{p['course']}/answers.csv"),
     ("GET", C + "/check-in"): lambda p: Call(f"/console/events/{p['course']}/check-in"),
     ("GET", C + "/activity"): lambda p: Call(f"/console/events/{p['course']}/activity"),
+    ("GET", C + "/completion"): lambda p: Call(f"/console/events/{p['course']}/completion"),
+    ("POST", C + "/certificates/{code:str}/revoke"): lambda p: Call(
+        f"/console/events/{p['course']}/certificates/{p['certificate']}/revoke", form={}
+    ),
     ("POST", C + "/check-in"): lambda p: Call(
         f"/console/events/{p['course']}/check-in",
         form={"email": p["invitee"], "session": p["occurrence"]},
