@@ -26,6 +26,8 @@ NAV = [
     ("nav.organizers", "/console/organizers", True),
     ("nav.api_keys", "/console/api-keys", True),
     ("nav.webhooks", "/console/webhooks", True),
+    ("nav.agreements", "/console/agreements", True),
+    ("nav.members", "/console/members", True),
 ]
 
 

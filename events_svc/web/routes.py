@@ -6,6 +6,7 @@ from events_svc.web.admin_pages import AdminPages, WebhookPages
 from events_svc.web.contact_pages import ContactPages
 from events_svc.web.event_pages import EventPages
 from events_svc.web.invitation_pages import InvitationPages
+from events_svc.web.org_pages import OrgPages
 from events_svc.web.public import asset, switch_language
 from events_svc.web.signin_pages import SignInController
 
@@ -18,4 +19,5 @@ ROUTES: list[object] = [
     ContactPages,
     AdminPages,
     WebhookPages,
+    OrgPages,
 ]

@@ -252,6 +252,20 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("POST", "/console/organizers/{email:str}/remove"): CONSOLE_ADMIN_THING,
     ("GET", "/console/api-keys"): CONSOLE_ADMIN,
     ("GET", "/console/webhooks"): CONSOLE_ADMIN,
+    ("GET", "/console/agreements"): CONSOLE_ADMIN,
+    ("POST", "/console/agreements"): CONSOLE_ADMIN,
+    ("POST", "/console/agreements/{partnership_id:str}/accept"): CONSOLE_ADMIN_THING,
+    ("POST", "/console/agreements/{partnership_id:str}/end"): CONSOLE_ADMIN_THING,
+    ("GET", "/console/members"): CONSOLE_ADMIN,
+    ("POST", "/console/members"): CONSOLE_ADMIN,
+    ("POST", "/console/members/{slug:str}/remove"): CONSOLE_ADMIN_THING,
+    # the host asked the co-host to join: only an organization asked can accept or leave
+    ("POST", "/console/memberships/{slug:str}/accept"): CONSOLE_ADMIN_THING.but(
+        session_admin=HIDDEN
+    ),
+    ("POST", "/console/memberships/{slug:str}/leave"): CONSOLE_ADMIN_THING.but(
+        session_admin=HIDDEN
+    ),
     ("POST", "/console/webhooks"): CONSOLE_ADMIN,
     ("GET", "/console/webhooks/{webhook_id:str}"): CONSOLE_ADMIN_THING,
     ("POST", "/console/webhooks/{webhook_id:str}/revoke"): CONSOLE_ADMIN_THING,
@@ -513,6 +527,25 @@ CALLS: dict[tuple[str, str], Callable[[dict[str, str]], Call]] = {
         f"/console/organizers/{p['editor']}/remove", form={}
     ),
     ("POST", "/console/api-keys"): lambda p: Call("/console/api-keys", form={"label": "ci"}),
+    ("POST", "/console/agreements"): lambda p: Call(
+        "/console/agreements", form={"partners": p["visitor"], "title": "京港合作备忘录"}
+    ),
+    ("POST", "/console/agreements/{partnership_id:str}/accept"): lambda p: Call(
+        f"/console/agreements/{p['partnership_id']}/accept", form={}
+    ),
+    ("POST", "/console/agreements/{partnership_id:str}/end"): lambda p: Call(
+        f"/console/agreements/{p['partnership_id']}/end", form={}
+    ),
+    ("POST", "/console/members"): lambda p: Call("/console/members", form={"slugs": p["visitor"]}),
+    ("POST", "/console/members/{slug:str}/remove"): lambda p: Call(
+        f"/console/members/{p['cohost']}/remove", form={}
+    ),
+    ("POST", "/console/memberships/{slug:str}/accept"): lambda p: Call(
+        f"/console/memberships/{p['host']}/accept", form={}
+    ),
+    ("POST", "/console/memberships/{slug:str}/leave"): lambda p: Call(
+        f"/console/memberships/{p['host']}/leave", form={}
+    ),
     ("POST", "/console/webhooks"): lambda p: Call(
         "/console/webhooks", form={"url": "https://hooks.example.org/y", "events": "rsvp.changed"}
     ),

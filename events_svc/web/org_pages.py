@@ -1,0 +1,156 @@
+"""The console's admin pages between organizations: agreements (propose, accept, end) and a
+federation's member units (and the federations this organization belongs to)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath
+from litestar.response import Template
+
+from events_svc.errors import Conflict, InvalidInput, NotFound
+from events_svc.orgs import service as orgs
+from events_svc.partnerships import service as partnerships
+from events_svc.partnerships.schemas import PartnershipCreate
+from events_svc.web.auth import admin_only, console_session, csrf_checked, user_of_request
+from events_svc.web.common import EXCEPTION_HANDLERS, locale_of, page, see_other
+from events_svc.web.forms import errors_of, text_of
+
+AGREEMENT_FIELDS = {"partners", "title", "areas", "signed_on"}
+
+
+def _list(text: str) -> list[str]:
+    return [t for t in (x.strip() for x in text.replace("，", ",").split(",")) if t]
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound("partnership not found") from None
+
+
+class OrgPages(Controller):
+    path = "/console"
+    include_in_schema = False
+    guards = [console_session, admin_only, csrf_checked]
+    exception_handlers = EXCEPTION_HANDLERS
+
+    async def _agreements(
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        errors: Any = None,
+        values: dict[str, str] | None = None,
+        status: int = 200,
+    ) -> Template:
+        user = user_of_request(request)
+        rows = await partnerships.list_for(org_id=user.organizer.org_id)
+        return page(
+            request,
+            "console/agreements.html",
+            status=status,
+            rows=rows,
+            errors=errors,
+            values=values or {k: "" for k in AGREEMENT_FIELDS},
+        )
+
+    @get("/agreements", summary="The organization's co-operation agreements")
+    async def agreements(self, request: Request[Any, Any, Any]) -> Template:
+        return await self._agreements(request)
+
+    @post("/agreements", status_code=200, summary="Propose an agreement (POST /partnerships)")
+    async def propose(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        user = user_of_request(request)
+        form = await request.form()
+        values = {k: text_of(form, k) for k in AGREEMENT_FIELDS}
+        body: dict[str, Any] = {
+            "partners": _list(values["partners"]),
+            "title": values["title"].strip(),
+            "areas": _list(values["areas"]),
+        }
+        if values["signed_on"]:
+            body["signed_on"] = values["signed_on"]
+        try:
+            data = msgspec.convert(body, PartnershipCreate)
+            await partnerships.create(org_id=user.organizer.org_id, data=data)
+        except (InvalidInput, Conflict, msgspec.ValidationError) as exc:
+            errors = errors_of(
+                exc, locale_of(request), known=AGREEMENT_FIELDS, rename={"partner": "partners"}
+            )
+            return await self._agreements(request, errors=errors, values=values, status=422)
+        return see_other("/console/agreements")
+
+    @post("/agreements/{partnership_id:str}/accept", status_code=200, summary="Accept")
+    async def accept(
+        self, request: Request[Any, Any, Any], partnership_id: FromPath[str]
+    ) -> Response[Any]:
+        user = user_of_request(request)
+        await partnerships.accept(
+            org_id=user.organizer.org_id, partnership_id=_uuid(partnership_id)
+        )
+        return see_other("/console/agreements")
+
+    @post("/agreements/{partnership_id:str}/end", status_code=200, summary="End an agreement")
+    async def end(
+        self, request: Request[Any, Any, Any], partnership_id: FromPath[str]
+    ) -> Response[Any]:
+        user = user_of_request(request)
+        await partnerships.end(org_id=user.organizer.org_id, partnership_id=_uuid(partnership_id))
+        return see_other("/console/agreements")
+
+    async def _members(
+        self, request: Request[Any, Any, Any], *, errors: Any = None, status: int = 200
+    ) -> Template:
+        user = user_of_request(request)
+        org_id = user.organizer.org_id
+        return page(
+            request,
+            "console/members.html",
+            status=status,
+            members=await orgs.list_members(org_id=org_id),
+            memberships=await orgs.list_memberships(org_id=org_id),
+            errors=errors,
+        )
+
+    @get("/members", summary="A federation's member units; the federations this one is in")
+    async def members(self, request: Request[Any, Any, Any]) -> Template:
+        return await self._members(request)
+
+    @post("/members", status_code=200, summary="Ask organizations to join (a federation)")
+    async def add_members(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        user = user_of_request(request)
+        form = await request.form()
+        try:
+            await orgs.add_members(
+                org_id=user.organizer.org_id, slugs=_list(text_of(form, "slugs"))
+            )
+        except (InvalidInput, Conflict) as exc:
+            errors = errors_of(exc, locale_of(request), known={"slugs"})
+            return await self._members(request, errors=errors, status=422)
+        return see_other("/console/members")
+
+    @post("/members/{slug:str}/remove", status_code=200, summary="End a membership")
+    async def remove_member(
+        self, request: Request[Any, Any, Any], slug: FromPath[str]
+    ) -> Response[Any]:
+        user = user_of_request(request)
+        await orgs.remove_member(org_id=user.organizer.org_id, member_slug=slug)
+        return see_other("/console/members")
+
+    @post("/memberships/{slug:str}/accept", status_code=200, summary="Join a federation")
+    async def accept_membership(
+        self, request: Request[Any, Any, Any], slug: FromPath[str]
+    ) -> Response[Any]:
+        user = user_of_request(request)
+        await orgs.accept_membership(org_id=user.organizer.org_id, federation_slug=slug)
+        return see_other("/console/members")
+
+    @post("/memberships/{slug:str}/leave", status_code=200, summary="Leave a federation")
+    async def leave(self, request: Request[Any, Any, Any], slug: FromPath[str]) -> Response[Any]:
+        user = user_of_request(request)
+        await orgs.leave_federation(org_id=user.organizer.org_id, federation_slug=slug)
+        return see_other("/console/members")
