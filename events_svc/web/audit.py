@@ -37,6 +37,8 @@ async def record_change(message: Message, scope: Scope) -> None:
     if who is None:
         return
     handler = scope.get("route_handler")
+    if handler is not None and handler.opt.get("audit") is False:
+        return
     params = scope.get("path_params") or {}
     if "event_id" in params:
         subject = str(params["event_id"])

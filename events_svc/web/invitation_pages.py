@@ -133,7 +133,13 @@ class InvitationPages(Controller):
     ) -> Template:
         return await self._page(request, event_id, cursor=cursor)
 
-    @post("/invitations/preview", status_code=200, summary="Who would be invited")
+    # a preview changes nothing: no audit entry
+    @post(
+        "/invitations/preview",
+        status_code=200,
+        summary="Who would be invited",
+        opt={"audit": False},
+    )
     async def preview(self, request: Request[Any, Any, Any], event_id: FromPath[str]) -> Template:
         user = user_of_request(request)
         people, errors, values = await _who(user, await request.form(), locale_of(request))

@@ -172,6 +172,11 @@ async def test_organizer_runs_an_event_from_the_browser(
                 await page.goto(served + f"/console/events/{event_id}/edit")
                 await _shoot(page, "en-event-form")
                 await page.click("text=中文")
+                for name in ("contacts", "organizers", "api-keys", "webhooks", "agreements"):
+                    await page.goto(served + f"/console/{name}")
+                    await _shoot(page, name)
+                await page.goto(served + f"/console/events/{event_id}/activity")
+                await _shoot(page, "activity")
                 await page.goto(served + "/console")
                 await _shoot(page, "home")
 
