@@ -187,3 +187,18 @@ async def set_agenda(
         "updates_queued": len(updates),
     }
     return answer, queued, updates
+
+
+async def get_agenda(*, org_id: uuid.UUID, event_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The event's agenda as stored (local times, rooms, speakers), for its hosts."""
+    rows = await Event.raw(
+        "SELECT agenda FROM event e WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts))",
+        event_id,
+        org_id,
+        org_id,
+    )
+    if not rows:
+        raise NotFound("event not found")
+    stored = rows[0]["agenda"]
+    items = json.loads(stored) if isinstance(stored, str) else stored
+    return list(items or [])

@@ -195,6 +195,12 @@ _T: dict[str, tuple[str, str]] = {
     "tab.answers": ("回复", "Answers"),
     "tab.check-in": ("签到", "Check-in"),
     "tab.activity": ("操作记录", "Activity"),
+    "tab.agenda": ("议程", "Agenda"),
+    "agenda_lines": ("议程（每行一个环节）", "Agenda (one session per line)"),
+    "agenda_hint": (
+        "日期 开始-结束 | 标题 | 会议室（可选） | 发言人（可选，用 ; 分隔），例如：",
+        "date start-end | title | room (optional) | speakers (optional, separated by ;), e.g.",
+    ),
     "tab.completion": ("结业", "Completion"),
     "completion_training_only": ("结业与证书用于培训课程。", "Completion is for trainings."),
     "attended": ("出勤", "Attended"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from events_svc.web.admin_pages import AdminPages, WebhookPages
+from events_svc.web.agenda_page import AgendaPage
 from events_svc.web.contact_pages import ContactPages
 from events_svc.web.event_pages import EventPages
 from events_svc.web.invitation_pages import InvitationPages
@@ -16,6 +17,7 @@ ROUTES: list[object] = [
     SignInController,
     EventPages,
     InvitationPages,
+    AgendaPage,
     ContactPages,
     AdminPages,
     WebhookPages,

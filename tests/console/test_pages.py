@@ -265,3 +265,37 @@ async def test_webhooks_page_shows_the_secret_once(
     assert 'id="new-secret"' not in again.text and hook["url"] in again.text
     log = await client.get(f"/console/webhooks/{hook['id']}")
     assert log.status_code == 200
+
+
+async def test_agenda_editor_reads_lines_and_names_bad_ones(
+    app: Any, client: Any, make_org: Any
+) -> None:
+    org, key = await make_org(email="mishu@agenda.example.org")
+    ev = (await client.post("/events", json=event_body(), headers=auth(key))).json()
+    session = await session_for(app, org_id=uuid.UUID(org["id"]), email="mishu@agenda.example.org")
+    _as(client, session)
+    bad = await client.post(
+        f"/console/events/{ev['id']}/agenda",
+        data={"_csrf": session["csrf"], "agenda": "2027-06-10 09:30-10:30 | 开幕式\n明天上午 | x"},
+    )
+    assert bad.status_code == 422 and "第 2 行格式不对" in bad.text
+    outside = await client.post(
+        f"/console/events/{ev['id']}/agenda",
+        data={"_csrf": session["csrf"], "agenda": "2027-06-11 09:30-10:30 | 开幕式"},
+    )
+    assert outside.status_code == 422 and "第 1 行" in outside.text
+    lines = (
+        "2027-06-10 09:30-10:30 | 开幕式 | 第一会议室 | 张三 <zhang.san@example.org>\n"
+        "2027-06-10 10:45-12:00 | 主旨演讲 | 第一会议室\n"
+    )
+    done = await client.post(
+        f"/console/events/{ev['id']}/agenda", data={"_csrf": session["csrf"], "agenda": lines}
+    )
+    assert done.status_code == 303, done.text
+    page = await client.get(f"/console/events/{ev['id']}/agenda")
+    assert (
+        "2027-06-10 09:30-10:30 | 开幕式 | 第一会议室 | 张三 &lt;zhang.san@example.org&gt;"
+        in page.text
+    )
+    invited = (await client.get(f"/events/{ev['id']}/invitations", headers=auth(key))).json()
+    assert [i["email"] for i in invited["items"]] == ["zhang.san@example.org"]

@@ -239,6 +239,8 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", C + "/answers.csv"): CONSOLE_EVENT,
     ("GET", C + "/check-in"): CONSOLE_EVENT,
     ("GET", C + "/activity"): CONSOLE_EVENT,
+    ("GET", C + "/agenda"): CONSOLE_EVENT,
+    ("POST", C + "/agenda"): CONSOLE_EVENT,
     ("GET", C + "/completion"): CONSOLE_EVENT,
     ("POST", C + "/certificates/{code:str}/revoke"): CONSOLE_EVENT,
     ("POST", C + "/check-in"): CONSOLE_EVENT,
@@ -502,6 +504,10 @@ CALLS: dict[tuple[str, str], Callable[[dict[str, str]], Call]] = {
     ("GET", C + "/answers.csv"): lambda p: Call(f"/console/events/{p['course']}/answers.csv"),
     ("GET", C + "/check-in"): lambda p: Call(f"/console/events/{p['course']}/check-in"),
     ("GET", C + "/activity"): lambda p: Call(f"/console/events/{p['course']}/activity"),
+    ("GET", C + "/agenda"): lambda p: Call(f"/console/events/{p['course']}/agenda"),
+    ("POST", C + "/agenda"): lambda p: Call(
+        f"/console/events/{p['course']}/agenda", form={"agenda": ""}
+    ),
     ("GET", C + "/completion"): lambda p: Call(f"/console/events/{p['course']}/completion"),
     ("POST", C + "/certificates/{code:str}/revoke"): lambda p: Call(
         f"/console/events/{p['course']}/certificates/{p['certificate']}/revoke", form={}
