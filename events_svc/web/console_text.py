@@ -196,6 +196,16 @@ _T: dict[str, tuple[str, str]] = {
     "tab.check-in": ("签到", "Check-in"),
     "tab.activity": ("操作记录", "Activity"),
     "tab.agenda": ("议程", "Agenda"),
+    "tab.delegations": ("代表团", "Delegations"),
+    "delegations_visit_only": ("代表团用于交流访问。", "Delegations are for exchange visits."),
+    "leader": ("团长", "Leader"),
+    "not_named": ("尚未提交名单", "not named yet"),
+    "no_delegations": ("没有来访机构。", "No visiting organizations."),
+    "delegations_about": (
+        "名单由来访机构用其 API 密钥提交（PUT /events/{id}/delegations/{slug}）。",
+        "Each visiting organization names its own delegation"
+        " (PUT /events/{id}/delegations/{slug}).",
+    ),
     "agenda_lines": ("议程（每行一个环节）", "Agenda (one session per line)"),
     "agenda_hint": (
         "日期 开始-结束 | 标题 | 会议室（可选） | 发言人（可选，用 ; 分隔），例如：",

@@ -14,6 +14,7 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
 from events_svc.contacts import service as contacts
+from events_svc.delegations import service as delegations
 from events_svc.deps import QUEUE
 from events_svc.errors import Conflict, InvalidInput
 from events_svc.events import service as events
@@ -223,6 +224,25 @@ class InvitationPages(Controller):
             event=row,
             event_id=row["id"],
             entries=entries,
+        )
+
+    @get("/delegations", summary="An exchange visit's delegations (as the visitors named them)")
+    async def delegations(
+        self, request: Request[Any, Any, Any], event_id: FromPath[str]
+    ) -> Template:
+        user = user_of_request(request)
+        ident = event_uuid(event_id)
+        row = await events.get_event(org_id=user.organizer.org_id, event_id=ident)
+        rows = None
+        if row["kind"] == "exchange_visit":
+            rows = await delegations.list_for(org_id=user.organizer.org_id, event_id=ident)
+        return page(
+            request,
+            "console/delegations.html",
+            tab="delegations",
+            event=row,
+            event_id=row["id"],
+            rows=rows,
         )
 
     @get("/completion", summary="A training's completion and certificates")

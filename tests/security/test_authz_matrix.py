@@ -242,6 +242,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", C + "/agenda"): CONSOLE_EVENT,
     ("POST", C + "/agenda"): CONSOLE_EVENT,
     ("GET", C + "/completion"): CONSOLE_EVENT,
+    ("GET", C + "/delegations"): CONSOLE_EVENT,
     ("POST", C + "/certificates/{code:str}/revoke"): CONSOLE_EVENT,
     ("POST", C + "/check-in"): CONSOLE_EVENT,
     ("GET", "/console/contacts"): CONSOLE,
@@ -509,6 +510,7 @@ CALLS: dict[tuple[str, str], Callable[[dict[str, str]], Call]] = {
         f"/console/events/{p['course']}/agenda", form={"agenda": ""}
     ),
     ("GET", C + "/completion"): lambda p: Call(f"/console/events/{p['course']}/completion"),
+    ("GET", C + "/delegations"): lambda p: Call(f"/console/events/{p['visit']}/delegations"),
     ("POST", C + "/certificates/{code:str}/revoke"): lambda p: Call(
         f"/console/events/{p['course']}/certificates/{p['certificate']}/revoke", form={}
     ),
