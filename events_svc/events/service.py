@@ -16,6 +16,7 @@ from arq.connections import ArqRedis
 
 from events_svc import paging
 from events_svc.calendar.ics import Party, event_data, publish
+from events_svc.calendar.reminder_rules import HORIZON
 from events_svc.calendar.timeutil import (
     TimeRuleError,
     check_volume,
@@ -43,7 +44,6 @@ from events_svc.jobs import enqueue_notifications
 from events_svc.notifications import service as outbox
 from events_svc.partnerships import service as partnerships
 from events_svc.reminders import service as reminders
-from events_svc.reminders.rules import HORIZON
 from events_svc.settings import DEFAULT_VOLUME, VolumeLimits
 
 #: changes to these make calendars treat the event as rescheduled (RFC 5546 §2.1.4)

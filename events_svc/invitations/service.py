@@ -13,13 +13,13 @@ from arq.connections import ArqRedis
 from events_svc import paging
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
 from events_svc.events.tables import Event
+from events_svc.invitations import waitlist
 from events_svc.invitations.schemas import InviteeIn
 from events_svc.invitations.tables import Invitation
 from events_svc.jobs import enqueue_notifications, enqueue_webhooks
 from events_svc.notifications import service as outbox
 from events_svc.people.service import PersonIn, upsert_people
 from events_svc.reminders import service as reminders
-from events_svc.rsvp import service as rsvp
 from events_svc.settings import DEFAULT_VOLUME
 from events_svc.validation import email_key, normalize_email
 
@@ -221,12 +221,12 @@ async def uninvite_locked(
     promoted: list[dict[str, Any]] = []
     hooks: list[dict[str, Any]] = []
     if rows[0]["held_a_place"] and event["status"] != "cancelled":
-        promoted = await rsvp.promote_waitlist(
+        promoted = await waitlist.promote_waitlist(
             event_id=event_id, capacity=event["capacity"], now=stamp
         )
         people = [r["person"] for r in promoted]
         if people:
-            hooks = await rsvp.rsvp_changed(
+            hooks = await waitlist.rsvp_changed(
                 event, people, source="waitlist", occurrence=None, now=stamp
             )
     await reminders.plan(event_id=event_id, now=stamp, person_ids=[rows[0]["person"]])

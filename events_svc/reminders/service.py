@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from events_svc.calendar import reminder_rules as rules
 from events_svc.errors import InvalidInput, NotFound
 from events_svc.events.tables import Event
 from events_svc.notifications.tables import Notification
-from events_svc.reminders import rules
 
 PAGE = 500
 
