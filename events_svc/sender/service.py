@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from events_svc.events.tables import changed_occurrences
 from events_svc.notifications.service import AGENDA_KINDS
 from events_svc.notifications.tables import Notification
 from events_svc.outages import database_unavailable
@@ -151,14 +152,7 @@ async def _load_occurrences(rows: Sequence[dict[str, Any]]) -> None:
     series = list({r["event"] for r in rows if r["recurrence"] and "occurrences" not in r})
     if not series:
         return
-    found = await Notification.raw(
-        "SELECT event, recurrence_id, starts_at, ends_at, status, sequence, updated_at"
-        " FROM occurrence WHERE event = ANY({}::uuid[]) ORDER BY recurrence_id",
-        series,
-    )
-    by_event: dict[uuid.UUID, list[dict[str, Any]]] = {e: [] for e in series}
-    for o in found:
-        by_event[o["event"]].append(o)
+    by_event = await changed_occurrences(series)
     for r in rows:
         if r["recurrence"] and "occurrences" not in r:
             r["occurrences"] = by_event[r["event"]]
