@@ -10,9 +10,9 @@ from typing import Any
 
 from events_svc.jobs import enqueue_console_mail
 from events_svc.mail.signin import render_sign_in
-from events_svc.mail.smtp import PermanentSendError, TransientSendError
-from events_svc.notifications.service import backoff
 from events_svc.organizers import signin
+from events_svc.sender.service import backoff
+from events_svc.sender.smtp import PermanentSendError, TransientSendError
 from events_svc.settings import Settings
 
 log = logging.getLogger("workers.console_mail")

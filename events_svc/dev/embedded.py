@@ -193,7 +193,7 @@ async def _prepare_database(
     database_url: str, known_key: str | None, *, redis_url: str, secret: str
 ) -> tuple[str, str]:
     """Migrations, the ready-made organization's API key and a console sign-in path."""
-    from events_svc.cli import migrate
+    from events_svc.database import migrate
     from events_svc.piccolo_conf import DB
 
     await migrate(database_url)

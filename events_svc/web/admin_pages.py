@@ -10,14 +10,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
 
-from events_svc.deps import QUEUE
 from events_svc.errors import Conflict, InvalidInput
 from events_svc.organizers import service as organizers
 from events_svc.organizers import sessions
 from events_svc.orgs import service as orgs
 from events_svc.settings import Settings
 from events_svc.web.auth import admin_only, console_session, csrf_checked, user_of_request
-from events_svc.web.common import EXCEPTION_HANDLERS, locale_of, page, see_other
+from events_svc.web.common import EXCEPTION_HANDLERS, QUEUE, locale_of, page, see_other
 from events_svc.web.forms import FormErrors, errors_of, text_of
 from events_svc.webhooks import service as webhooks
 

@@ -19,16 +19,15 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
 
-from events_svc.deps import QUEUE
 from events_svc.errors import Conflict, InvalidInput
-from events_svc.events import agenda as agendas
 from events_svc.events import service as events
 from events_svc.events.schemas import AgendaItemIn
 from events_svc.events.service import event_uuid
+from events_svc.invitations import agenda as agendas
 from events_svc.jobs import enqueue_notifications
 from events_svc.settings import Settings
 from events_svc.web.auth import console_session, csrf_checked, user_of_request
-from events_svc.web.common import EXCEPTION_HANDLERS, locale_of, page, see_other
+from events_svc.web.common import EXCEPTION_HANDLERS, QUEUE, locale_of, page, see_other
 from events_svc.web.forms import FormErrors, say, text_of
 
 _LINE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s+(\d{1,2}:\d{2})\s*[-–~]\s*(\d{1,2}:\d{2})\s*$")

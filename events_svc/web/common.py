@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from arq.connections import ArqRedis
 from litestar import Request, Response
+from litestar.di import Provide
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
@@ -29,6 +31,15 @@ NAV = [
     ("nav.agreements", "/console/agreements", True),
     ("nav.members", "/console/members", True),
 ]
+
+
+def _provide_queue(request: Request[Any, Any, Any]) -> ArqRedis:
+    queue: ArqRedis = request.app.state.arq
+    return queue
+
+
+#: the arq pool, for enqueueing after commit (the pages' own: `deps` is the API's sibling layer)
+QUEUE = {"queue": Provide(_provide_queue, sync_to_thread=False)}
 
 
 def user_of(request: Request[Any, Any, Any]) -> ConsoleUser | None:

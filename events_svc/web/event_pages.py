@@ -16,7 +16,6 @@ from litestar.response import Template
 
 from events_svc import paging
 from events_svc.calendar.timeutil import iter_occurrences, zone
-from events_svc.deps import QUEUE
 from events_svc.errors import Conflict, InvalidInput
 from events_svc.events import service as events
 from events_svc.events.schemas import EventCreate, EventPatch, OccurrencePatch
@@ -25,7 +24,7 @@ from events_svc.invitations import service as invitations
 from events_svc.notifications import progress
 from events_svc.settings import Settings
 from events_svc.web.auth import console_session, csrf_checked, user_of_request
-from events_svc.web.common import EXCEPTION_HANDLERS, locale_of, page, see_other
+from events_svc.web.common import EXCEPTION_HANDLERS, QUEUE, locale_of, page, see_other
 from events_svc.web.event_form import DAYS, FIELDS, KINDS, REMINDERS, RENAME, ZONES, EventForm
 from events_svc.web.forms import errors_of, text_of
 from events_svc.web.i18n import translate

@@ -15,7 +15,6 @@ from litestar.response import Template
 
 from events_svc.contacts import service as contacts
 from events_svc.delegations import service as delegations
-from events_svc.deps import QUEUE
 from events_svc.errors import Conflict, InvalidInput
 from events_svc.events import service as events
 from events_svc.events.service import event_uuid
@@ -30,7 +29,7 @@ from events_svc.rsvp.controllers import attendance_csv
 from events_svc.settings import Settings
 from events_svc.training import service as training
 from events_svc.web.auth import ConsoleUser, console_session, csrf_checked, user_of_request
-from events_svc.web.common import EXCEPTION_HANDLERS, locale_of, page, see_other
+from events_svc.web.common import EXCEPTION_HANDLERS, QUEUE, locale_of, page, see_other
 from events_svc.web.event_pages import progress_out
 from events_svc.web.forms import FormErrors, errors_of, parse_pasted, say, text_of
 

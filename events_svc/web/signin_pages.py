@@ -11,7 +11,6 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
 from events_svc import ratelimit
-from events_svc.deps import QUEUE
 from events_svc.jobs import enqueue_console_mail
 from events_svc.organizers import sessions, signin
 from events_svc.settings import Settings
@@ -26,7 +25,7 @@ from events_svc.web.auth import (
     new_browser_id,
     user_of_request,
 )
-from events_svc.web.common import EXCEPTION_HANDLERS, page, see_other
+from events_svc.web.common import EXCEPTION_HANDLERS, QUEUE, page, see_other
 from events_svc.web.forms import text_of
 from events_svc.web.public import safe_next
 
