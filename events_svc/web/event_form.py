@@ -3,6 +3,7 @@ EventCreate / EventPatch (the service checks them; nothing is checked twice)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -32,6 +33,12 @@ FIELDS = {
     "capacity",
     "recurrence",
     "reminders",
+    "partnership",
+    "area",
+    "cohosts",
+    "host",
+    "visiting",
+    "itinerary",
 }
 #: a service's field -> the form field its error is shown at
 RENAME = {"rrule": "recurrence", "count": "recurrence", "until": "recurrence"}
@@ -58,6 +65,12 @@ class EventForm:
     until: str = ""  #: a date
     rrule: str = ""
     reminders: list[str] = field(default_factory=list)
+    partnership: str = ""  #: an agreement's id
+    area: str = ""
+    cohosts: str = ""  #: slugs, comma-separated
+    host: str = ""  #: exchange visits: whose premises (a slug; empty: ours)
+    visiting: str = ""  #: exchange visits: the visiting organizations' slugs
+    itinerary: str = ""  #: one block per line: date start-end | title | place
 
     @classmethod
     def from_post(cls, form: Any) -> EventForm:
@@ -79,6 +92,12 @@ class EventForm:
             until=text_of(form, "until").strip(),
             rrule=text_of(form, "rrule").strip(),
             reminders=[r for r in form.getall("reminders", []) if r in REMINDERS],
+            partnership=text_of(form, "partnership").strip(),
+            area=text_of(form, "area").strip(),
+            cohosts=text_of(form, "cohosts"),
+            host=text_of(form, "host").strip(),
+            visiting=text_of(form, "visiting"),
+            itinerary=text_of(form, "itinerary"),
         )
 
     @classmethod
@@ -98,6 +117,16 @@ class EventForm:
             repeat="rrule" if rule else "none",
             rrule=rule,
             reminders=[r["before"] for r in row["reminders"] or [] if r.get("before")],
+            partnership=row["partnership"] or "",
+            area=row["area"] or "",
+            cohosts=", ".join(row["cohosts"]),
+            host=row["host"] if row["host"] != row["organization"] else "",
+            visiting=", ".join(row["visiting"]),
+            itinerary="\n".join(
+                f"{b['starts_at'][:10]} {b['starts_at'][11:16]}-{b['ends_at'][11:16]}"
+                f" | {b['title']}" + (f" | {b['place']}" if b["place"] else "")
+                for b in row["itinerary"] or []
+            ),
         )
 
     def recurrence(self) -> str | None:
@@ -144,7 +173,41 @@ class EventForm:
             "visibility": self.visibility,
             "capacity": capacity,
             "reminders": [{"before": r} for r in self.reminders] or None,
+            "partnership": self.partnership or None,
+            "area": self.area or None,
+            "cohosts": _slugs(self.cohosts),
+            "host": self.host or None,
+            "visiting": _slugs(self.visiting),
+            "itinerary": self._itinerary(),
         }
+
+    def _itinerary(self) -> list[dict[str, str]] | None:
+        """Blocks of a visit, one per line (`2027-06-10 09:30-10:30 | 参观 | 地点`)."""
+        blocks = []
+        for n, raw in enumerate(self.itinerary.splitlines(), start=1):
+            if not raw.strip():
+                continue
+            parts = [p.strip() for p in raw.split("|")]
+            when = _WHEN.match(parts[0])
+            if when is None or len(parts) < 2:
+                raise InvalidInput.field("itinerary", f"line {n} does not read")
+            day, start, end = when.groups()
+            blocks.append(
+                {
+                    "title": parts[1],
+                    "starts_at": f"{day}T{int(start[:-3]):02d}{start[-3:]}:00",
+                    "ends_at": f"{day}T{int(end[:-3]):02d}{end[-3:]}:00",
+                    "place": parts[2] if len(parts) > 2 else "",
+                }
+            )
+        return blocks or None
+
+
+_WHEN = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s+(\d{1,2}:\d{2})\s*[-–~]\s*(\d{1,2}:\d{2})\s*$")
+
+
+def _slugs(text: str) -> list[str]:
+    return [t for t in (x.strip() for x in text.replace("，", ",").split(",")) if t]
 
 
 def _seconds(value: str) -> str:

@@ -22,6 +22,7 @@ from events_svc.events.schemas import EventCreate, EventPatch, OccurrencePatch
 from events_svc.events.service import event_uuid
 from events_svc.invitations import service as invitations
 from events_svc.notifications import progress
+from events_svc.partnerships import service as partnerships
 from events_svc.settings import Settings
 from events_svc.web.auth import console_session, csrf_checked, user_of_request
 from events_svc.web.common import EXCEPTION_HANDLERS, QUEUE, locale_of, page, see_other
@@ -157,9 +158,9 @@ class EventPages(Controller):
 
     @get("/events/new", summary="The form for a new event")
     async def new_event(self, request: Request[Any, Any, Any]) -> Template:
-        return self._form(request, EventForm(), action="/console/events", errors=None)
+        return await self._form(request, EventForm(), action="/console/events", errors=None)
 
-    def _form(
+    async def _form(
         self,
         request: Request[Any, Any, Any],
         form: EventForm,
@@ -169,9 +170,16 @@ class EventPages(Controller):
         event: dict[str, Any] | None = None,
         status: int = 200,
     ) -> Template:
+        user = user_of_request(request)
+        agreements = [
+            a
+            for a in await partnerships.list_for(org_id=user.organizer.org_id)
+            if a["status"] == "active"
+        ]
         return page(
             request,
             "console/event_form.html",
+            agreements=agreements,
             status=status,
             form=form,
             action=action,
@@ -200,7 +208,9 @@ class EventPages(Controller):
             )
         except (InvalidInput, msgspec.ValidationError) as exc:
             errors = errors_of(exc, locale_of(request), known=FIELDS, rename=RENAME)
-            return self._form(request, form, action="/console/events", errors=errors, status=422)
+            return await self._form(
+                request, form, action="/console/events", errors=errors, status=422
+            )
         return see_other(f"/console/events/{row['id']}")
 
     @get("/events/{event_id:str}", summary="One event: its details and its tabs")
@@ -316,7 +326,7 @@ class EventPages(Controller):
     ) -> Template:
         user = user_of_request(request)
         row = await events.get_event(org_id=user.organizer.org_id, event_id=event_uuid(event_id))
-        return self._form(
+        return await self._form(
             request,
             EventForm.from_event(row),
             action=f"/console/events/{row['id']}/edit",
@@ -352,7 +362,9 @@ class EventPages(Controller):
             )
         except (InvalidInput, msgspec.ValidationError) as exc:
             errors = errors_of(exc, locale_of(request), known=FIELDS, rename=RENAME)
-            return self._form(request, form, action=action, errors=errors, event=row, status=422)
+            return await self._form(
+                request, form, action=action, errors=errors, event=row, status=422
+            )
         return see_other(f"/console/events/{row['id']}")
 
     @post("/events/{event_id:str}/cancel", status_code=200, summary="Cancel the event")

@@ -299,3 +299,36 @@ async def test_agenda_editor_reads_lines_and_names_bad_ones(
     )
     invited = (await client.get(f"/events/{ev['id']}/invitations", headers=auth(key))).json()
     assert [i["email"] for i in invited["items"]] == ["zhang.san@example.org"]
+
+
+async def test_an_exchange_visit_with_visitors_and_itinerary(
+    app: Any, client: Any, make_org: Any
+) -> None:
+    org, key = await make_org(email="mishu@visit.example.org")
+    await make_org(slug="hkswgu", email="office@hk.example.org")
+    session = await session_for(app, org_id=uuid.UUID(org["id"]), email="mishu@visit.example.org")
+    _as(client, session)
+    form = {
+        "_csrf": session["csrf"],
+        "title": "京港社工交流座谈会",
+        "kind": "exchange_visit",
+        "starts_at": "2027-06-10T09:00",
+        "ends_at": "2027-06-10T17:00",
+        "timezone": "Asia/Shanghai",
+        "visibility": "private",
+        "repeat": "none",
+        "visiting": "hkswgu, nosuchorg",
+        "itinerary": "2027-06-10 09:30-11:00 | 参观服务中心 | 越秀区\n",
+    }
+    bad = await client.post("/console/events", data=form)
+    assert bad.status_code == 422 and 'id="visiting-error"' in bad.text
+    form["visiting"] = "hkswgu"
+    done = await client.post("/console/events", data=form)
+    assert done.status_code == 303, done.text
+    event_id = done.headers["location"].rsplit("/", 1)[1]
+    made = (await client.get(f"/events/{event_id}", headers=auth(key))).json()
+    assert made["visiting"] == ["hkswgu"] and made["itinerary"][0]["title"] == "参观服务中心"
+    edit = await client.get(f"/console/events/{event_id}/edit")
+    assert "2027-06-10 09:30-11:00 | 参观服务中心 | 越秀区" in edit.text
+    delegations = await client.get(f"/console/events/{event_id}/delegations")
+    assert delegations.status_code == 200 and "hkswgu" in delegations.text
