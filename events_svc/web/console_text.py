@@ -196,6 +196,11 @@ _T: dict[str, tuple[str, str]] = {
     "tab.check-in": ("签到", "Check-in"),
     "tab.activity": ("操作记录", "Activity"),
     "tab.agenda": ("议程", "Agenda"),
+    "invitees_csv": ("或上传 CSV 文件", "Or upload a CSV file"),
+    "invitees_csv_hint": (
+        "UTF-8，第一行是列名，至少有 name 和 email 两列。",
+        "UTF-8; the first row names the columns, at least name and email.",
+    ),
     "cooperation": ("合作与交流访问（可选）", "Co-operation and exchange visits (optional)"),
     "area": ("合作领域", "Area of the agreement"),
     "cohosts": ("共同主办机构（机构代码）", "Co-hosts (their slugs)"),

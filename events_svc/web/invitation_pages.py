@@ -9,13 +9,14 @@ from urllib.parse import urlencode
 
 from arq.connections import ArqRedis
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
 from events_svc.contacts import service as contacts
 from events_svc.delegations import service as delegations
-from events_svc.errors import Conflict, InvalidInput
+from events_svc.errors import Conflict, InvalidInput, ServiceError
 from events_svc.events import service as events
 from events_svc.events.service import event_uuid
 from events_svc.invitations import resend as resends
@@ -47,6 +48,20 @@ async def _who(
     """The people the form names (pasted, and contacts by organization and tag), merged as
     the API merges them; and the errors, by field."""
     pasted_text = text_of(form, "pasted")
+    upload = form.get("file")
+    if isinstance(upload, UploadFile) and upload.filename:
+        # a CSV of people (name, email columns; the contacts import's reader and rules): it
+        # joins the pasted lines, and the preview carries them on as text
+        try:
+            parsed = contacts.parse_csv(await upload.read())
+        except ServiceError as exc:
+            bad_rows = "; ".join(f"{e.field}: {e.message}" for e in (exc.errors or [])[:5])
+            errors = FormErrors(
+                fields={"file": say(exc.detail, locale) + (f" ({bad_rows})" if bad_rows else "")}
+            )
+            return [], errors, {"pasted": pasted_text, "org": "", "tags": "", "members": ""}
+        rows = [f"{c.name} <{c.email}>" if c.name else c.email for c in parsed.contacts]
+        pasted_text = "\n".join([pasted_text.rstrip("\n"), *rows]).strip("\n")
     org_slug = text_of(form, "org").strip()
     tags = _tags(text_of(form, "tags"))
     values = {"pasted": pasted_text, "org": org_slug, "tags": text_of(form, "tags")}
@@ -79,7 +94,7 @@ async def _who(
             invitees=invitees, resolved=resolved, organizations_named=bool(selectors)
         )
     except InvalidInput as exc:
-        got = errors_of(exc, locale, known={"pasted", "org", "tags"}, rename=_RENAME)
+        got = errors_of(exc, locale, known={"pasted", "org", "tags", "file"}, rename=_RENAME)
         return [], got, values
     return list(merged), errors, values
 
@@ -137,6 +152,7 @@ class InvitationPages(Controller):
     @post(
         "/invitations/preview",
         status_code=200,
+        request_max_body_size=contacts.CSV_MAX_BYTES + 64 * 1024,
         summary="Who would be invited",
         opt={"audit": False},
     )

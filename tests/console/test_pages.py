@@ -332,3 +332,29 @@ async def test_an_exchange_visit_with_visitors_and_itinerary(
     assert "2027-06-10 09:30-11:00 | 参观服务中心 | 越秀区" in edit.text
     delegations = await client.get(f"/console/events/{event_id}/delegations")
     assert delegations.status_code == 200 and "hkswgu" in delegations.text
+
+
+async def test_invitees_from_a_csv_file_are_previewed(app: Any, client: Any, make_org: Any) -> None:
+    org, key = await make_org(email="mishu@csvinv.example.org")
+    ev = (await client.post("/events", json=event_body(), headers=auth(key))).json()
+    session = await session_for(app, org_id=uuid.UUID(org["id"]), email="mishu@csvinv.example.org")
+    _as(client, session)
+    bad = await client.post(
+        f"/console/events/{ev['id']}/invitations/preview",
+        data={"_csrf": session["csrf"], "pasted": ""},
+        files={"file": ("people.csv", "name,email\r\n王五,nope\r\n".encode(), "text/csv")},
+    )
+    assert bad.status_code == 422 and 'id="file-error"' in bad.text and "line 2" in bad.text
+    good = await client.post(
+        f"/console/events/{ev['id']}/invitations/preview",
+        data={"_csrf": session["csrf"], "pasted": "zhao.liu@example.org"},
+        files={
+            "file": (
+                "people.csv",
+                "name,email\r\n王五,wang.wu@example.org\r\n".encode(),
+                "text/csv",
+            )
+        },
+    )
+    assert good.status_code == 200 and good.text.count("<li>") >= 2
+    assert "王五 &lt;wang.wu@example.org&gt;" in good.text
