@@ -128,3 +128,19 @@ async def test_a_form_without_its_csrf_token_is_refused(
         refused = await fresh.post("/console/sign-in", data={"email": "mishu@csrf.example.org"})
         assert refused.status_code == 403
     assert uuid.UUID  # keeps the import honest for the next test's edits
+
+
+async def test_sign_in_requests_are_rate_limited_per_address(
+    client: Any, make_org: Any, smtp: Any, worker: Any
+) -> None:
+    await make_org(email="mishu@limit.example.org")
+    for _ in range(5):  # RATE_LIMIT_SIGN_IN_EMAIL: 5 per 15 minutes
+        assert (await ask_for_link(client, "mishu@limit.example.org")).status_code == 200
+    refused = await ask_for_link(client, "Mishu@Limit.example.org")
+    assert refused.status_code == 429 and "请求过于频繁" in refused.text
+    # an unknown address is limited the same way (the answer tells nothing)
+    for _ in range(5):
+        assert (await ask_for_link(client, "nobody@limit.example.org")).status_code == 200
+    assert (await ask_for_link(client, "nobody@limit.example.org")).status_code == 429
+    await worker.drain()
+    assert len(smtp.for_recipient("mishu@limit.example.org")) == 5
