@@ -196,6 +196,8 @@ _T: dict[str, tuple[str, str]] = {
     "tab.check-in": ("签到", "Check-in"),
     "tab.activity": ("操作记录", "Activity"),
     "tab.agenda": ("议程", "Agenda"),
+    "programme": ("合作项目（按领域）", "Programme, by area"),
+    "unassigned": ("未指定领域", "No area"),
     "invitees_csv": ("或上传 CSV 文件", "Or upload a CSV file"),
     "invitees_csv_hint": (
         "UTF-8，第一行是列名，至少有 name 和 email 两列。",

@@ -84,6 +84,16 @@ class OrgPages(Controller):
             return await self._agreements(request, errors=errors, values=values, status=422)
         return see_other("/console/agreements")
 
+    @get("/agreements/{partnership_id:str}", summary="An agreement's programme, by area")
+    async def programme(
+        self, request: Request[Any, Any, Any], partnership_id: FromPath[str]
+    ) -> Template:
+        user = user_of_request(request)
+        data = await partnerships.programme(
+            org_id=user.organizer.org_id, partnership_id=_uuid(partnership_id), year=None
+        )
+        return page(request, "console/programme.html", data=data)
+
     @post("/agreements/{partnership_id:str}/accept", status_code=200, summary="Accept")
     async def accept(
         self, request: Request[Any, Any, Any], partnership_id: FromPath[str]

@@ -257,6 +257,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/console/webhooks"): CONSOLE_ADMIN,
     ("GET", "/console/agreements"): CONSOLE_ADMIN,
     ("POST", "/console/agreements"): CONSOLE_ADMIN,
+    ("GET", "/console/agreements/{partnership_id:str}"): CONSOLE_ADMIN_THING,
     ("POST", "/console/agreements/{partnership_id:str}/accept"): CONSOLE_ADMIN_THING,
     ("POST", "/console/agreements/{partnership_id:str}/end"): CONSOLE_ADMIN_THING,
     ("GET", "/console/members"): CONSOLE_ADMIN,
@@ -537,6 +538,9 @@ CALLS: dict[tuple[str, str], Callable[[dict[str, str]], Call]] = {
     ("POST", "/console/api-keys"): lambda p: Call("/console/api-keys", form={"label": "ci"}),
     ("POST", "/console/agreements"): lambda p: Call(
         "/console/agreements", form={"partners": p["visitor"], "title": "京港合作备忘录"}
+    ),
+    ("GET", "/console/agreements/{partnership_id:str}"): lambda p: Call(
+        f"/console/agreements/{p['partnership_id']}"
     ),
     ("POST", "/console/agreements/{partnership_id:str}/accept"): lambda p: Call(
         f"/console/agreements/{p['partnership_id']}/accept", form={}
