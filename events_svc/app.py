@@ -28,6 +28,7 @@ from events_svc.organizers.controllers import ActivityController, OrganizerContr
 from events_svc.orgs.controllers import OrgController
 from events_svc.partnerships.controllers import PartnershipController
 from events_svc.piccolo_conf import DB
+from events_svc.registration.controllers import RegistrationController
 from events_svc.reminders.controllers import ReminderController
 from events_svc.rsvp.controllers import RsvpController
 from events_svc.settings import Settings, get_settings
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ContactController,
         EventController,
         InvitationController,
+        RegistrationController,
         ReminderController,
         PartnershipController,
         DelegationController,

@@ -42,6 +42,10 @@ SWEEP_WEBHOOKS = "sweep_webhooks"
 SEND_CONSOLE_MAIL = "send_console_mail"
 #: cron: re-enqueue console mail rows still queued (Redis lost them, or a crash the enqueue)
 SWEEP_CONSOLE_MAIL = "sweep_console_mail"
+#: send one registration's confirmation e-mail: `send_registration_mail(registration_id)`
+SEND_REGISTRATION_MAIL = "send_registration_mail"
+#: cron: expire unconfirmed registrations, re-enqueue confirmation e-mails Redis lost
+SWEEP_REGISTRATION_MAIL = "sweep_registration_mail"
 
 
 async def redis_pool(url: str, *, command_timeout: float) -> ArqRedis:
@@ -229,6 +233,33 @@ async def enqueue_console_mail(
         return 0
     try:
         return await enqueue_many(queue, SEND_CONSOLE_MAIL, jobs)
+    except Exception as exc:  # noqa: BLE001 - OSError or one of redis' own error classes
+        log.warning("enqueue failed; the sweep will pick the jobs up: %s", exc)
+        return 0
+
+
+async def enqueue_registration_mail(
+    queue: ArqRedis | None,
+    rows: Iterable[dict[str, Any]],
+    *,
+    sweep_slot: int | None = None,
+    defer_until: datetime | None = None,
+) -> int:
+    """Enqueue `send_registration_mail` for rows with `id` and `attempts`, after commit;
+    Redis being down is left to the sweep."""
+    jobs = [
+        (
+            f"registration-mail:{row['id']}:a{row['attempts']}"
+            + ("" if sweep_slot is None else f":s{sweep_slot}"),
+            (str(row["id"]),),
+            defer_until,
+        )
+        for row in rows
+    ]
+    if queue is None or not jobs:
+        return 0
+    try:
+        return await enqueue_many(queue, SEND_REGISTRATION_MAIL, jobs)
     except Exception as exc:  # noqa: BLE001 - OSError or one of redis' own error classes
         log.warning("enqueue failed; the sweep will pick the jobs up: %s", exc)
         return 0

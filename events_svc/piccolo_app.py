@@ -15,6 +15,7 @@ from events_svc.organizers.tables import AuditEntry, ConsoleMail
 from events_svc.orgs.tables import ApiKey, Organization, Organizer, OrgMembership
 from events_svc.partnerships.tables import Partnership, PartnershipParty
 from events_svc.people.tables import Person
+from events_svc.registration.tables import Registration
 from events_svc.training.tables import Attendance, Certificate
 from events_svc.webhooks.tables import Webhook, WebhookDelivery
 
@@ -40,6 +41,7 @@ TABLES = [
     Organizer,
     ConsoleMail,
     AuditEntry,
+    Registration,
 ]
 
 APP_CONFIG = AppConfig(

@@ -198,6 +198,11 @@ class Settings:
     #: console sign-in links asked per client address, and per e-mail address asked for
     rate_limit_sign_in_address: RateLimit | None = RateLimit(20, 600)
     rate_limit_sign_in_email: RateLimit | None = RateLimit(5, 900)
+    #: public self-registrations per client address, and per e-mail address registered
+    rate_limit_registration_address: RateLimit | None = RateLimit(30, 600)
+    rate_limit_registration_email: RateLimit | None = RateLimit(5, 3600)
+    #: an unconfirmed registration expires (and its link stops working) after this long
+    registration_confirm_seconds: float = 48 * 3600.0
     #: a console session ends after this long without a request ...
     console_session_idle: float = 8 * 3600.0
     #: ... and this long after sign-in, however busy
@@ -335,6 +340,13 @@ class Settings:
             ),
             rate_limit_sign_in_address=rate("RATE_LIMIT_SIGN_IN_ADDRESS", RateLimit(20, 600)),
             rate_limit_sign_in_email=rate("RATE_LIMIT_SIGN_IN_EMAIL", RateLimit(5, 900)),
+            rate_limit_registration_address=rate(
+                "RATE_LIMIT_REGISTRATION_ADDRESS", RateLimit(30, 600)
+            ),
+            rate_limit_registration_email=rate("RATE_LIMIT_REGISTRATION_EMAIL", RateLimit(5, 3600)),
+            registration_confirm_seconds=number(
+                "REGISTRATION_CONFIRM_SECONDS", 48 * 3600, 60, 30 * 86400
+            ),
             console_session_idle=number("CONSOLE_SESSION_IDLE_SECONDS", 8 * 3600, 60, 30 * 86400),
             console_session_absolute=number(
                 "CONSOLE_SESSION_ABSOLUTE_SECONDS", 7 * 86400, 300, 365 * 86400

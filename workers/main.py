@@ -28,8 +28,10 @@ from events_svc.jobs import (
     SEND_CONSOLE_MAIL,
     SEND_NOTIFICATION,
     SEND_NOTIFICATIONS,
+    SEND_REGISTRATION_MAIL,
     SWEEP_CONSOLE_MAIL,
     SWEEP_NOTIFICATIONS,
+    SWEEP_REGISTRATION_MAIL,
     SWEEP_WEBHOOKS,
     WORKERS_KEY,
     enqueue_notifications,
@@ -60,6 +62,7 @@ from workers.notifications import (
     send_notifications,
     sweep_notifications,
 )
+from workers.registration_mail import send_registration_mail, sweep_registration_mail
 from workers.webhooks import deliver_webhook, sweep_webhooks
 
 log = logging.getLogger("workers.main")
@@ -266,6 +269,13 @@ def functions() -> list[Any]:
         func(send_notifications, name=SEND_NOTIFICATIONS, keep_result=0, max_tries=1, timeout=600),
         func(deliver_webhook, name=DELIVER_WEBHOOK, keep_result=0, max_tries=1, timeout=180),
         func(send_console_mail, name=SEND_CONSOLE_MAIL, keep_result=0, max_tries=1, timeout=120),
+        func(
+            send_registration_mail,
+            name=SEND_REGISTRATION_MAIL,
+            keep_result=0,
+            max_tries=1,
+            timeout=120,
+        ),
     ]
 
 
@@ -301,6 +311,14 @@ def cron_jobs(settings: Settings) -> list[Any]:
         cron(
             sweep_console_mail,
             name=SWEEP_CONSOLE_MAIL,
+            second=seconds,
+            unique=True,
+            run_at_startup=True,
+            keep_result=0,
+        ),
+        cron(
+            sweep_registration_mail,
+            name=SWEEP_REGISTRATION_MAIL,
             second=seconds,
             unique=True,
             run_at_startup=True,

@@ -62,6 +62,37 @@ class ReminderRuleOut(msgspec.Struct, omit_defaults=True):
     at: str | None = None  #: local date-time in the event's zone, e.g. 2027-06-10T08:00:00
 
 
+Registration = Literal["closed", "open"]
+QuestionType = Literal["short_text", "long_text", "one_choice", "several_choices"]
+
+
+class RegistrationQuestion(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A question the registration form asks, e.g. 所在机构 (short text, required)."""
+
+    label: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    type: QuestionType = "short_text"
+    required: bool = False
+    #: the choices of a one_choice / several_choices question
+    choices: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]],
+        msgspec.Meta(max_length=30),
+    ] = []
+    #: a stable key for the answers (default: q1, q2, ... by position)
+    id: Annotated[str, msgspec.Meta(pattern="^[a-z0-9_-]{1,40}$")] | None = None
+
+
+class RegistrationQuestionOut(msgspec.Struct):
+    id: str
+    label: str
+    type: str
+    required: bool
+    choices: list[str]
+
+
+#: no more than ten questions on a form
+RegistrationQuestions = Annotated[list[RegistrationQuestion], msgspec.Meta(max_length=10)]
+
+
 class EventCreate(msgspec.Struct, forbid_unknown_fields=True):
     kind: EventKind
     title: Title
@@ -85,6 +116,11 @@ class EventCreate(msgspec.Struct, forbid_unknown_fields=True):
     visiting: Visiting = []
     itinerary: Itinerary | None = None
     completion_threshold: Threshold = 0.8
+    #: self-registration on the public page (public events only)
+    registration: Registration = "closed"
+    #: an instant (a local time without offset is read in `timezone`)
+    registration_deadline: datetime | None = None
+    registration_questions: RegistrationQuestions = []
 
 
 class EventPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -109,6 +145,9 @@ class EventPatch(msgspec.Struct, forbid_unknown_fields=True):
     visiting: Visiting | UnsetType = UNSET
     itinerary: Itinerary | None | UnsetType = UNSET
     completion_threshold: Threshold | UnsetType = UNSET
+    registration: Registration | UnsetType = UNSET
+    registration_deadline: datetime | None | UnsetType = UNSET
+    registration_questions: RegistrationQuestions | UnsetType = UNSET
 
 
 class EventOut(msgspec.Struct):
@@ -138,6 +177,9 @@ class EventOut(msgspec.Struct):
     capacity: int | None
     reminders: list[ReminderRuleOut] | None
     completion_threshold: float  #: trainings: share of sessions that completes the course
+    registration: str  #: closed / open
+    registration_deadline: datetime | None
+    registration_questions: list[RegistrationQuestionOut]
     created_at: datetime
     updated_at: datetime
 

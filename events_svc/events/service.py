@@ -32,6 +32,7 @@ from events_svc.calendar.timeutil import (
     zone,
 )
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
+from events_svc.events import registration_rules
 from events_svc.events.hosted import lock_hosted_event
 from events_svc.events.schemas import (
     EventCreate,
@@ -193,6 +194,7 @@ async def create_event(
         org_id=org_id, kind=data.kind, host=data.host, visiting=data.visiting
     )
     itinerary = _itinerary(data.itinerary, times=times)
+    registration_rules.check_public(registration=data.registration, visibility=data.visibility)
     now = datetime.now(UTC)
     row: dict[str, Any] = {
         "id": uuid.uuid4(),
@@ -214,6 +216,11 @@ async def create_event(
         "visibility": data.visibility,
         "capacity": data.capacity,
         "completion_threshold": data.completion_threshold,
+        "registration": data.registration,
+        "registration_deadline": registration_rules.deadline(
+            data.registration_deadline, tz_name=times.timezone
+        ),
+        "registration_questions": registration_rules.questions(data.registration_questions),
         "reminders": json.dumps(reminders) if reminders is not None else None,
         "partnership": partnership_id,
         "area": data.area if partnership_id else None,
@@ -389,6 +396,11 @@ def _row_out(row: dict[str, Any]) -> dict[str, Any]:
         "capacity": row["capacity"],
         "reminders": reminders,
         "completion_threshold": row["completion_threshold"],
+        "registration": row.get("registration") or "closed",
+        "registration_deadline": row.get("registration_deadline"),
+        "registration_questions": registration_rules.stored_questions(
+            row.get("registration_questions")
+        ),
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
@@ -541,6 +553,21 @@ async def update_event(
         for name in ("kind", "visibility", "capacity", "description", "completion_threshold"):
             if name in given:
                 changes[name] = given[name]
+        if "registration" in given:
+            changes["registration"] = given["registration"]
+        if "registration_deadline" in given:
+            changes["registration_deadline"] = registration_rules.deadline(
+                given["registration_deadline"], tz_name=tz_name
+            )
+        if "registration_questions" in given:
+            changes["registration_questions"] = registration_rules.questions(
+                given["registration_questions"]
+            )
+        if {"registration", "visibility"} & given.keys():
+            registration_rules.check_public(
+                registration=str(given.get("registration", current["registration"])),
+                visibility=str(given.get("visibility", current["visibility"])),
+            )
         if "title" in given:
             changes["title"] = _single_line(given["title"], field="title")
         if "location" in given:

@@ -67,6 +67,12 @@ class Event(Table, tablename="event"):
     #: the programme: [{"id", "title", "starts_at", "ends_at", "room", "description",
     #: "speakers": [{"email", "name", "role"}]}] (local times; ids keep each session's UID)
     agenda = JSONB(null=True, default=None)
+    #: self-registration on the public page: closed / open
+    registration = Varchar(length=10, default="closed")
+    #: no registration after this instant (NULL: until the event starts)
+    registration_deadline = Timestamptz(null=True, default=None)
+    #: the organizer's questions: [{"id", "label", "type", "required", "choices"}]
+    registration_questions = JSONB(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
 

@@ -30,6 +30,8 @@ class Invitation(Table, tablename="invitation"):
     #: the highest SEQUENCE of the series an iTIP REPLY answered; older replies are ignored
     #: (an occurrence's answers keep theirs in occurrence_answer)
     reply_sequence = Integer(null=True, default=None)
+    #: how the person came on the list: invited (by an organizer) / registration (themselves)
+    source = Varchar(length=16, default="invited")
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
 

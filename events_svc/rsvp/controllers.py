@@ -226,10 +226,14 @@ def attendance_csv(data: dict[str, Any]) -> Response[bytes]:
     """The attendance list as a CSV download (the API's and the console's)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
+    questions = data.get("questions") or []
     writer.writerow(
         ["email", "name", "role", "answer", "waitlisted", "comment", "answered_at", "via"]
+        + [_cell(q["label"]) for q in questions]
     )
     for p in data["people"]:
+        given = p.get("answers") or {}
+        extra = [given.get(q["id"], "") for q in questions]
         writer.writerow(
             [
                 _cell(p["email"]),
@@ -241,6 +245,7 @@ def attendance_csv(data: dict[str, Any]) -> Response[bytes]:
                 p["responded_at"].isoformat() if p["responded_at"] else "",
                 p["source"],
             ]
+            + [_cell("; ".join(v) if isinstance(v, list) else str(v)) for v in extra]
         )
     return Response(
         ("\ufeff" + out.getvalue()).encode("utf-8"),

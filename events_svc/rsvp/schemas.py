@@ -34,6 +34,13 @@ class AttendeeOut(msgspec.Struct):
     responded_at: datetime | None
     source: str  #: link (RSVP page) / email (calendar client) / "" (no answer yet)
     occurrences: list[OccurrenceAnswerOut]  #: answers for single occurrences of a series
+    #: registered themselves: answers to the registration questions (id -> text or choices)
+    answers: dict[str, str | list[str]] = {}
+
+
+class QuestionRef(msgspec.Struct):
+    id: str
+    label: str
 
 
 class WaitlistEntry(msgspec.Struct):
@@ -48,3 +55,4 @@ class Attendance(msgspec.Struct):
     counts: dict[str, int]  #: accepted / tentative / declined / needs-action / waitlisted
     waitlist: list[WaitlistEntry]  #: in the order places are given
     people: list[AttendeeOut]
+    questions: list[QuestionRef] = []  #: the registration questions, in the form's order

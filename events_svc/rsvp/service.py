@@ -3,6 +3,7 @@ waitlist, and the organizer's view of who comes."""
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any, Literal
 
 from events_svc.calendar.timeutil import zone
 from events_svc.errors import Conflict, NotFound
+from events_svc.events.registration_rules import stored_questions
 from events_svc.events.service import is_occurrence
 from events_svc.events.tables import Event
 from events_svc.invitations.tables import Invitation
@@ -369,7 +371,8 @@ async def _occurrence_reply(
 async def attendance(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
     """Counts per answer, the waitlist in order, and every invitee's answer and comment."""
     events = await Event.raw(
-        "SELECT id, capacity FROM event e WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts))",
+        "SELECT id, capacity, registration_questions FROM event e"
+        " WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts))",
         event_id,
         org_id,
         org_id,
@@ -378,8 +381,10 @@ async def attendance(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any
         raise NotFound("event not found")
     people = await Invitation.raw(
         "SELECT p.email, p.name, i.id, i.role, i.rsvp, i.comment, i.responded_at,"
-        " i.response_source, i.waitlisted_at"
+        " i.response_source, i.waitlisted_at, r.answers"
         " FROM invitation i JOIN person p ON p.id = i.person"
+        " LEFT JOIN registration r ON r.event = i.event AND r.person = i.person"
+        "  AND r.status = 'confirmed'"
         " WHERE i.event = {} AND i.removed_at IS NULL ORDER BY p.email_key",
         event_id,
     )
@@ -427,7 +432,16 @@ async def attendance(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any
                 "responded_at": p["responded_at"],
                 "source": p["response_source"],
                 "occurrences": by_invitation.get(p["id"], []),
+                "answers": _json(p["answers"]) or {},
             }
             for p in people
         ],
+        "questions": [
+            {"id": q["id"], "label": q["label"]}
+            for q in stored_questions(events[0]["registration_questions"])
+        ],
     }
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value

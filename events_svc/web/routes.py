@@ -9,6 +9,7 @@ from events_svc.web.event_pages import EventPages
 from events_svc.web.invitation_pages import InvitationPages
 from events_svc.web.org_pages import OrgPages
 from events_svc.web.public import asset, switch_language
+from events_svc.web.public_pages import PublicPages
 from events_svc.web.signin_pages import SignInController
 
 ROUTES: list[object] = [
@@ -22,4 +23,5 @@ ROUTES: list[object] = [
     AdminPages,
     WebhookPages,
     OrgPages,
+    PublicPages,
 ]

@@ -149,6 +149,13 @@ EXPECT: dict[tuple[str, str], Expect] = {
     # the page shell: its stylesheet and script, the language switch
     ("GET", "/assets/{name:str}"): PUBLIC,
     ("GET", "/language/{locale:str}"): PUBLIC,
+    # public pages and self-registration: no sign-in; a confirmation link is its own key
+    ("GET", "/o/{slug:str}"): PUBLIC,
+    ("GET", "/e/{event_id:str}"): PUBLIC,
+    ("POST", "/e/{event_id:str}/register"): PUBLIC,
+    ("GET", "/register/confirm/{token:str}"): CAPABILITY,
+    ("POST", "/register/confirm/{token:str}"): CAPABILITY,
+    ("GET", E + "/registrations"): COHOSTED,
     # contacts
     ("GET", "/orgs/me/contacts"): OWN_ORG,
     ("POST", "/orgs/me/contacts"): OWN_ORG,
@@ -358,6 +365,21 @@ CALLS: dict[tuple[str, str], Callable[[dict[str, str]], Call]] = {
     ),
     ("GET", "/assets/{name:str}"): lambda p: Call("/assets/site.css"),
     ("GET", "/language/{locale:str}"): lambda p: Call("/language/en?next=/console"),
+    ("GET", "/o/{slug:str}"): lambda p: Call(f"/o/{p['host']}"),
+    ("GET", "/e/{event_id:str}"): lambda p: Call(f"/e/{p['course']}"),
+    # the course takes no registrations: past the guards, the answer is a 409 page
+    ("POST", "/e/{event_id:str}/register"): lambda p: Call(
+        f"/e/{p['course']}/register",
+        form={"email": "someone@example.org", "_csrf": p["browser_csrf"]},
+        headers={"Cookie": f"console_browser={p['browser']}"},
+    ),
+    ("GET", "/register/confirm/{token:str}"): lambda p: Call(
+        "/register/confirm/00000000000000000000000000000000.forged"
+    ),
+    ("POST", "/register/confirm/{token:str}"): lambda p: Call(
+        "/register/confirm/00000000000000000000000000000000.forged", form={}
+    ),
+    ("GET", E + "/registrations"): lambda p: Call(f"/events/{p['course']}/registrations"),
     ("POST", "/orgs/me/contacts"): lambda p: Call(
         "/orgs/me/contacts", json={"email": "wang.wu@new.example.org", "name": "王五"}
     ),

@@ -1,0 +1,1 @@
+"""Self-registration to public events: double opt-in, then an invitation like any other."""
