@@ -27,7 +27,9 @@ from events_svc.events import service as events
 from events_svc.events.schemas import (
     AgendaItemIn,
     EventCreate,
+    EventPatch,
     ItineraryBlock,
+    RegistrationQuestion,
     ReminderRule,
     SpeakerIn,
 )
@@ -217,6 +219,25 @@ async def load_demo(
     )  # fmt: skip
     await enqueue_notifications(queue, invited, batch=True)
     await enqueue_notifications(queue, updates, at_due_time=True)
+    # open to the profession: anyone may register on its public page (/e/<id>)
+    await events.update_event(
+        org_id=ids["gdswa"],
+        event_id=forum,
+        patch=EventPatch(
+            registration="open",
+            registration_questions=[
+                RegistrationQuestion(id="agency", label="所在机构", required=True),
+                RegistrationQuestion(id="position", label="职务"),
+                RegistrationQuestion(
+                    id="supervisor",
+                    label="督导资格",
+                    type="one_choice",
+                    required=True,
+                    choices=["无", "初级督导", "中级督导", "高级督导"],
+                ),
+            ],
+        ),
+    )
     for host, tags in (("gdswa", None), ("bjswa", ["督导"])):
         await invitations.invite(
             org_id=ids[host],

@@ -25,6 +25,7 @@ from events_svc.mail.i18n import Locale
 from events_svc.openapi import also_answers, page_or_json, problems
 from events_svc.orgs.service import Caller
 from events_svc.rsvp import service
+from events_svc.rsvp.checkin_link import checkin_url, qr_svg
 from events_svc.rsvp.page import render_page, t
 from events_svc.rsvp.schemas import Attendance, RsvpAnswer
 from events_svc.settings import Settings
@@ -34,6 +35,12 @@ MAX_COMMENT = 2000
 #: the link in the address bar is the key to the answer: keep it out of caches, referrers
 #: and search engines, and let the page load nothing from elsewhere
 _PAGE_HEADERS = {**PAGE_HEADERS, "X-Robots-Tag": "noindex"}
+
+
+def _qr(row: dict[str, Any], settings: Settings) -> str:
+    """The invitee's check-in QR code (inline SVG) for their page."""
+    url = checkin_url(settings.public_base_url, settings.secret_key, row["id"])
+    return qr_svg(url, title="check-in")
 
 
 def _wants_json(request: Request[Any, Any, Any]) -> bool:
@@ -101,7 +108,13 @@ class RsvpController(Controller):
         selected = request.query_params.get("response")
         if selected not in service.RESPONSES:
             selected = None
-        body = render_page(row, action=f"/rsvp/{token}", selected=selected, request=request)
+        body = render_page(
+            row,
+            action=f"/rsvp/{token}",
+            selected=selected,
+            request=request,
+            qr=_qr(row, settings),
+        )
         return Response(body, media_type="text/html", headers=_PAGE_HEADERS)
 
     @post(
@@ -139,6 +152,7 @@ class RsvpController(Controller):
                 message=t("invalid", reader_locale(request, row["locale"])),
                 message_kind="error",
                 request=request,
+                qr=_qr(row, settings),
             )
             return Response(body, status_code=422, media_type="text/html", headers=_PAGE_HEADERS)
         if comment is not None and len(comment) > MAX_COMMENT:
@@ -161,6 +175,7 @@ class RsvpController(Controller):
             selected=None,
             message=t("saved", locale),
             request=request,
+            qr=_qr(row, settings),
         )
         return Response(body, media_type="text/html", headers=_PAGE_HEADERS)
 

@@ -39,6 +39,11 @@ TEXT: dict[str, dict[Locale, str]] = {
     "repeats": {"zh-CN": "重复", "en": "Repeats"},
     "where": {"zh-CN": "地点", "en": "Where"},
     "legend": {"zh-CN": "您的回复", "en": "Your answer"},
+    "qr": {"zh-CN": "签到二维码", "en": "Check-in code"},
+    "qr_about": {
+        "zh-CN": "到场时请出示此二维码，工作人员扫码即可为您签到。",
+        "en": "Show this code at the door: staff scan it to check you in.",
+    },
 }
 register("rsvp", TEXT)
 
@@ -55,8 +60,10 @@ def render_page(
     message: str | None = None,
     message_kind: str = "note",
     request: Request[Any, Any, Any] | None = None,
+    qr: str = "",
 ) -> str:
-    """The page for one invitation: the event, the current answer, and the form."""
+    """The page for one invitation: the event, the current answer, the form, and the
+    check-in QR code (`qr`, inline SVG)."""
     own: Locale = row["locale"] if row["locale"] in LOCALES else "zh-CN"
     loc = reader_locale(request, own)
     details = [
@@ -83,4 +90,5 @@ def render_page(
         action=action,
         message=message,
         message_kind=message_kind,
+        qr=qr,
     )

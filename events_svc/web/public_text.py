@@ -126,6 +126,7 @@ TEXTS: dict[str, dict[Locale, str]] = {
         "en": "This is an event check-in code; an organizer of the event signed in to the"
         " console scans it.",
     },
+    "sign_in": {"zh-CN": "组织者登录后台", "en": "Organizers: sign in"},
     "qr": {"zh-CN": "签到二维码", "en": "Check-in QR code"},
     "qr_about": {
         "zh-CN": "到场时请出示此二维码，工作人员扫码即可签到。",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from events_svc.web.admin_pages import AdminPages, WebhookPages
 from events_svc.web.agenda_page import AgendaPage
+from events_svc.web.checkin_page import CheckInPage
 from events_svc.web.contact_pages import ContactPages
 from events_svc.web.event_pages import EventPages
 from events_svc.web.invitation_pages import InvitationPages
@@ -24,4 +25,5 @@ ROUTES: list[object] = [
     WebhookPages,
     OrgPages,
     PublicPages,
+    CheckInPage,
 ]

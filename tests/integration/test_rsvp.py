@@ -108,6 +108,7 @@ async def test_decline_through_the_page_and_the_organizer_sees_it(
         "responded_at": None,
         "source": "link",
         "occurrences": [],
+        "answers": {},
     }
     # declining drops the reminder; the feed shows the answer
     assert await Notification.count().where(Notification.kind == "reminder") == 0

@@ -156,6 +156,8 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/register/confirm/{token:str}"): CAPABILITY,
     ("POST", "/register/confirm/{token:str}"): CAPABILITY,
     ("GET", E + "/registrations"): COHOSTED,
+    # a check-in QR code: the page names nobody unless an organizer of the event opens it
+    ("GET", "/check-in/{token:str}"): PUBLIC.but(session_other=HIDDEN),
     # contacts
     ("GET", "/orgs/me/contacts"): OWN_ORG,
     ("POST", "/orgs/me/contacts"): OWN_ORG,
@@ -380,6 +382,7 @@ CALLS: dict[tuple[str, str], Callable[[dict[str, str]], Call]] = {
         "/register/confirm/00000000000000000000000000000000.forged", form={}
     ),
     ("GET", E + "/registrations"): lambda p: Call(f"/events/{p['course']}/registrations"),
+    ("GET", "/check-in/{token:str}"): lambda p: Call(f"/check-in/{p['checkin']}"),
     ("POST", "/orgs/me/contacts"): lambda p: Call(
         "/orgs/me/contacts", json={"email": "wang.wu@new.example.org", "name": "王五"}
     ),

@@ -46,6 +46,7 @@ async def build_world(client: Any, settings: Any, *, ended: bool) -> World:
     from events_svc.invitations.tables import Invitation
     from events_svc.orgs import service as orgs
     from events_svc.people.tables import Person
+    from events_svc.rsvp.checkin_link import checkin_token
     from events_svc.rsvp.tokens import make_token
 
     n = next(_worlds)
@@ -226,6 +227,7 @@ async def build_world(client: Any, settings: Any, *, ended: bool) -> World:
             "certificate": checked["completion"]["certificate"]["code"],
             "webhook_id": hook["id"],
             "rsvp": make_token(settings.secret_key, invitation["id"], invitation["generation"]),
+            "checkin": checkin_token(settings.secret_key, invitation["id"]),
             "feed": person["feed_token"],
             "feed_rotation": rotation_token(
                 settings.secret_key, person_row["id"], person["feed_token"]

@@ -1,0 +1,120 @@
+"""Check-in by QR code: the RSVP page shows a code that decodes to the signed check-in link;
+an organizer of the event who opens it checks the person in for the session under way;
+anyone else learns nothing."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import zxingcpp
+
+from events_svc.invitations.tables import Invitation
+from events_svc.rsvp.tokens import make_token
+from tests.console.helpers import session_for
+from tests.helpers import auth, event_body
+
+
+class _Gray:
+    """A grayscale image for zxing-cpp (its buffer interface, without numpy)."""
+
+    def __init__(self, data: bytes, height: int, width: int) -> None:
+        self.__array_interface__ = {
+            "shape": (height, width),
+            "typestr": "|u1",
+            "data": data,
+            "version": 3,
+        }
+
+
+def decode_svg_qr(svg: str) -> list[str]:
+    """Draw the code of the page's inline SVG (segno's path: M, m and h commands) and let
+    zxing-cpp read it, as a phone camera would."""
+    path = re.search(r'class="qrline"[^>]* d="([^"]+)"', svg) or re.search(
+        r'd="([^"]+)"[^>]*class="qrline"', svg
+    )
+    assert path, svg[:300]
+    size = int(re.search(r'viewBox="0 0 (\d+) ', svg).group(1)) // 4
+    dark: set[tuple[int, int]] = set()
+    x = y = 0.0
+    for cmd, args in re.findall(r"([MmHhVv])([-0-9. ]+)", path.group(1)):
+        nums = [float(v) for v in args.split()]
+        if cmd == "M":
+            x, y = nums
+        elif cmd == "m":
+            x, y = x + nums[0], y + nums[1]
+        elif cmd == "h":
+            for i in range(int(nums[0])):
+                dark.add((int(x) + i, int(y)))
+            x += nums[0]
+    scale = 6
+    side = size * scale
+    pixels = bytearray([255]) * (side * side)
+    for mx, my in dark:
+        for dy in range(scale):
+            start = (my * scale + dy) * side + mx * scale
+            pixels[start : start + scale] = bytes(scale)
+    return [r.text for r in zxingcpp.read_barcodes(_Gray(bytes(pixels), side, side))]
+
+
+async def _training_now(client: Any, key: str) -> dict[str, Any]:
+    start = datetime.now(ZoneInfo("Asia/Shanghai")).replace(second=0, microsecond=0)
+    start -= timedelta(minutes=10)
+    body = event_body(
+        kind="training",
+        title="督导实务培训",
+        starts_at=start.strftime("%Y-%m-%dT%H:%M:%S"),
+        ends_at=(start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S"),
+    )
+    resp = await client.post("/events", json=body, headers=auth(key))
+    assert resp.status_code == 201, resp.text
+    data: dict[str, Any] = resp.json()
+    return data
+
+
+async def test_qr_code_checks_in_for_organizers_only(client, make_org, app):
+    org, key = await make_org()
+    other, _ = await make_org()
+    event = await _training_now(client, key)
+    invited = await client.post(
+        f"/events/{event['id']}/invitations",
+        json={"invitees": [{"email": "chen@agency.example.org", "name": "陈社工"}]},
+        headers=auth(key),
+    )
+    assert invited.status_code == 202, invited.text
+    (inv,) = await Invitation.select(Invitation.id, Invitation.generation)
+    secret = app.state.settings.secret_key
+    page = await client.get(f"/rsvp/{make_token(secret, inv['id'], inv['generation'])}")
+    assert page.status_code == 200 and 'id="check-in-qr"' in page.text
+    (url,) = decode_svg_qr(page.text.split('id="check-in-qr"', 1)[1])
+    assert url.startswith("https://events.example.org/check-in/")
+    path = url.removeprefix("https://events.example.org")
+
+    # nobody signed in: a page that names nobody
+    anonymous = await client.get(path)
+    assert anonymous.status_code == 200 and 'data-outcome="nothing"' in anonymous.text
+    assert "陈社工" not in anonymous.text and "chen@" not in anonymous.text
+
+    # an organizer of another organization: the same nothing, as a 404
+    stranger = await session_for(app, org_id=uuid.UUID(other["id"]), email=other["email"])
+    client.cookies.set("console_session", stranger["cookie"], domain="events.example.org")
+    refused = await client.get(path)
+    assert refused.status_code == 404 and "陈社工" not in refused.text
+
+    # the host's organizer: checked in for the session under way, once
+    host = await session_for(app, org_id=uuid.UUID(org["id"]), email=org["email"])
+    client.cookies.set("console_session", host["cookie"], domain="events.example.org")
+    done = await client.get(path)
+    assert done.status_code == 200 and 'data-outcome="recorded"' in done.text
+    assert "陈社工" in done.text and event["starts_at"][11:16] in done.text
+    again = await client.get(path)
+    assert 'data-outcome="already"' in again.text
+    forged = await client.get(path[:-4] + "AAAA")
+    assert forged.status_code == 404 and 'data-outcome="nothing"' in forged.text
+    client.cookies.delete("console_session")
+    sheet = await client.get(f"/events/{event['id']}/completion", headers=auth(key))
+    assert sheet.status_code == 200, sheet.text
+    assert sheet.json()["people"][0]["attended"] == 1
