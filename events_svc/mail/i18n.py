@@ -145,6 +145,10 @@ TEXT: dict[str, dict[Locale, str]] = {
     "label.note": {"zh-CN": "主办方留言", "en": "Note from the organizer"},
     "label.details": {"zh-CN": "活动说明", "en": "Details"},
     "label.ics": {"zh-CN": "日历文件（.ics）", "en": "Calendar file (.ics)"},
+    "label.check_in": {
+        "zh-CN": "签到二维码（到场时出示）",
+        "en": "Your check-in QR code (show it at the door)",
+    },
     "label.feed": {"zh-CN": "订阅我的日历", "en": "Subscribe to my calendar"},
     "label.feed_rotate": {"zh-CN": "更换我的日历链接", "en": "Change my calendar link"},
     "hint.invitation": {

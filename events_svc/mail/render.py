@@ -188,6 +188,9 @@ def text_body(ctx: MailContext) -> str:
             f"  {t(f'rsvp.{answer}', loc)}: {ctx.links.rsvp}?response={answer}"
             for answer in RSVP_ANSWERS
         ]
+        if ctx.kind == "reminder":
+            # the RSVP page shows the person's check-in QR code
+            lines += ["", f"{t('label.check_in', loc)}{sep}{ctx.links.rsvp}#check-in-qr"]
     lines += ["", f"{t('label.ics', loc)}{sep}{ctx.links.ics}"]
     if ctx.links.feed_https:
         lines.append(f"{t('label.feed', loc)}{sep}{ctx.links.feed_https}")
@@ -249,6 +252,11 @@ def html_body(ctx: MailContext) -> str:
             for answer in RSVP_ANSWERS
         )
         blocks.append(f"<p><strong>{e(t('label.rsvp', loc))}</strong></p><p>{buttons}</p>")
+        if ctx.kind == "reminder":
+            blocks.append(
+                f'<p><a href="{e(ctx.links.rsvp)}#check-in-qr">{e(t("label.check_in", loc))}'
+                "</a></p>"
+            )
     links = [f'<a href="{e(ctx.links.ics)}">{e(t("label.ics", loc))}</a>']
     if ctx.links.feed_https:
         links.append(f'<a href="{e(ctx.links.feed_https)}">{e(t("label.feed", loc))}</a>')

@@ -72,15 +72,19 @@ async def test_find_register_confirm_and_waitlist(
             # Chromium asks for on its own is no part of the pages
             page.on(
                 "response",
-                lambda r: errors.append(r.url)
-                if r.status >= 400 and not r.url.endswith("/favicon.ico")
-                else None,
+                lambda r: (
+                    errors.append(r.url)
+                    if r.status >= 400 and not r.url.endswith("/favicon.ico")
+                    else None
+                ),
             )
             page.on(
                 "console",
-                lambda m: errors.append(m.text)
-                if m.type == "error" and "Failed to load resource" not in m.text
-                else None,
+                lambda m: (
+                    errors.append(m.text)
+                    if m.type == "error" and "Failed to load resource" not in m.text
+                    else None
+                ),
             )
 
             # the organization's page lists the forum, and offers the feed
