@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -178,6 +179,8 @@ async def test_time_is_a_parameter_late_reminders_and_started_events(
     assert msg.get_content_type() == "multipart/alternative"  # no calendar part
     text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "2027年6月10日（星期四）09:30–17:00" in text and f"{ev['id']}.ics" in text
+    # the person's check-in QR code is on their RSVP page, linked from the reminder
+    assert re.search(r"签到二维码（到场时出示）：https://\S+/rsvp/\S+#check-in-qr", text), text
     # a second event whose reminder was missed until after its start: skipped, not sent
     other = await _event_with_invitees(
         client, key, invitees=TWO[:1], reminders=[{"before": "PT1H"}], location="北京"
