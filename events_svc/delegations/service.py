@@ -162,3 +162,25 @@ async def list_for(*, org_id: uuid.UUID, event_id: uuid.UUID) -> list[dict[str, 
             }
         )
     return out
+
+
+async def visits_of(*, org_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The exchange visits this organization is visiting (not cancelled, not over), each with
+    the delegation it named so far."""
+    rows = await Event.raw(
+        "SELECT e.id, e.title, e.starts_at, e.timezone, o.name AS host_name"
+        " FROM event e JOIN organization o ON o.id = e.org"
+        " WHERE e.kind = 'exchange_visit' AND {} = ANY(e.visiting) AND e.status = 'scheduled'"
+        " AND e.ends_at_utc > now() ORDER BY e.starts_at_utc LIMIT 100",
+        org_id,
+    )
+    return [
+        {
+            "id": str(r["id"]),
+            "title": r["title"],
+            "starts_at": r["starts_at"].strftime("%Y-%m-%dT%H:%M:%S"),
+            "timezone": r["timezone"],
+            "host_name": r["host_name"],
+        }
+        for r in rows
+    ]

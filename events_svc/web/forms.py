@@ -17,6 +17,7 @@ from events_svc.web.i18n import Locale
 #: wrote it after a Chinese lead-in (a rule has one wording, in its service)
 _ZH: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"choose at least one weekday"), "请至少选择一个星期几"),
+    (re.compile(r"not one of your contacts"), "不是本机构的联系人（请先在“联系人”中添加）"),
     (re.compile(r"line (\d+) does not read"), "有一行格式不对"),
     (re.compile(r"the last day is not a date"), "结束日期无效"),
     (re.compile(r"the number of times must be a number"), "次数必须是数字"),

@@ -10,6 +10,7 @@ from events_svc.web.invitation_pages import InvitationPages
 from events_svc.web.org_pages import OrgPages
 from events_svc.web.public import asset, switch_language
 from events_svc.web.signin_pages import SignInController
+from events_svc.web.visit_pages import VisitPages
 
 ROUTES: list[object] = [
     asset,
@@ -19,6 +20,7 @@ ROUTES: list[object] = [
     InvitationPages,
     AgendaPage,
     ContactPages,
+    VisitPages,
     AdminPages,
     WebhookPages,
     OrgPages,

@@ -246,6 +246,11 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("POST", C + "/certificates/{code:str}/revoke"): CONSOLE_EVENT,
     ("POST", C + "/check-in"): CONSOLE_EVENT,
     ("GET", "/console/contacts"): CONSOLE,
+    ("GET", "/console/visits"): CONSOLE,
+    # a delegation is named by the visiting organization only: the hosts' sessions get 404
+    ("POST", "/console/visits/{event_id:str}"): CONSOLE.but(
+        session_admin=HIDDEN, session_editor=HIDDEN, session_other=HIDDEN
+    ),
     ("POST", "/console/contacts"): CONSOLE,
     ("POST", "/console/contacts/import"): CONSOLE,
     ("POST", "/console/contacts/{email:str}/remove"): CONSOLE.but(session_other=HIDDEN),
@@ -523,6 +528,9 @@ CALLS: dict[tuple[str, str], Callable[[dict[str, str]], Call]] = {
         "/console/contacts", form={"name": "王五", "email": "wang.wu@new.example.org"}
     ),
     ("POST", "/console/contacts/import"): lambda p: Call("/console/contacts/import", form={}),
+    ("POST", "/console/visits/{event_id:str}"): lambda p: Call(
+        f"/console/visits/{p['visit']}", form={"leader": "lead@visitor.example.org"}
+    ),
     ("POST", "/console/contacts/{email:str}/remove"): lambda p: Call(
         f"/console/contacts/{p['contact']}/remove", form={}
     ),
