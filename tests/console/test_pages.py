@@ -154,6 +154,7 @@ async def test_activity_names_who_changed_what(app: Any, client: Any, make_org: 
     assert [(a["action"], a["actor"].split(":")[0]) for a in api] == [
         ("invite", "organizer"),
         ("update_event", "api-key"),
+        ("create_event", "api-key"),
     ]
     assert api[0]["actor"] == "organizer:mishu@audit.example.org"
     page = await client.get(f"/console/events/{ev['id']}/activity")
@@ -327,6 +328,10 @@ async def test_an_exchange_visit_with_visitors_and_itinerary(
     assert done.status_code == 303, done.text
     event_id = done.headers["location"].rsplit("/", 1)[1]
     made = (await client.get(f"/events/{event_id}", headers=auth(key))).json()
+    activity = (await client.get(f"/events/{event_id}/activity", headers=auth(key))).json()
+    assert [(a["action"], a["actor"]) for a in activity] == [
+        ("create_event", "organizer:mishu@visit.example.org")
+    ]
     assert made["visiting"] == ["hkswgu"] and made["itinerary"][0]["title"] == "参观服务中心"
     edit = await client.get(f"/console/events/{event_id}/edit")
     assert "2027-06-10 09:30-11:00 | 参观服务中心 | 越秀区" in edit.text
