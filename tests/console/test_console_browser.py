@@ -172,11 +172,20 @@ async def test_organizer_runs_an_event_from_the_browser(
                 await page.goto(served + f"/console/events/{event_id}/edit")
                 await _shoot(page, "en-event-form")
                 await page.click("text=中文")
-                for name in ("contacts", "organizers", "api-keys", "webhooks", "agreements"):
+                for name in (
+                    "contacts",
+                    "visits",
+                    "organizers",
+                    "api-keys",
+                    "webhooks",
+                    "agreements",
+                    "members",
+                ):
                     await page.goto(served + f"/console/{name}")
                     await _shoot(page, name)
-                await page.goto(served + f"/console/events/{event_id}/activity")
-                await _shoot(page, "activity")
+                for tab in ("activity", "agenda", "check-in"):
+                    await page.goto(served + f"/console/events/{event_id}/{tab}")
+                    await _shoot(page, tab)
                 await page.goto(served + "/console")
                 await _shoot(page, "home")
 
