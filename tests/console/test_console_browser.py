@@ -30,6 +30,16 @@ SHOTS = os.environ.get("EVENTS_SVC_SCREENSHOTS")
 PEOPLE = "王五 <wang.wu@example.org>\nLi Si <li.si@example.org>,\nzhao.liu@example.org\n"
 
 
+def test_a_cjk_font_is_installed_for_the_zh_pages() -> None:
+    """Chinese pages need a CJK font in the browser's machine (CI installs fonts-noto-cjk)."""
+    import subprocess
+
+    found = subprocess.run(
+        ["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=False
+    )
+    assert found.stdout.strip(), "no CJK font: apt-get install fonts-noto-cjk"
+
+
 async def _drain_until(worker: Any, done: Any, seconds: float = 20) -> None:
     for _ in range(int(seconds / 0.2)):
         await worker.drain()
