@@ -250,17 +250,21 @@ async def list_invitations(
         raise NotFound("event not found")
     after = _decode_cursor(cursor) if cursor else ""
     rows = await Invitation.raw(
-        "SELECT p.email, p.email_key, p.name, p.locale, i.role, i.rsvp,"
-        " i.created_at AS invited_at, n.kind, n.status, n.attempts, n.last_error, n.sent_at"
-        " FROM invitation i JOIN person p ON p.id = i.person"
+        # the page first, then the latest message of just those people (not of all of them)
+        "SELECT x.email, x.email_key, x.name, x.locale, x.role, x.rsvp, x.invited_at,"
+        " n.kind, n.status, n.attempts, n.last_error, n.sent_at"
+        " FROM (SELECT p.email, p.email_key, p.name, p.locale, i.role, i.rsvp, i.event,"
+        "   i.person, i.created_at AS invited_at"
+        "   FROM invitation i JOIN person p ON p.id = i.person"
+        "   WHERE i.event = {} AND i.removed_at IS NULL AND p.email_key > {}"
+        "   ORDER BY p.email_key LIMIT {}) x"
         " LEFT JOIN LATERAL (SELECT kind, status, attempts, last_error, sent_at"
-        "   FROM notification WHERE event = i.event AND person = i.person"
+        "   FROM notification WHERE event = x.event AND person = x.person"
         # a reminder planned for later is no delivery yet (it shares the invitation's
         # created_at, and would hide the invitation's state)
         "   AND NOT (kind = 'reminder' AND status = 'queued')"
         "   ORDER BY created_at DESC LIMIT 1) n ON true"
-        " WHERE i.event = {} AND i.removed_at IS NULL AND p.email_key > {}"
-        " ORDER BY p.email_key LIMIT {}",
+        " ORDER BY x.email_key",
         event_id,
         after,
         limit + 1,
