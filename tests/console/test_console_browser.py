@@ -27,7 +27,11 @@ pytestmark = pytest.mark.skipif(
     reason="Chromium is not installed (apt-get install chromium)",
 )
 SHOTS = os.environ.get("EVENTS_SVC_SCREENSHOTS")
-PEOPLE = "王五 <wang.wu@example.org>\nLi Si <li.si@example.org>,\nzhao.liu@example.org\n"
+PEOPLE = (
+    "王五 <wang.wu@example.org>\nLi Si <li.si@example.org>,\n"
+    "zhao.liu.with.a.long.address@shenzhen-social-workers.example.org\n"
+)
+LONG = "zhao.liu.with.a.long.address@shenzhen-social-workers.example.org"
 
 
 def test_a_cjk_font_is_installed_for_the_zh_pages() -> None:
@@ -118,17 +122,20 @@ async def test_organizer_runs_an_event_from_the_browser(
 
             # the worker sends; the page's own script shows 3/3 and every row "sent"
             async def all_sent() -> bool:
-                return len(smtp.for_recipient("zhao.liu@example.org")) == 1
+                return len(smtp.for_recipient(LONG)) == 1
 
             await _drain_until(worker, all_sent)
             # (expect, not wait_for_function: the page's CSP forbids eval, even playwright's)
             await expect(page.locator(".progress .sent-count")).to_have_text("3", timeout=15_000)
             assert await page.inner_text("[data-field=total]") == "3"
-            for address in ("wang.wu@example.org", "li.si@example.org", "zhao.liu@example.org"):
+            for address in ("wang.wu@example.org", "li.si@example.org", LONG):
                 cell = page.locator(f'[data-row="{address}"]')
                 await expect(cell).to_have_text("已发送", timeout=15_000)
                 assert "state-sent" in (await cell.get_attribute("class") or "")
             await _shoot(page, "invitations-sent")
+            # nothing widens the page on a phone (long addresses, hidden labels)
+            width = await page.evaluate("() => document.documentElement.scrollWidth")
+            assert width <= 390, width
 
             # one invitee declines on the RSVP page; the answers tab shows it
             (invitation,) = smtp.for_recipient("li.si@example.org")
@@ -157,7 +164,7 @@ async def test_organizer_runs_an_event_from_the_browser(
             async def updated() -> bool:
                 kinds = [
                     m.message["X-Notification-Kind"]
-                    for a in ("wang.wu@example.org", "zhao.liu@example.org")
+                    for a in ("wang.wu@example.org", LONG)
                     for m in smtp.for_recipient(a)
                 ]
                 return kinds.count("update") == 2
