@@ -7,6 +7,7 @@ from events_svc.web.i18n import Locale, register
 _T: dict[str, tuple[str, str]] = {
     "console": ("活动管理后台", "Events console"),
     "nav": ("主菜单", "Main menu"),
+    "menu": ("菜单", "Menu"),
     "nav.home": ("首页", "Home"),
     "nav.events": ("活动", "Events"),
     "nav.contacts": ("联系人", "Contacts"),
