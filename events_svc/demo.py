@@ -134,7 +134,7 @@ async def load_demo(
                 data=EventCreate(title=title, timezone=TZ, **values),
                 uid_host=settings.public_host,
             )
-            event_id = uuid.UUID(created["id"])
+            event_id = uuid.UUID(created.id)
         result.events[title] = str(event_id)
         return event_id
 

@@ -1,0 +1,30 @@
+"""Typed records the invitations service returns; controllers map them to response schemas."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """The latest message to an invitee, and how far it got."""
+
+    kind: str
+    status: str
+    attempts: int
+    last_error: str
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationRecord:
+    """One current invitee of an event."""
+
+    email: str
+    name: str
+    role: str
+    rsvp: str
+    locale: str
+    invited_at: datetime
+    delivery: DeliveryRecord | None
