@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from events_svc.contacts.records import ContactRecord
 from events_svc.contacts.schemas import MAX_TAGS
 from events_svc.errors import (
     Conflict,
@@ -116,8 +117,16 @@ def checked(changes: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _contact_out(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "tags": list(row["tags"] or [])}
+def _contact_out(row: dict[str, Any]) -> ContactRecord:
+    return ContactRecord(
+        email=row["email"],
+        name=row["name"],
+        title=row["title"],
+        locale=row["locale"],
+        tags=list(row["tags"] or []),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
 
 
 def _duplicate(email: str) -> Conflict:

@@ -68,7 +68,7 @@ class ContactController(Controller):
             locale=data.locale,
             tags=data.tags,
         )
-        return msgspec.convert(row, ContactOut)
+        return msgspec.convert(row, ContactOut, from_attributes=True)
 
     @get(
         "/contacts",
@@ -90,7 +90,9 @@ class ContactController(Controller):
         rows, next_cursor = await service.list_contacts(
             org_id=caller.org_id, tags=tag or (), cursor=cursor, limit=paging.page_limit(limit)
         )
-        return ContactPage(items=msgspec.convert(rows, list[ContactOut]), next=next_cursor)
+        return ContactPage(
+            items=msgspec.convert(rows, list[ContactOut], from_attributes=True), next=next_cursor
+        )
 
     @patch(
         "/contacts/{email:str}",
@@ -102,7 +104,7 @@ class ContactController(Controller):
     ) -> ContactOut:
         changes = msgspec.to_builtins(data)  # only the fields given (UNSET ones are left out)
         row = await service.update_contact(org_id=caller.org_id, email=email, changes=changes)
-        return msgspec.convert(row, ContactOut)
+        return msgspec.convert(row, ContactOut, from_attributes=True)
 
     @delete(
         "/contacts/{email:str}",

@@ -18,6 +18,7 @@ from events_svc.contacts.checks import (
     check_tags,
     checked,
 )
+from events_svc.contacts.records import ContactRecord
 from events_svc.contacts.tables import Contact
 from events_svc.errors import (
     InvalidInput,
@@ -36,7 +37,7 @@ async def create_contact(
     title: str = "",
     locale: str = "zh-CN",
     tags: Sequence[str] = (),
-) -> dict[str, Any]:
+) -> ContactRecord:
     """A new contact; 409 when the organization has one with this address (any case)."""
     data = ContactIn(
         **checked({"name": name, "email": email, "title": title, "locale": locale, "tags": tags})
@@ -61,7 +62,7 @@ async def create_contact(
 
 async def update_contact(
     *, org_id: uuid.UUID, email: str, changes: dict[str, Any]
-) -> dict[str, Any]:
+) -> ContactRecord:
     """Change the given fields of the contact with this address (any case)."""
     values = checked(changes)
     sets = ["updated_at = now()"]
@@ -107,7 +108,7 @@ async def list_contacts(
     tags: Sequence[str] = (),
     cursor: str | None = None,
     limit: int = paging.DEFAULT_LIMIT,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[ContactRecord], str | None]:
     """Contacts by address; with `tags`, those having ANY of them (as invitations select)."""
     try:
         wanted = list(check_tags(tags)) or None
@@ -125,7 +126,7 @@ async def list_contacts(
         wanted,
         limit + 1,
     )
-    items = [_contact_out({k: v for k, v in r.items() if k != "email_key"}) for r in rows[:limit]]
+    items = [_contact_out(r) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]["email_key"]

@@ -231,7 +231,7 @@ class EventController(Controller):
         )
         await enqueue_notifications(queue, invitations, batch=True)
         await enqueue_notifications(queue, updates, at_due_time=True)
-        return msgspec.convert(answer, AgendaOut)
+        return msgspec.convert(answer, AgendaOut, from_attributes=True)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

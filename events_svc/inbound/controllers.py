@@ -163,7 +163,9 @@ class HeldReplyController(Controller):
             cursor=cursor,
             limit=limit,
         )
-        return HeldReplyPage(items=msgspec.convert(rows, list[HeldReplyOut]), next=next_cursor)
+        return HeldReplyPage(
+            items=msgspec.convert(rows, list[HeldReplyOut], from_attributes=True), next=next_cursor
+        )
 
     @post(
         "/{reply_id:str}/apply",
@@ -187,7 +189,7 @@ class HeldReplyController(Controller):
         if answer is not None:  # after commit: a promotion from the waitlist, webhooks
             await enqueue_notifications(queue, answer.notifications, batch=True)
             await enqueue_webhooks(queue, answer.webhooks)
-        return msgspec.convert(row, HeldReplyOut)
+        return msgspec.convert(row, HeldReplyOut, from_attributes=True)
 
     @post(
         "/{reply_id:str}/discard",
@@ -204,4 +206,4 @@ class HeldReplyController(Controller):
             reply_id=_reply_uuid(reply_id),
             action="discard",
         )
-        return msgspec.convert(row, HeldReplyOut)
+        return msgspec.convert(row, HeldReplyOut, from_attributes=True)

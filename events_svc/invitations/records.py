@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,3 +29,15 @@ class InvitationRecord:
     locale: str
     invited_at: datetime
     delivery: DeliveryRecord | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgendaRecord:
+    """An event's agenda as stored, and what setting it caused."""
+
+    event: str
+    #: the stored sessions: {"id", "title", "starts_at", "ends_at", "room", "description",
+    #: "speakers": [{"email", "name", "role"}]} with local times
+    items: list[dict[str, Any]]
+    invited: int  #: speakers newly invited
+    updates_queued: int  #: invitees who will get one update with what changed
