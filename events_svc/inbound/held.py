@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from events_svc.errors import Conflict, InvalidInput, NotFound, ServiceError
-from events_svc.events.tables import Event
+from events_svc.events.hosted import hosted_event
 from events_svc.inbound.records import HeldReplyRecord
 from events_svc.inbound.tables import HeldReply
 from events_svc.rsvp.service import Answer, apply_reply
@@ -28,15 +28,7 @@ _COLUMNS = (
 
 async def _event(org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
     """The event when the caller hosts or co-hosts it; anyone else gets a 404."""
-    rows = await Event.raw(
-        "SELECT id, uid FROM event e WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts))",
-        event_id,
-        org_id,
-        org_id,
-    )
-    if not rows:
-        raise NotFound("event not found")
-    return dict(rows[0])
+    return await hosted_event(org_id=org_id, event_id=event_id)
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:

@@ -12,7 +12,7 @@ from arq.connections import ArqRedis
 
 from events_svc import paging
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
-from events_svc.events.hosted import lock_hosted_event
+from events_svc.events.hosted import hosted_event, lock_hosted_event
 from events_svc.events.tables import Event
 from events_svc.invitations import waitlist
 from events_svc.invitations.records import DeliveryRecord, InvitationRecord
@@ -241,14 +241,7 @@ async def list_invitations(
     limit: int = paging.DEFAULT_LIMIT,
 ) -> tuple[list[InvitationRecord], str | None]:
     """Current invitees by address, each with the delivery state of their latest message."""
-    exists = await Event.raw(
-        "SELECT 1 FROM event e WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts))",
-        event_id,
-        org_id,
-        org_id,
-    )
-    if not exists:
-        raise NotFound("event not found")
+    await hosted_event(org_id=org_id, event_id=event_id)
     after = _decode_cursor(cursor) if cursor else ""
     rows = await Invitation.raw(
         "SELECT p.email, p.email_key, p.name, p.locale, i.role, i.rsvp,"
