@@ -31,7 +31,8 @@ from events_svc.sender.smtp import NotSent, PermanentSendError, SmtpPool, Transi
 from events_svc.settings import Settings
 from events_svc.webhooks import service as webhooks
 
-log = logging.getLogger("events_svc.sender")
+# logger names are kept from before the sender had its own package (logs are filtered by them)
+log = logging.getLogger("events_svc.notifications")
 
 CLAIM_WAIT = 0.1  # seconds between claim attempts while a sibling message is being sent
 CLAIM_WAITS = 50
