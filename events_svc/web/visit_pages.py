@@ -44,11 +44,11 @@ class VisitPages(Controller):
             own = [
                 d
                 for d in await delegations.list_for(org_id=org_id, event_id=event_uuid(visit["id"]))
-                if d["organization"] == user.org_slug
+                if d.organization == user.org_slug
             ]
             named = own[0] if own else None
-            leader = named["leader"]["email"] if named and named["leader"] else ""
-            members = "\n".join(m["email"] for m in named["members"]) if named else ""
+            leader = named.leader.email if named and named.leader else ""
+            members = "\n".join(m.email for m in named.members) if named else ""
             if visit["id"] == failed and values is not None:
                 leader, members = values["leader"], values["members"]
             visits.append({**visit, "leader": leader, "members": members, "named": named})
