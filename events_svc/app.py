@@ -24,6 +24,7 @@ from events_svc.health import healthz, readyz
 from events_svc.inbound.controllers import HeldReplyController, InboundController
 from events_svc.invitations.controllers import InvitationController
 from events_svc.jobs import redis_pool
+from events_svc.notifications.controllers import ProgressController
 from events_svc.organizers.controllers import ActivityController, OrganizerController
 from events_svc.orgs.controllers import OrgController
 from events_svc.partnerships.controllers import PartnershipController
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         OrgController,
         OrganizerController,
         ActivityController,
+        ProgressController,
         ContactController,
         EventController,
         InvitationController,

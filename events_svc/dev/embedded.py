@@ -160,18 +160,17 @@ async def ensure_dev_org(known_key: str | None) -> str:
     return key
 
 
-async def dev_sign_in_path(*, redis_url: str, secret: str) -> str:
-    """A console sign-in link for the ready-made organization's admin that works at once (it
-    is printed, not mailed, so it is bound to no browser; single use, 15 minutes)."""
+async def dev_sign_in_path(*, redis_url: str, secret: str, slug: str = DEV_ORG_SLUG) -> str:
+    """A console sign-in link for an organization's first admin (by default the ready-made
+    organization's) that works at once (it is printed, not mailed, so it is bound to no
+    browser; single use, 15 minutes)."""
     from redis.asyncio import Redis
 
     from events_svc.organizers import service as organizers
     from events_svc.organizers import signin
     from events_svc.orgs.tables import Organization
 
-    org = (
-        await Organization.select(Organization.id).where(Organization.slug == DEV_ORG_SLUG).first()
-    )
+    org = await Organization.select(Organization.id).where(Organization.slug == slug).first()
     assert org is not None
     admins = [o for o in await organizers.list_organizers(org_id=org["id"]) if o.role == "admin"]
     if not admins:  # a database made before organizers existed
@@ -187,6 +186,22 @@ async def dev_sign_in_path(*, redis_url: str, secret: str) -> str:
         )
     finally:
         await redis.aclose()
+
+
+async def _demo_sign_in_links(database_url: str, *, redis_url: str, secret: str) -> dict[str, str]:
+    """A sign-in link for each organization of the seed's story (`events-svc demo`)."""
+    from events_svc.demo import ORGS
+    from events_svc.piccolo_conf import DB
+
+    DB.config["dsn"] = database_url
+    await DB.start_connection_pool(min_size=1, max_size=2)
+    try:
+        return {
+            slug: await dev_sign_in_path(redis_url=redis_url, secret=secret, slug=slug)
+            for slug, *_rest in ORGS
+        }
+    finally:
+        await DB.close_connection_pool()
 
 
 async def _prepare_database(
@@ -314,6 +329,22 @@ def run_dev(*, port: int, var_dir: str, demo: bool = False) -> int:
                 # to the catcher like everything else
                 subprocess.run(  # noqa: S603
                     [sys.executable, "-m", "events_svc.cli", "demo"], env=env, check=False
+                )
+                # and the console for the seed's organizations, as their admins
+                links = asyncio.run(
+                    _demo_sign_in_links(database_url, redis_url=redis.url, secret=env["SECRET_KEY"])
+                )
+                print(
+                    json.dumps(
+                        {
+                            "console_sign_in_demo": {
+                                k: env["PUBLIC_BASE_URL"] + v for k, v in links.items()
+                            }
+                        },
+                        ensure_ascii=False,
+                        indent=2,
+                    ),
+                    flush=True,
                 )
             print("events-svc dev: ready; Ctrl-C stops everything", flush=True)
             while not stopping:

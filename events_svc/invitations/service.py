@@ -12,9 +12,10 @@ from arq.connections import ArqRedis
 
 from events_svc import paging
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
-from events_svc.events.hosted import lock_hosted_event
+from events_svc.events.hosted import hosted_event, lock_hosted_event
 from events_svc.events.tables import Event
 from events_svc.invitations import waitlist
+from events_svc.invitations.records import DeliveryRecord, InvitationRecord
 from events_svc.invitations.schemas import InviteeIn
 from events_svc.invitations.tables import Invitation
 from events_svc.jobs import enqueue_notifications, enqueue_webhooks
@@ -238,51 +239,48 @@ async def list_invitations(
     event_id: uuid.UUID,
     cursor: str | None = None,
     limit: int = paging.DEFAULT_LIMIT,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[InvitationRecord], str | None]:
     """Current invitees by address, each with the delivery state of their latest message."""
-    exists = await Event.raw(
-        "SELECT 1 FROM event e WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts))",
-        event_id,
-        org_id,
-        org_id,
-    )
-    if not exists:
-        raise NotFound("event not found")
+    await hosted_event(org_id=org_id, event_id=event_id)
     after = _decode_cursor(cursor) if cursor else ""
     rows = await Invitation.raw(
-        "SELECT p.email, p.email_key, p.name, p.locale, i.role, i.rsvp,"
-        " i.created_at AS invited_at, n.kind, n.status, n.attempts, n.last_error, n.sent_at"
-        " FROM invitation i JOIN person p ON p.id = i.person"
+        # the page first, then the latest message of just those people (not of all of them)
+        "SELECT x.email, x.email_key, x.name, x.locale, x.role, x.rsvp, x.invited_at,"
+        " n.kind, n.status, n.attempts, n.last_error, n.sent_at"
+        " FROM (SELECT p.email, p.email_key, p.name, p.locale, i.role, i.rsvp, i.event,"
+        "   i.person, i.created_at AS invited_at"
+        "   FROM invitation i JOIN person p ON p.id = i.person"
+        "   WHERE i.event = {} AND i.removed_at IS NULL AND p.email_key > {}"
+        "   ORDER BY p.email_key LIMIT {}) x"
         " LEFT JOIN LATERAL (SELECT kind, status, attempts, last_error, sent_at"
-        "   FROM notification WHERE event = i.event AND person = i.person"
+        "   FROM notification WHERE event = x.event AND person = x.person"
         # a reminder planned for later is no delivery yet (it shares the invitation's
         # created_at, and would hide the invitation's state)
         "   AND NOT (kind = 'reminder' AND status = 'queued')"
         "   ORDER BY created_at DESC LIMIT 1) n ON true"
-        " WHERE i.event = {} AND i.removed_at IS NULL AND p.email_key > {}"
-        " ORDER BY p.email_key LIMIT {}",
+        " ORDER BY x.email_key",
         event_id,
         after,
         limit + 1,
     )
     items = [
-        {
-            "email": r["email"],
-            "name": r["name"],
-            "role": r["role"],
-            "rsvp": r["rsvp"],
-            "locale": r["locale"],
-            "invited_at": r["invited_at"],
-            "delivery": None
+        InvitationRecord(
+            email=r["email"],
+            name=r["name"],
+            role=r["role"],
+            rsvp=r["rsvp"],
+            locale=r["locale"],
+            invited_at=r["invited_at"],
+            delivery=None
             if r["kind"] is None
-            else {
-                "kind": r["kind"],
-                "status": r["status"],
-                "attempts": r["attempts"],
-                "last_error": r["last_error"],
-                "sent_at": r["sent_at"],
-            },
-        }
+            else DeliveryRecord(
+                kind=r["kind"],
+                status=r["status"],
+                attempts=r["attempts"],
+                last_error=r["last_error"],
+                sent_at=r["sent_at"],
+            ),
+        )
         for r in rows[:limit]
     ]
     next_cursor = None

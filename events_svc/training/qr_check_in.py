@@ -11,7 +11,8 @@ from typing import Literal
 
 from events_svc.errors import NotFound
 from events_svc.events.tables import Event
-from events_svc.training import service
+from events_svc.training import checkin as service
+from events_svc.training.course import course_sessions
 
 #: a session counts as under way from this long before its start (people arrive early) ...
 EARLY = timedelta(minutes=30)
@@ -49,7 +50,7 @@ async def check_in_by_link(
         raise NotFound("no such invitation")
     found = rows[0]
     event = await service._training(org_id=org_id, event_id=found["event"])
-    course = service.course_sessions(event, await service._overrides(event), now=now)
+    course = course_sessions(event, await service._overrides(event), now=now)
     under_way = [
         s
         for s in course.sessions.values()

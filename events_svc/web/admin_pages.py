@@ -19,6 +19,7 @@ from events_svc.web.auth import admin_only, console_session, csrf_checked, user_
 from events_svc.web.common import EXCEPTION_HANDLERS, QUEUE, locale_of, page, see_other
 from events_svc.web.forms import FormErrors, errors_of, text_of
 from events_svc.webhooks import service as webhooks
+from events_svc.webhooks.records import CreatedWebhookRecord
 
 ORGANIZER_FIELDS = {"email", "name", "locale", "role"}
 
@@ -171,7 +172,7 @@ class WebhookPages(Controller):
         self,
         request: Request[Any, Any, Any],
         *,
-        created: dict[str, Any] | None = None,
+        created: CreatedWebhookRecord | None = None,
         errors: Any = None,
         url: str = "",
         status: int = 200,
@@ -224,7 +225,7 @@ class WebhookPages(Controller):
             (
                 h
                 for h in await webhooks.list_webhooks(org_id=user.organizer.org_id)
-                if h["id"] == str(ident)
+                if h.id == str(ident)
             ),
             None,
         )

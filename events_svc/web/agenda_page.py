@@ -112,7 +112,7 @@ class AgendaPage(Controller):
             status=status,
             tab="agenda",
             event=row,
-            event_id=row["id"],
+            event_id=row.id,
             text=text,
             errors=errors,
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -26,14 +28,31 @@ def _actor(state: dict[str, Any]) -> tuple[Any, str] | None:
     return None  # signing in, answering by link, the mail hook: no organization actor
 
 
+_PENDING = "_audit_pending"
+#: a console page that made something sends the browser to it: /console/events/<id>
+_MADE = re.compile(rb"^/console/events/([0-9a-f-]{36})")
+
+
 async def record_change(message: Message, scope: Scope) -> None:
-    """`before_send`: when a change request's answer starts (its transaction committed)."""
+    """`before_send`: when a change request's answer starts (its transaction committed).
+    A creation names no thing in its path: its entry waits for the answer's body (the API's
+    JSON `id`) or takes the page it redirects to (the console)."""
+    state = scope.get("state")
+    if message["type"] == "http.response.body":
+        pending = state.pop(_PENDING, None) if isinstance(state, dict) else None
+        if pending is not None:
+            try:
+                made = json.loads(message.get("body") or b"{}").get("id", "")
+            except (ValueError, AttributeError):
+                made = ""
+            await _write(pending, subject=str(made))
+        return
     if message["type"] != "http.response.start" or scope.get("method") not in _CHANGES:
         return
     status = int(message["status"])
     if status >= 400:
         return
-    who = _actor(scope.get("state") or {})
+    who = _actor(state or {})
     if who is None:
         return
     handler = scope.get("route_handler")
@@ -49,14 +68,26 @@ async def record_change(message: Message, scope: Scope) -> None:
     else:
         subject = ",".join(f"{k}={params[k]}" for k in SUBJECT_PARAMS if k in params)
     paths = sorted(getattr(handler, "paths", ()) or ())
+    entry = {
+        "org_id": who[0],
+        "actor": who[1],
+        "action": getattr(handler, "handler_name", "") or "",
+        "route": f"{scope.get('method')} {paths[0] if paths else scope.get('path', '')}",
+        "status": status,
+    }
+    if not subject:
+        location = dict(message.get("headers") or []).get(b"location", b"")
+        found = _MADE.match(location)
+        if found:
+            subject = found.group(1).decode()
+        elif status == 201 and isinstance(state, dict):
+            state[_PENDING] = entry  # the API's answer carries the new thing's id
+            return
+    await _write(entry, subject=subject)
+
+
+async def _write(entry: dict[str, Any], *, subject: str) -> None:
     try:
-        await audit.record(
-            org_id=who[0],
-            actor=who[1],
-            action=getattr(handler, "handler_name", "") or "",
-            route=f"{scope.get('method')} {paths[0] if paths else scope.get('path', '')}",
-            subject=subject,
-            status=status,
-        )
+        await audit.record(subject=subject, **entry)
     except Exception:  # the change itself stands; only its entry is lost
-        log.exception("could not record the audit entry of %s", scope.get("path"))
+        log.exception("could not record the audit entry of %s", entry["route"])

@@ -25,6 +25,7 @@ NAV = [
     ("nav.home", "/console", False),
     ("nav.events", "/console/events", False),
     ("nav.contacts", "/console/contacts", False),
+    ("nav.visits", "/console/visits", False),
     ("nav.organizers", "/console/organizers", True),
     ("nav.api_keys", "/console/api-keys", True),
     ("nav.webhooks", "/console/webhooks", True),

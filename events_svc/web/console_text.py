@@ -7,9 +7,13 @@ from events_svc.web.i18n import Locale, register
 _T: dict[str, tuple[str, str]] = {
     "console": ("活动管理后台", "Events console"),
     "nav": ("主菜单", "Main menu"),
+    "menu": ("菜单", "Menu"),
     "nav.home": ("首页", "Home"),
     "nav.events": ("活动", "Events"),
     "nav.contacts": ("联系人", "Contacts"),
+    "nav.visits": ("出访", "Our visits"),
+    "delegates": ("团员（每行一个地址）", "Members (one address per line)"),
+    "no_visits": ("本机构目前没有受邀的交流访问。", "We are invited to no exchange visit now."),
     "nav.organizers": ("组织者", "Organizers"),
     "contact_title": ("职务", "Title"),
     "no_contacts": ("还没有联系人。", "No contacts yet."),

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from events_svc.errors import InvalidInput
+from events_svc.events.records import EventRecord
 from events_svc.web.forms import text_of
 
 DEFAULT_ZONE = "Asia/Shanghai"
@@ -101,31 +102,31 @@ class EventForm:
         )
 
     @classmethod
-    def from_event(cls, row: dict[str, Any]) -> EventForm:
-        rule = row["recurrence"] or ""
+    def from_event(cls, row: EventRecord) -> EventForm:
+        rule = row.recurrence or ""
         return cls(
-            title=row["title"],
-            kind=row["kind"],
-            starts_at=row["starts_at"][:16],
-            ends_at=row["ends_at"][:16],
-            timezone=row["timezone"],
-            location=row["location"],
-            online_url=row["online_url"],
-            description=row["description"],
-            visibility=row["visibility"],
-            capacity="" if row["capacity"] is None else str(row["capacity"]),
+            title=row.title,
+            kind=row.kind,
+            starts_at=row.starts_at[:16],
+            ends_at=row.ends_at[:16],
+            timezone=row.timezone,
+            location=row.location,
+            online_url=row.online_url,
+            description=row.description,
+            visibility=row.visibility,
+            capacity="" if row.capacity is None else str(row.capacity),
             repeat="rrule" if rule else "none",
             rrule=rule,
-            reminders=[r["before"] for r in row["reminders"] or [] if r.get("before")],
-            partnership=row["partnership"] or "",
-            area=row["area"] or "",
-            cohosts=", ".join(row["cohosts"]),
-            host=row["host"] if row["host"] != row["organization"] else "",
-            visiting=", ".join(row["visiting"]),
+            reminders=[r["before"] for r in row.reminders or [] if r.get("before")],
+            partnership=row.partnership or "",
+            area=row.area or "",
+            cohosts=", ".join(row.cohosts),
+            host=row.host if row.host != row.organization else "",
+            visiting=", ".join(row.visiting),
             itinerary="\n".join(
                 f"{b['starts_at'][:10]} {b['starts_at'][11:16]}-{b['ends_at'][11:16]}"
                 f" | {b['title']}" + (f" | {b['place']}" if b["place"] else "")
-                for b in row["itinerary"] or []
+                for b in row.itinerary or []
             ),
         )
 

@@ -18,6 +18,7 @@ from events_svc import paging
 from events_svc.calendar.timeutil import iter_occurrences, zone
 from events_svc.errors import Conflict, InvalidInput
 from events_svc.events import service as events
+from events_svc.events.records import EventRecord
 from events_svc.events.schemas import EventCreate, EventPatch, OccurrencePatch
 from events_svc.events.service import event_uuid
 from events_svc.invitations import service as invitations
@@ -65,8 +66,8 @@ def _duration(seconds: int) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
-def _event_page_context(row: dict[str, Any]) -> dict[str, Any]:
-    return {"event": row, "event_id": row["id"]}
+def _event_page_context(row: EventRecord) -> dict[str, Any]:
+    return {"event": row, "event_id": row.id}
 
 
 class EventPages(Controller):
@@ -167,14 +168,14 @@ class EventPages(Controller):
         *,
         action: str,
         errors: Any,
-        event: dict[str, Any] | None = None,
+        event: EventRecord | None = None,
         status: int = 200,
     ) -> Template:
         user = user_of_request(request)
         agreements = [
             a
             for a in await partnerships.list_for(org_id=user.organizer.org_id)
-            if a["status"] == "active"
+            if a.status == "active"
         ]
         return page(
             request,
@@ -211,7 +212,7 @@ class EventPages(Controller):
             return await self._form(
                 request, form, action="/console/events", errors=errors, status=422
             )
-        return see_other(f"/console/events/{row['id']}")
+        return see_other(f"/console/events/{row.id}")
 
     @get("/events/{event_id:str}", summary="One event: its details and its tabs")
     async def event(self, request: Request[Any, Any, Any], event_id: FromPath[str]) -> Template:
@@ -225,7 +226,7 @@ class EventPages(Controller):
     def _event_page(
         self,
         request: Request[Any, Any, Any],
-        row: dict[str, Any],
+        row: EventRecord,
         sent: dict[str, Any],
         *,
         errors: Any = None,
@@ -312,8 +313,8 @@ class EventPages(Controller):
             )
             out["rows"] = [
                 {
-                    "key": i["email"],
-                    "state": (state := i["delivery"]["status"] if i["delivery"] else "none"),
+                    "key": i.email,
+                    "state": (state := i.delivery.status if i.delivery else "none"),
                     "label": translate(f"c.delivery.{state}", locale),
                 }
                 for i in items
@@ -329,7 +330,7 @@ class EventPages(Controller):
         return await self._form(
             request,
             EventForm.from_event(row),
-            action=f"/console/events/{row['id']}/edit",
+            action=f"/console/events/{row.id}/edit",
             errors=None,
             event=row,
         )
@@ -346,7 +347,7 @@ class EventPages(Controller):
         ident = event_uuid(event_id)
         row = await events.get_event(org_id=user.organizer.org_id, event_id=ident)
         form = EventForm.from_post(await request.form())
-        action = f"/console/events/{row['id']}/edit"
+        action = f"/console/events/{row.id}/edit"
         try:
             wanted = form.values()
             before = EventForm.from_event(row).values()
@@ -365,7 +366,7 @@ class EventPages(Controller):
             return await self._form(
                 request, form, action=action, errors=errors, event=row, status=422
             )
-        return see_other(f"/console/events/{row['id']}")
+        return see_other(f"/console/events/{row.id}")
 
     @post("/events/{event_id:str}/cancel", status_code=200, summary="Cancel the event")
     async def cancel_event(
@@ -380,15 +381,15 @@ class EventPages(Controller):
         return see_other(f"/console/events/{ident}")
 
 
-def _next_occurrences(row: dict[str, Any], count: int = 30) -> list[str]:
+def _next_occurrences(row: EventRecord, count: int = 30) -> list[str]:
     """The series' next original starts (what one occurrence is named by), from now."""
-    if not row["recurrence"]:
+    if not row.recurrence:
         return []
-    tz = zone(row["timezone"])
+    tz = zone(row.timezone)
     now = datetime.now(tz).replace(tzinfo=None)
-    start = datetime.fromisoformat(row["starts_at"])
+    start = datetime.fromisoformat(row.starts_at)
     found: list[str] = []
-    for i, occ in enumerate(iter_occurrences(row["recurrence"], start_local=start, tz=tz)):
+    for i, occ in enumerate(iter_occurrences(row.recurrence, start_local=start, tz=tz)):
         if i > 5000 or len(found) >= count:
             break
         if occ >= now:
@@ -396,11 +397,11 @@ def _next_occurrences(row: dict[str, Any], count: int = 30) -> list[str]:
     return found
 
 
-def _month(first: date, rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def _month(first: date, rows: list[EventRecord]) -> list[list[dict[str, Any]]]:
     """Weeks (Monday first) of the month's days, each with the events starting that day."""
-    by_day: dict[str, list[dict[str, Any]]] = {}
+    by_day: dict[str, list[EventRecord]] = {}
     for row in rows:
-        by_day.setdefault(row["starts_at"][:10], []).append(row)
+        by_day.setdefault(row.starts_at[:10], []).append(row)
     weeks = []
     for week in calendar.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month):
         weeks.append(

@@ -15,6 +15,7 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
 from events_svc.contacts import service as contacts
+from events_svc.contacts.csv_import import parse_csv
 from events_svc.delegations import service as delegations
 from events_svc.errors import Conflict, InvalidInput, ServiceError
 from events_svc.events import service as events
@@ -53,7 +54,7 @@ async def _who(
         # a CSV of people (name, email columns; the contacts import's reader and rules): it
         # joins the pasted lines, and the preview carries them on as text
         try:
-            parsed = contacts.parse_csv(await upload.read())
+            parsed = parse_csv(await upload.read())
         except ServiceError as exc:
             bad_rows = "; ".join(f"{e.field}: {e.message}" for e in (exc.errors or [])[:5])
             errors = FormErrors(
@@ -133,7 +134,7 @@ class InvitationPages(Controller):
             status=status,
             tab="invitations",
             event=row,
-            event_id=row["id"],
+            event_id=row.id,
             items=items,
             next_cursor=next_cursor,
             progress=progress_out(sent),
@@ -215,7 +216,7 @@ class InvitationPages(Controller):
         row = await events.get_event(org_id=user.organizer.org_id, event_id=ident)
         data = await rsvp.attendance(org_id=user.organizer.org_id, event_id=ident)
         return page(
-            request, "console/answers.html", tab="answers", event=row, event_id=row["id"], data=data
+            request, "console/answers.html", tab="answers", event=row, event_id=row.id, data=data
         )
 
     @get("/answers.csv", summary="Answers as CSV (the API's attendance.csv)")
@@ -237,7 +238,7 @@ class InvitationPages(Controller):
             "console/activity.html",
             tab="activity",
             event=row,
-            event_id=row["id"],
+            event_id=row.id,
             entries=entries,
         )
 
@@ -249,14 +250,14 @@ class InvitationPages(Controller):
         ident = event_uuid(event_id)
         row = await events.get_event(org_id=user.organizer.org_id, event_id=ident)
         rows = None
-        if row["kind"] == "exchange_visit":
+        if row.kind == "exchange_visit":
             rows = await delegations.list_for(org_id=user.organizer.org_id, event_id=ident)
         return page(
             request,
             "console/delegations.html",
             tab="delegations",
             event=row,
-            event_id=row["id"],
+            event_id=row.id,
             rows=rows,
         )
 
@@ -268,14 +269,14 @@ class InvitationPages(Controller):
         ident = event_uuid(event_id)
         row = await events.get_event(org_id=user.organizer.org_id, event_id=ident)
         data = None
-        if row["kind"] == "training":
+        if row.kind == "training":
             data = await training.completion(org_id=user.organizer.org_id, event_id=ident)
         return page(
             request,
             "console/completion.html",
             tab="completion",
             event=row,
-            event_id=row["id"],
+            event_id=row.id,
             data=data,
         )
 
@@ -313,7 +314,7 @@ class InvitationPages(Controller):
         ident = event_uuid(event_id)
         row = await events.get_event(org_id=user.organizer.org_id, event_id=ident)
         sheet = None
-        if row["kind"] == "training":
+        if row.kind == "training":
             sheet = await training.check_in_sheet(
                 org_id=user.organizer.org_id, event_id=ident, occurrence=session, search=q
             )
@@ -323,7 +324,7 @@ class InvitationPages(Controller):
             status=status,
             tab="check-in",
             event=row,
-            event_id=row["id"],
+            event_id=row.id,
             sheet=sheet,
             q=q,
             errors=errors,

@@ -12,6 +12,7 @@ from events_svc.web.org_pages import OrgPages
 from events_svc.web.public import asset, switch_language
 from events_svc.web.public_pages import PublicPages
 from events_svc.web.signin_pages import SignInController
+from events_svc.web.visit_pages import VisitPages
 
 ROUTES: list[object] = [
     asset,
@@ -21,6 +22,7 @@ ROUTES: list[object] = [
     InvitationPages,
     AgendaPage,
     ContactPages,
+    VisitPages,
     AdminPages,
     WebhookPages,
     OrgPages,

@@ -27,7 +27,21 @@ pytestmark = pytest.mark.skipif(
     reason="Chromium is not installed (apt-get install chromium)",
 )
 SHOTS = os.environ.get("EVENTS_SVC_SCREENSHOTS")
-PEOPLE = "王五 <wang.wu@example.org>\nLi Si <li.si@example.org>,\nzhao.liu@example.org\n"
+PEOPLE = (
+    "王五 <wang.wu@example.org>\nLi Si <li.si@example.org>,\n"
+    "zhao.liu.with.a.long.address@shenzhen-social-workers.example.org\n"
+)
+LONG = "zhao.liu.with.a.long.address@shenzhen-social-workers.example.org"
+
+
+def test_a_cjk_font_is_installed_for_the_zh_pages() -> None:
+    """Chinese pages need a CJK font in the browser's machine (CI installs fonts-noto-cjk)."""
+    import subprocess
+
+    found = subprocess.run(
+        ["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=False
+    )
+    assert found.stdout.strip(), "no CJK font: apt-get install fonts-noto-cjk"
 
 
 async def _drain_until(worker: Any, done: Any, seconds: float = 20) -> None:
@@ -37,6 +51,12 @@ async def _drain_until(worker: Any, done: Any, seconds: float = 20) -> None:
             return
         await asyncio.sleep(0.2)
     raise AssertionError("the worker did not finish in time")
+
+
+async def _fits(page: Any) -> None:
+    """Nothing widens the page past a phone's width (long addresses, hidden labels)."""
+    width = await page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], (page.url, width)
 
 
 async def _shoot(page: Any, name: str) -> None:
@@ -78,6 +98,7 @@ async def test_organizer_runs_an_event_from_the_browser(
             await _shoot(page, "sign-in-link")
             await page.click("#sign-in")
             await page.wait_for_url(served + "/console")
+            await _fits(page)
             await _shoot(page, "home-empty")
 
             # create an event at 14:00 Asia/Shanghai (the zone is the form's default)
@@ -88,6 +109,7 @@ async def test_organizer_runs_an_event_from_the_browser(
             await page.fill("#ends_at", "2027-06-10T17:00")
             await page.fill("#location", "广州市越秀区")
             await page.check('input[name=reminders][value="P1D"]')
+            await _fits(page)
             await _shoot(page, "event-form")
             await page.click("button.primary[type=submit]")
             await page.wait_for_selector("text=SEQUENCE")
@@ -108,17 +130,18 @@ async def test_organizer_runs_an_event_from_the_browser(
 
             # the worker sends; the page's own script shows 3/3 and every row "sent"
             async def all_sent() -> bool:
-                return len(smtp.for_recipient("zhao.liu@example.org")) == 1
+                return len(smtp.for_recipient(LONG)) == 1
 
             await _drain_until(worker, all_sent)
             # (expect, not wait_for_function: the page's CSP forbids eval, even playwright's)
             await expect(page.locator(".progress .sent-count")).to_have_text("3", timeout=15_000)
             assert await page.inner_text("[data-field=total]") == "3"
-            for address in ("wang.wu@example.org", "li.si@example.org", "zhao.liu@example.org"):
+            for address in ("wang.wu@example.org", "li.si@example.org", LONG):
                 cell = page.locator(f'[data-row="{address}"]')
                 await expect(cell).to_have_text("已发送", timeout=15_000)
                 assert "state-sent" in (await cell.get_attribute("class") or "")
             await _shoot(page, "invitations-sent")
+            await _fits(page)
 
             # one invitee declines on the RSVP page; the answers tab shows it
             (invitation,) = smtp.for_recipient("li.si@example.org")
@@ -134,6 +157,7 @@ async def test_organizer_runs_an_event_from_the_browser(
             await page.click("text=回复")
             assert await page.inner_text("[data-count=declined]") == "1"
             assert await page.inner_text("[data-count=needs-action]") == "2"
+            await _fits(page)
             await _shoot(page, "answers")
 
             # move the event an hour later: the two who did not decline get an update
@@ -147,7 +171,7 @@ async def test_organizer_runs_an_event_from_the_browser(
             async def updated() -> bool:
                 kinds = [
                     m.message["X-Notification-Kind"]
-                    for a in ("wang.wu@example.org", "zhao.liu@example.org")
+                    for a in ("wang.wu@example.org", LONG)
                     for m in smtp.for_recipient(a)
                 ]
                 return kinds.count("update") == 2
@@ -172,11 +196,20 @@ async def test_organizer_runs_an_event_from_the_browser(
                 await page.goto(served + f"/console/events/{event_id}/edit")
                 await _shoot(page, "en-event-form")
                 await page.click("text=中文")
-                for name in ("contacts", "organizers", "api-keys", "webhooks", "agreements"):
+                for name in (
+                    "contacts",
+                    "visits",
+                    "organizers",
+                    "api-keys",
+                    "webhooks",
+                    "agreements",
+                    "members",
+                ):
                     await page.goto(served + f"/console/{name}")
                     await _shoot(page, name)
-                await page.goto(served + f"/console/events/{event_id}/activity")
-                await _shoot(page, "activity")
+                for tab in ("activity", "agenda", "check-in"):
+                    await page.goto(served + f"/console/events/{event_id}/{tab}")
+                    await _shoot(page, tab)
                 await page.goto(served + "/console")
                 await _shoot(page, "home")
 

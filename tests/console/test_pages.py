@@ -150,10 +150,13 @@ async def test_activity_names_who_changed_what(app: Any, client: Any, make_org: 
     assert moved.status_code == 303
     refused = await client.post(f"/console/events/{ev['id']}/cancel", data={})  # no CSRF
     assert refused.status_code == 403
+    sent = (await client.get(f"/events/{ev['id']}/progress", headers=auth(key))).json()
+    assert sent["total"] == 1 and sent["pending"] == 1  # the invitation, not yet sent
     api = (await client.get(f"/events/{ev['id']}/activity", headers=auth(key))).json()
     assert [(a["action"], a["actor"].split(":")[0]) for a in api] == [
         ("invite", "organizer"),
         ("update_event", "api-key"),
+        ("create_event", "api-key"),
     ]
     assert api[0]["actor"] == "organizer:mishu@audit.example.org"
     page = await client.get(f"/console/events/{ev['id']}/activity")
@@ -327,6 +330,10 @@ async def test_an_exchange_visit_with_visitors_and_itinerary(
     assert done.status_code == 303, done.text
     event_id = done.headers["location"].rsplit("/", 1)[1]
     made = (await client.get(f"/events/{event_id}", headers=auth(key))).json()
+    activity = (await client.get(f"/events/{event_id}/activity", headers=auth(key))).json()
+    assert [(a["action"], a["actor"]) for a in activity] == [
+        ("create_event", "organizer:mishu@visit.example.org")
+    ]
     assert made["visiting"] == ["hkswgu"] and made["itinerary"][0]["title"] == "参观服务中心"
     edit = await client.get(f"/console/events/{event_id}/edit")
     assert "2027-06-10 09:30-11:00 | 参观服务中心 | 越秀区" in edit.text
@@ -358,3 +365,49 @@ async def test_invitees_from_a_csv_file_are_previewed(app: Any, client: Any, mak
     )
     assert good.status_code == 200 and good.text.count("<li>") >= 2
     assert "王五 &lt;wang.wu@example.org&gt;" in good.text
+
+
+async def test_the_visiting_organization_names_its_delegation(
+    app: Any, client: Any, make_org: Any
+) -> None:
+    host, host_key = await make_org(email="mishu@host.example.org")
+    visitor, visitor_key = await make_org(slug="hkswgu", email="office@hk.example.org")
+    for address, name in (("lead@hk.example.org", "何团长"), ("chan@hk.example.org", "陈大文")):
+        await client.post(
+            "/orgs/me/contacts", json={"email": address, "name": name}, headers=auth(visitor_key)
+        )
+    visit = (
+        await client.post(
+            "/events",
+            json=event_body(kind="exchange_visit", title="京港社工交流座谈会", visiting=["hkswgu"]),
+            headers=auth(host_key),
+        )
+    ).json()
+    session = await session_for(app, org_id=uuid.UUID(visitor["id"]), email="office@hk.example.org")
+    _as(client, session)
+    listed = await client.get("/console/visits")
+    assert listed.status_code == 200 and "京港社工交流座谈会" in listed.text
+    bad = await client.post(
+        f"/console/visits/{visit['id']}",
+        data={"_csrf": session["csrf"], "leader": "not an address", "members": ""},
+    )
+    assert bad.status_code == 422 and 'class="field-error"' in bad.text
+    stranger = await client.post(
+        f"/console/visits/{visit['id']}",
+        data={"_csrf": session["csrf"], "leader": "lead@hk.example.org", "members": "x@y.org"},
+    )
+    assert stranger.status_code == 422 and "不是本机构的联系人" in stranger.text
+    done = await client.post(
+        f"/console/visits/{visit['id']}",
+        data={
+            "_csrf": session["csrf"],
+            "leader": "lead@hk.example.org",
+            "members": "陈大文 <chan@hk.example.org>\n",
+        },
+    )
+    assert done.status_code == 303, done.text
+    seen = (await client.get(f"/events/{visit['id']}/delegations", headers=auth(host_key))).json()
+    (delegation,) = seen
+    assert delegation["leader"]["email"] == "lead@hk.example.org"
+    assert [m["email"] for m in delegation["members"]] == ["chan@hk.example.org"]
+    assert host["id"]

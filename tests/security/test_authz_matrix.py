@@ -175,6 +175,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("PATCH", E + "/occurrences/{occurrence:str}"): COHOSTED,
     ("GET", E + "/reminders"): COHOSTED,
     ("GET", E + "/activity"): COHOSTED,
+    ("GET", E + "/progress"): COHOSTED,
     # invitations and answers
     ("GET", E + "/invitations"): COHOSTED,
     ("POST", E + "/invitations"): COHOSTED,
@@ -255,6 +256,11 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("POST", C + "/certificates/{code:str}/revoke"): CONSOLE_EVENT,
     ("POST", C + "/check-in"): CONSOLE_EVENT,
     ("GET", "/console/contacts"): CONSOLE,
+    ("GET", "/console/visits"): CONSOLE,
+    # a delegation is named by the visiting organization only: the hosts' sessions get 404
+    ("POST", "/console/visits/{event_id:str}"): CONSOLE.but(
+        session_admin=HIDDEN, session_editor=HIDDEN, session_other=HIDDEN
+    ),
     ("POST", "/console/contacts"): CONSOLE,
     ("POST", "/console/contacts/import"): CONSOLE,
     ("POST", "/console/contacts/{email:str}/remove"): CONSOLE.but(session_other=HIDDEN),
@@ -407,6 +413,7 @@ CALLS: dict[tuple[str, str], Callable[[dict[str, str]], Call]] = {
     ),
     ("GET", E + "/reminders"): lambda p: Call(f"/events/{p['course']}/reminders"),
     ("GET", E + "/activity"): lambda p: Call(f"/events/{p['course']}/activity"),
+    ("GET", E + "/progress"): lambda p: Call(f"/events/{p['course']}/progress"),
     ("GET", E + "/invitations"): lambda p: Call(f"/events/{p['course']}/invitations"),
     ("POST", E + "/invitations"): lambda p: Call(
         f"/events/{p['course']}/invitations",
@@ -548,6 +555,9 @@ CALLS: dict[tuple[str, str], Callable[[dict[str, str]], Call]] = {
         "/console/contacts", form={"name": "王五", "email": "wang.wu@new.example.org"}
     ),
     ("POST", "/console/contacts/import"): lambda p: Call("/console/contacts/import", form={}),
+    ("POST", "/console/visits/{event_id:str}"): lambda p: Call(
+        f"/console/visits/{p['visit']}", form={"leader": "lead@visitor.example.org"}
+    ),
     ("POST", "/console/contacts/{email:str}/remove"): lambda p: Call(
         f"/console/contacts/{p['contact']}/remove", form={}
     ),
