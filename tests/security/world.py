@@ -189,7 +189,7 @@ async def build_world(client: Any, settings: Any, *, ended: bool) -> World:
 
     editor = f"editor.{n}@{slugs['host']}.example.org"
     await organizers.add_organizer(org_id=host_id, email=editor, name="编辑", role="editor")
-    other_id = uuid.UUID(made["other"][0]["id"])
+    other_id = uuid.UUID(made["other"][0].id)
     sessions = {
         "session_admin": await _session(settings, host_id, f"office@{slugs['host']}.example.org"),
         "session_editor": await _session(settings, host_id, editor),
