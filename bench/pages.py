@@ -177,7 +177,7 @@ async def _registrations(
         ),
         uid_host="bench.example.org",
     )
-    e = event["id"]
+    e = event.id
     transport = httpx.ASGITransport(app=app)
     csrf_re = re.compile(r'name="_csrf" value="([^"]+)"')
 
