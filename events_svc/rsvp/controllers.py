@@ -244,6 +244,7 @@ def attendance_csv(data: dict[str, Any]) -> Response[bytes]:
     questions = data.get("questions") or []
     writer.writerow(
         ["email", "name", "role", "answer", "waitlisted", "comment", "answered_at", "via"]
+        + ["checked_in"]
         + [_cell(q["label"]) for q in questions]
     )
     for p in data["people"]:
@@ -260,6 +261,7 @@ def attendance_csv(data: dict[str, Any]) -> Response[bytes]:
                 p["responded_at"].isoformat() if p["responded_at"] else "",
                 p["source"],
             ]
+            + ["yes" if p.get("checked_in") else ""]
             + [_cell("; ".join(v) if isinstance(v, list) else str(v)) for v in extra]
         )
     return Response(

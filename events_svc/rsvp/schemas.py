@@ -36,6 +36,7 @@ class AttendeeOut(msgspec.Struct):
     occurrences: list[OccurrenceAnswerOut]  #: answers for single occurrences of a series
     #: registered themselves: answers to the registration questions (id -> text or choices)
     answers: dict[str, str | list[str]] = {}
+    checked_in: bool = False  #: checked in at the door (any session), e.g. by QR code
 
 
 class QuestionRef(msgspec.Struct):

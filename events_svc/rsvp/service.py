@@ -374,7 +374,9 @@ async def attendance(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any
     event = await hosted_event(org_id=org_id, event_id=event_id)
     people = await Invitation.raw(
         "SELECT p.email, p.name, i.id, i.role, i.rsvp, i.comment, i.responded_at,"
-        " i.response_source, i.waitlisted_at, r.answers"
+        " i.response_source, i.waitlisted_at, r.answers,"
+        " EXISTS (SELECT 1 FROM attendance a WHERE a.event = i.event AND a.person = i.person)"
+        " AS checked_in"
         " FROM invitation i JOIN person p ON p.id = i.person"
         " LEFT JOIN registration r ON r.event = i.event AND r.person = i.person"
         "  AND r.status = 'confirmed'"
@@ -426,6 +428,7 @@ async def attendance(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any
                 "source": p["response_source"],
                 "occurrences": by_invitation.get(p["id"], []),
                 "answers": _json(p["answers"]) or {},
+                "checked_in": p["checked_in"],
             }
             for p in people
         ],

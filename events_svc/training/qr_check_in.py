@@ -1,6 +1,7 @@
 """Check-in by QR code: the invitee's signed link, opened by an organizer of the event,
-records their attendance for the session under way (through `service.check_in`, the same
-rule as the manual check-in)."""
+records their attendance for the session under way: a training's through `check_in`, the
+same rule as the manual check-in (completion, certificate); any other event's as a bare
+attendance row (there is no course to complete)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from events_svc.errors import NotFound
+from events_svc.errors import Conflict, NotFound
 from events_svc.events.tables import Event
 from events_svc.training import checkin as service
 from events_svc.training.course import course_sessions
+from events_svc.training.tables import Attendance
 
 #: a session counts as under way from this long before its start (people arrive early) ...
 EARLY = timedelta(minutes=30)
@@ -49,7 +51,10 @@ async def check_in_by_link(
     if not rows:
         raise NotFound("no such invitation")
     found = rows[0]
-    event = await service._training(org_id=org_id, event_id=found["event"])
+    events = await Event.raw(service._EVENT_SQL, found["event"], org_id, org_id)
+    event = dict(events[0])
+    if event["status"] == "cancelled":
+        raise Conflict("the event is cancelled")
     course = course_sessions(event, await service._overrides(event), now=now)
     under_way = [
         s
@@ -60,6 +65,27 @@ async def check_in_by_link(
         return QrCheckIn("no-session", found["name"], found["email"], found["title"], "", [])
     session = min(under_way, key=lambda s: s.starts_at_utc)
     label = f"{session.starts_at:%Y-%m-%d %H:%M}–{session.ends_at:%H:%M}"
+    if event["kind"] != "training":
+        # a forum, meeting ...: the check-in is recorded, with no course to complete
+        inserted = await Attendance.raw(
+            "INSERT INTO attendance (id, event, person, occurrence, checked_in_at,"
+            " checked_in_org, checked_in_by) SELECT gen_random_uuid(), i.event, i.person, {},"
+            " {}, {}, {} FROM invitation i WHERE i.id = {}"
+            " ON CONFLICT (event, person, occurrence) DO NOTHING RETURNING id",
+            session.original,
+            now,
+            org_id,
+            actor[:64],
+            invitation_id,
+        )
+        return QrCheckIn(
+            "recorded" if inserted else "already",
+            found["name"],
+            found["email"],
+            found["title"],
+            label,
+            [],
+        )
     # the service refuses sessions not started yet: an early arrival counts from the start
     done = await service.check_in(
         org_id=org_id,

@@ -118,3 +118,33 @@ async def test_qr_code_checks_in_for_organizers_only(client, make_org, app):
     sheet = await client.get(f"/events/{event['id']}/completion", headers=auth(key))
     assert sheet.status_code == 200, sheet.text
     assert sheet.json()["people"][0]["attended"] == 1
+
+
+async def test_qr_code_checks_in_at_a_forum(client, make_org, app):
+    """Not a training: the check-in is recorded (no course, no certificate) and the
+    attendance list and CSV say who came."""
+    org, key = await make_org()
+    start = datetime.now(ZoneInfo("Asia/Shanghai")).replace(second=0, microsecond=0)
+    body = event_body(
+        starts_at=(start - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S"),
+        ends_at=(start + timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M:%S"),
+    )
+    event = (await client.post("/events", json=body, headers=auth(key))).json()
+    await client.post(
+        f"/events/{event['id']}/invitations",
+        json={"invitees": [{"email": "zhou@agency.example.org", "name": "周社工"}]},
+        headers=auth(key),
+    )
+    (inv,) = await Invitation.select(Invitation.id, Invitation.generation)
+    secret = app.state.settings.secret_key
+    page = await client.get(f"/rsvp/{make_token(secret, inv['id'], inv['generation'])}")
+    (url,) = decode_svg_qr(page.text.split('id="check-in-qr"', 1)[1])
+    host = await session_for(app, org_id=uuid.UUID(org["id"]), email=org["email"])
+    client.cookies.set("console_session", host["cookie"], domain="events.example.org")
+    done = await client.get(url.removeprefix("https://events.example.org"))
+    assert 'data-outcome="recorded"' in done.text and "周社工" in done.text
+    client.cookies.delete("console_session")
+    attendance = (await client.get(f"/events/{event['id']}/attendance", headers=auth(key))).json()
+    assert attendance["people"][0]["checked_in"] is True
+    csv = await client.get(f"/events/{event['id']}/attendance.csv", headers=auth(key))
+    assert csv.content.decode("utf-8-sig").splitlines()[1].endswith(",yes")

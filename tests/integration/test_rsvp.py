@@ -109,6 +109,7 @@ async def test_decline_through_the_page_and_the_organizer_sees_it(
         "source": "link",
         "occurrences": [],
         "answers": {},
+        "checked_in": False,
     }
     # declining drops the reminder; the feed shows the answer
     assert await Notification.count().where(Notification.kind == "reminder") == 0
@@ -138,7 +139,7 @@ async def test_decline_through_the_page_and_the_organizer_sees_it(
     assert csv.headers["content-type"] == "text/csv; charset=utf-8"
     assert csv.content.startswith(b"\xef\xbb\xbf")
     lines = csv.content.decode("utf-8-sig").splitlines()
-    assert lines[0] == "email,name,role,answer,waitlisted,comment,answered_at,via"
+    assert lines[0] == "email,name,role,answer,waitlisted,comment,answered_at,via,checked_in"
     assert lines[1].startswith("zhang.san@example.org,张三,required,accepted,,出差，抱歉,")
 
 
