@@ -20,7 +20,8 @@ from events_svc.people.tables import Person
 
 
 class Attendance(Table, tablename="attendance"):
-    """One person checked in at one session of a training."""
+    """One person checked in at one session of an event (a training's count towards completion;
+    a QR check-in at a forum or meeting is a row here too)."""
 
     id = UUID(primary_key=True)
     event = ForeignKey(references=Event, null=False, index=True)
