@@ -103,6 +103,11 @@ TEXTS: dict[str, dict[Locale, str]] = {
         "en": "This confirmation link is not valid or has expired. Register again on the"
         " event's page.",
     },
+    "org.federation": {"zh-CN": "全国性联合会", "en": "National federation"},
+    "org.provincial_association": {"zh-CN": "省级协会", "en": "Provincial association"},
+    "org.city_association": {"zh-CN": "市级协会", "en": "City association"},
+    "org.county_association": {"zh-CN": "区县级协会", "en": "County association"},
+    "org.service_agency": {"zh-CN": "社会工作服务机构", "en": "Social work agency"},
     "kind.exchange_visit": {"zh-CN": "交流访问", "en": "Exchange visit"},
     "kind.forum": {"zh-CN": "论坛", "en": "Forum"},
     "kind.training": {"zh-CN": "培训", "en": "Training"},

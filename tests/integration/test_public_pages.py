@@ -11,7 +11,11 @@ from tests.helpers import auth, event_body
 
 async def test_org_page_event_page_and_series_schedule(client: Any, make_org: Any) -> None:
     _org, key = await make_org(
-        slug="bjswa", name="北京社会工作者协会", name_en="Beijing Social Workers Association"
+        slug="bjswa",
+        name="北京社会工作者协会",
+        name_en="Beijing Social Workers Association",
+        kind="city_association",
+        region="北京市",
     )
     series = await client.post(
         "/events",
@@ -61,6 +65,7 @@ async def test_org_page_event_page_and_series_schedule(client: Any, make_org: An
     assert org.status_code == 200
     assert "default-src 'none'" in org.headers["content-security-policy"]
     assert '<html lang="en">' in org.text and "Beijing Social Workers Association" in org.text
+    assert "City association" in org.text and "北京市" in org.text
     assert "督导人才培养" in org.text and "第二届社会工作本色与本土论坛" in org.text
     assert "内部会议" not in org.text
     assert 'href="webcal://events.example.org/feeds/orgs/bjswa.ics"' in org.text
