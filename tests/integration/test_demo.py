@@ -53,6 +53,13 @@ async def test_demo_loads_the_story_once(
     assert "议程" in text and "主旨演讲：社会工作的本色与本土" in text
     assert "广东省社会工作师联合会、北京社会工作者协会 邀请您参加" in text
 
+    # the forum is open to the profession: its public page carries the registration form
+    forum = first.events["第二届社会工作本色与本土论坛"]
+    page = await client.get(f"/e/{forum}")
+    assert 'id="register-form"' in page.text
+    assert all(q in page.text for q in ("所在机构", "职务", "督导资格"))
+    assert "第二届社会工作本色与本土论坛" in (await client.get("/o/gdswa")).text
+
     deal = first.partnership
     feed = (await client.get(f"/feeds/partnerships/{deal}.ics")).content
     check_all(feed)
