@@ -10,7 +10,7 @@ from litestar.di import Provide
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import QueryParameter
 
-from events_svc import paging
+from events_svc import logctx, paging
 from events_svc.orgs.service import Caller, authenticate
 from events_svc.ratelimit import guard_credentials
 from events_svc.settings import Settings
@@ -18,7 +18,9 @@ from events_svc.settings import Settings
 
 async def provide_caller(request: Request[Any, Any, Any]) -> Caller:
     authorization = request.headers.get("authorization")
-    return await guard_credentials(request, lambda: authenticate(authorization=authorization))
+    caller = await guard_credentials(request, lambda: authenticate(authorization=authorization))
+    logctx.bind(org=caller.slug)  # every later log line of the request names the organization
+    return caller
 
 
 async def provide_optional_caller(request: Request[Any, Any, Any]) -> Caller | None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from events_svc import telemetry
 from events_svc.calendar.ics import (
     AgendaEntry,
     Party,
@@ -233,6 +234,7 @@ _CLAIM_SQL = (
     "   AND (s.claimed_at >= {} OR s.claimed_by = ANY({}::text[])))"
     " RETURNING n.id, n.key, n.kind, n.event, n.person, n.sequence, n.occurrence, n.detail,"
     " n.attempts, n.created_at, e.id AS event_id, e.uid, e.sequence AS event_sequence, e.title,"
+    " n.next_attempt_at,"  # a reminder's lateness (telemetry)
     " e.description, e.location, e.online_url, e.starts_at, e.ends_at, e.timezone,"
     " e.recurrence, e.status, e.itinerary, e.agenda, e.created_at AS event_created_at,"
     " e.updated_at AS event_updated_at, o.name AS org_name, o.email AS org_email,"
@@ -703,6 +705,7 @@ async def _process(
         else:
             log.exception("notification %s: unexpected error", row["id"])
             outcome, record = _unexpected(row, exc, settings=settings, now=now)
+    telemetry.message_outcome(row, outcome.status, outcome.detail)
     if record is None:
         if flight is not None:
             flight.drop(row["id"])
@@ -772,6 +775,7 @@ async def _attempt(
             Outcome("retry", str(exc), retry_at=retry_at, row=row),
             _retried(row, retry_at=retry_at, error=str(exc)),
         )
+    telemetry.message_sent(row, message_id=message_id, response=result.response)
     agenda = ctx["agenda"] if row["kind"] in AGENDA_KINDS else None
     payload = None if agenda is None else agenda if isinstance(agenda, str) else json.dumps(agenda)
     return Outcome("sent", result.response), _recorded_sent(
