@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import sys
 from collections.abc import Sequence
 from typing import get_args
 
+from events_svc.database import migrate
 from events_svc.settings import Settings, SettingsError, get_settings
 
 
@@ -35,18 +37,6 @@ def _database_url_or_exit() -> str:
         )
         raise SystemExit(2)
     return url
-
-
-async def migrate(database_url: str) -> None:
-    """Apply every Piccolo migration not applied yet."""
-    from piccolo.apps.migrations.commands.forwards import run_forwards
-
-    from events_svc.piccolo_conf import DB
-
-    DB.config["dsn"] = database_url
-    result = await run_forwards(app_name="events_svc", migration_id="all")
-    if not result.success:
-        raise RuntimeError(f"migration failed: {result.message}")
 
 
 async def _org_create(database_url: str, args: argparse.Namespace) -> dict[str, object]:
@@ -94,7 +84,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_worker(args: argparse.Namespace) -> int:
     from events_svc.ops import start_worker_metrics
-    from workers.main import run
+
+    # Named, as `serve` names the app for uvicorn: `workers` sits above `events_svc` (it wires
+    # the sender and the job functions), so no module of `events_svc` imports it.
+    run = importlib.import_module("workers.main").run
 
     settings = _settings_or_exit()
     start_worker_metrics(settings)
@@ -146,7 +139,7 @@ async def _demo(settings: Settings) -> dict[str, object]:
     from arq import create_pool
     from arq.connections import RedisSettings
 
-    from events_svc.app import configure_database, start_database_pool
+    from events_svc.database import configure_database, start_database_pool
     from events_svc.demo import load_demo
     from events_svc.piccolo_conf import DB
 

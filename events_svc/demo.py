@@ -23,7 +23,6 @@ from events_svc.contacts import service as contacts
 from events_svc.contacts.schemas import OrgSelector
 from events_svc.delegations import service as delegations
 from events_svc.errors import ServiceError
-from events_svc.events import agenda as agendas
 from events_svc.events import service as events
 from events_svc.events.schemas import (
     AgendaItemIn,
@@ -33,6 +32,7 @@ from events_svc.events.schemas import (
     SpeakerIn,
 )
 from events_svc.events.tables import Event
+from events_svc.invitations import agenda as agendas
 from events_svc.invitations import service as invitations
 from events_svc.jobs import enqueue_notifications, enqueue_webhooks
 from events_svc.orgs import service as orgs

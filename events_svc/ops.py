@@ -84,7 +84,7 @@ def _settings() -> Settings:
 
 
 async def _with_database(settings: Settings, work: Any) -> Any:
-    from events_svc.app import configure_database, start_database_pool
+    from events_svc.database import configure_database, start_database_pool
     from events_svc.piccolo_conf import DB
 
     configure_database(settings)

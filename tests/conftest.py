@@ -74,7 +74,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "AGENDA_UPDATE_DELAY_SECONDS": "0",
         }
     )
-    from events_svc.cli import migrate
+    from events_svc.database import migrate
 
     asyncio.run(migrate(database_url))
 

@@ -12,9 +12,9 @@ from typing import Any, Literal
 from icalendar import Alarm, Calendar, Event, vCalAddress, vDuration, vRecur, vText
 
 from events_svc import __version__
+from events_svc.calendar import reminder_rules
 from events_svc.calendar.timeutil import zone
 from events_svc.calendar.vtimezone import vtimezone
-from events_svc.reminders import rules as reminder_rules
 
 PRODID = f"-//events-svc//events-svc {__version__}//EN"
 Method = Literal["REQUEST", "CANCEL", "PUBLISH"]

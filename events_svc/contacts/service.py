@@ -26,8 +26,8 @@ from events_svc.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from events_svc.invitations.schemas import MAX_INVITEES, InviteeIn
 from events_svc.orgs.service import FEDERATION
+from events_svc.people.schemas import MAX_INVITEES, InviteeIn
 from events_svc.validation import email_key, normalize_email
 
 CSV_MAX_BYTES = 5 * 2**20

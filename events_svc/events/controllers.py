@@ -15,7 +15,6 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from events_svc import paging
 from events_svc.deps import BEARER, CALLER, QUEUE, Cursor, Limit, provide_optional_caller
 from events_svc.errors import Unauthorized
-from events_svc.events import agenda as agendas
 from events_svc.events import service
 from events_svc.events.schemas import (
     AgendaOut,
@@ -30,6 +29,7 @@ from events_svc.events.schemas import (
     OccurrencePatch,
 )
 from events_svc.events.service import event_uuid, instant
+from events_svc.invitations import agenda as agendas
 from events_svc.jobs import enqueue_notifications
 from events_svc.openapi import also_answers, problems
 from events_svc.orgs.service import Caller

@@ -16,6 +16,7 @@ from arq.connections import ArqRedis
 
 from events_svc import paging
 from events_svc.calendar.ics import Party, event_data, publish
+from events_svc.calendar.reminder_rules import HORIZON
 from events_svc.calendar.timeutil import (
     TimeRuleError,
     check_volume,
@@ -31,6 +32,7 @@ from events_svc.calendar.timeutil import (
     zone,
 )
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
+from events_svc.events.hosted import lock_hosted_event
 from events_svc.events.schemas import (
     EventCreate,
     EventPatch,
@@ -38,12 +40,11 @@ from events_svc.events.schemas import (
     OccurrencePatch,
     ReminderRule,
 )
-from events_svc.events.tables import Event, Occurrence
+from events_svc.events.tables import Event, Occurrence, changed_occurrences
 from events_svc.jobs import enqueue_notifications
 from events_svc.notifications import service as outbox
 from events_svc.partnerships import service as partnerships
 from events_svc.reminders import service as reminders
-from events_svc.reminders.rules import HORIZON
 from events_svc.settings import DEFAULT_VOLUME, VolumeLimits
 
 #: changes to these make calendars treat the event as rescheduled (RFC 5546 §2.1.4)
@@ -769,13 +770,7 @@ async def event_file(
     ):
         raise NotFound("event not found")
     row = rows[0]
-    occurrences = (
-        await Occurrence.raw(
-            "SELECT * FROM occurrence WHERE event = {} ORDER BY recurrence_id", event_id
-        )
-        if row["recurrence"]
-        else []
-    )
+    occurrences = (await changed_occurrences([event_id]))[event_id] if row["recurrence"] else []
     event = event_data(row, base_url=base_url, occurrences=occurrences)
     body = publish(
         event, organizer=Party(email=mail_from, name=row["org_name"]), dtstamp=row["updated_at"]
@@ -846,11 +841,7 @@ async def _check_day(
     day = start.date()
     tz = zone(event["timezone"])
     overrides = {
-        o["recurrence_id"]: o
-        for o in await Occurrence.raw(
-            "SELECT recurrence_id, starts_at, status FROM occurrence WHERE event = {}",
-            event["id"],
-        )
+        o["recurrence_id"]: o for o in (await changed_occurrences([event["id"]]))[event["id"]]
     }
     count = 1  # this one
     for i, candidate in enumerate(
@@ -888,16 +879,7 @@ async def update_occurrence(
     or an EXDATE, and its reminders move or go."""
     queued: list[dict[str, Any]] = []
     async with Event._meta.db.transaction():
-        rows = await Event.raw(
-            "SELECT id, sequence, status, starts_at, ends_at, timezone, recurrence FROM event e"
-            " WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts)) FOR UPDATE",
-            event_id,
-            org_id,
-            org_id,
-        )
-        if not rows:
-            raise NotFound("event not found")
-        event = dict(rows[0])
+        event = await lock_hosted_event(org_id=org_id, event_id=event_id)
         if not event["recurrence"]:
             raise Conflict("the event is not a series; change the event itself")
         if event["status"] == "cancelled":

@@ -39,7 +39,7 @@ from events_svc.calendar.ics import (
 )
 from events_svc.calendar.vtimezone import vtimezone
 from events_svc.errors import NotFound
-from events_svc.events.tables import Event
+from events_svc.events.tables import Event, changed_occurrences
 from events_svc.rsvp.tokens import reply_address
 
 #: events that ended longer ago than this leave the feeds
@@ -457,21 +457,16 @@ async def _render(
         " FROM event e JOIN organization o ON o.id = e.org WHERE e.id = ANY({}::uuid[])",
         event_ids,
     )
-    series = [r["id"] for r in rows if r["recurrence"]]
-    occurrences: dict[uuid.UUID, list[dict[str, Any]]] = collections.defaultdict(list)
-    if series:
-        for o in await Event.raw(
-            "SELECT * FROM occurrence WHERE event = ANY({}::uuid[]) ORDER BY recurrence_id",
-            series,
-        ):
-            occurrences[o["event"]].append(o)
+    occurrences = await changed_occurrences([r["id"] for r in rows if r["recurrence"]])
     out: dict[uuid.UUID, _Block] = {}
     for i, row in enumerate(rows):
         if i and i % _RENDER_SLICE == 0:
             # icalendar takes ~0.4 ms an event: a cold 10,000-event feed must not hold the
             # event loop for seconds
             await asyncio.sleep(0)
-        event = event_data(row, base_url=config.base_url, occurrences=occurrences[row["id"]])
+        event = event_data(
+            row, base_url=config.base_url, occurrences=occurrences.get(row["id"], ())
+        )
         organizer = Party(email=config.mail_from, name=row["org_name"])
         # DTSTAMP is the last change, so the same event gives the same bytes (and ETag)
         if config.sessions and event.agenda:

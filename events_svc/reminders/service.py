@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from events_svc.calendar import reminder_rules as rules
 from events_svc.errors import InvalidInput, NotFound
-from events_svc.events.tables import Event
+from events_svc.events.tables import Event, changed_occurrences
 from events_svc.notifications.tables import Notification
-from events_svc.reminders import rules
 
 PAGE = 500
 
@@ -25,10 +25,7 @@ PAGE = 500
 async def moved_occurrences(event_id: uuid.UUID) -> dict[datetime, datetime | None]:
     """Occurrences of a series changed one by one: original local start -> new local start,
     or None when cancelled."""
-    rows = await Event.raw(
-        "SELECT recurrence_id, starts_at, status FROM occurrence WHERE event = {}", event_id
-    )
-    return rules.moved(rows)
+    return rules.moved((await changed_occurrences([event_id]))[event_id])
 
 
 async def plan(

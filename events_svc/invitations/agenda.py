@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from events_svc.calendar.ics import AgendaEntry, agenda_entries
 from events_svc.calendar.timeutil import TimeRuleError, local_iso, to_local, zone
-from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
+from events_svc.errors import Conflict, FieldError, InvalidInput
+from events_svc.events.hosted import lock_hosted_event
 from events_svc.events.schemas import AgendaItemIn
 from events_svc.events.tables import Event
 from events_svc.invitations import service as invitations
@@ -115,17 +116,7 @@ async def set_agenda(
     the invitations and the (delayed) updates to enqueue after commit."""
     now = now or datetime.now(UTC)
     async with Event._meta.db.transaction():
-        rows = await Event.raw(
-            "SELECT id, org, uid, title, sequence, status, capacity, starts_at, ends_at,"
-            " timezone, agenda FROM event e WHERE id = {}"
-            " AND (e.org = {} OR {} = ANY(e.cohosts)) FOR UPDATE",
-            event_id,
-            org_id,
-            org_id,
-        )
-        if not rows:
-            raise NotFound("event not found")
-        event = dict(rows[0])
+        event = await lock_hosted_event(org_id=org_id, event_id=event_id)
         if event["status"] == "cancelled":
             raise Conflict("the event is cancelled and can no longer be changed")
         stored = _validate(items, event, agenda_entries(event["agenda"]))
