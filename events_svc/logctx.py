@@ -88,10 +88,27 @@ if getattr(_make_record, "__name__", "") != _record_with_context.__name__:
     logging.setLogRecordFactory(_record_with_context)
 
 
-def _plain(value: Any) -> Any:
+#: fields that this code fills with values that are never keys (ids it made, templates, verbs)
+_SAFE_FIELDS = frozenset(
+    {
+        "method",
+        "route",
+        "org",
+        "event_id",
+        "notification_id",
+        "job_id",
+        "kind",
+        "outcome",
+        "message_id",
+    }
+)
+
+
+def _plain(key: str, value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
-    return logredact.redact(value if isinstance(value, str) else str(value))
+    text = value if isinstance(value, str) else str(value)
+    return text if key in _SAFE_FIELDS else logredact.redact(text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -108,7 +125,7 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
-                out[key] = _plain(value)
+                out[key] = _plain(key, value)
         if record.exc_info and not record.exc_text:
             record.exc_text = logredact.redact(self.formatException(record.exc_info))
         if record.exc_text:

@@ -190,6 +190,22 @@ def _route(scope: Scope) -> str:
     return scope.get("path_template") or "unmatched"
 
 
+_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _children(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The labelled counter and histogram of a (method, route, status), looked up once: the
+    `labels()` call takes a lock and builds its key on every request otherwise."""
+    key = (method, route, status)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = _CHILDREN[key] = (
+            telemetry.HTTP_REQUESTS.labels(method, route, str(status)),
+            telemetry.HTTP_LATENCY.labels(method, route),
+        )
+    return found
+
+
 #: polled all the time: no access line each
 _QUIET = frozenset({"/metrics", "/healthz", "/healthz/workers", "/readyz"})
 
@@ -227,15 +243,14 @@ def request_middleware(app: ASGIApp) -> ASGIApp:
             route = _route(scope)
             method = str(scope.get("method", ""))
             if telemetry.enabled:
-                telemetry.HTTP_REQUESTS.labels(method, route, str(status)).inc()
-                telemetry.HTTP_LATENCY.labels(method, route).observe(elapsed)
+                count, latency = _children(method, route, status)
+                count.inc()
+                latency.observe(elapsed)
             if telemetry.access_log and route not in _QUIET:
+                # a constant message: the fields are the line (and none can hold a token: the
+                # route is the template, not the path)
                 log.info(
-                    "%s %s %d %.1f ms",
-                    method,
-                    route,
-                    status,
-                    elapsed * 1000,
+                    "request",
                     extra={
                         "method": method,
                         "route": route,
