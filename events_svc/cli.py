@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import importlib
 import json
 import sys
@@ -52,7 +53,8 @@ async def _org_create(database_url: str, args: argparse.Namespace) -> dict[str, 
         kind=args.kind,
         region=args.region,
     )
-    return {"organization": {**org, "created_at": org["created_at"].isoformat()}, "api_key": key}
+    fields = dataclasses.asdict(org)
+    return {"organization": {**fields, "created_at": org.created_at.isoformat()}, "api_key": key}
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:

@@ -110,7 +110,7 @@ async def load_demo(
             region=region,
             label="demo",
         )
-        ids[slug] = uuid.UUID(str(made["id"]))
+        ids[slug] = uuid.UUID(made.id)
         result.organizations[slug] = key
     for slug, csv in CONTACTS.items():
         await contacts.import_csv(org_id=ids[slug], body=csv.encode("utf-8"))
@@ -134,7 +134,7 @@ async def load_demo(
                 data=EventCreate(title=title, timezone=TZ, **values),
                 uid_host=settings.public_host,
             )
-            event_id = uuid.UUID(created["id"])
+            event_id = uuid.UUID(created.id)
         result.events[title] = str(event_id)
         return event_id
 
@@ -293,7 +293,7 @@ async def _partnership(ids: dict[str, uuid.UUID], *, signed_on: date) -> str:
                 ends_on=signed_on.replace(year=signed_on.year + 3),
             ),
         )
-        deal = created["id"]
+        deal = created.id
     await partnerships.accept(org_id=ids["gdswa"], partnership_id=uuid.UUID(deal))
     return deal
 

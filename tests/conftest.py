@@ -8,6 +8,7 @@ same embedded PostgreSQL and Redis that `events-svc dev` uses.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -201,6 +202,8 @@ def make_org() -> OrgFactory:
             "email": f"office{counter['n']}@assoc.example.org",
         }
         values.update(kwargs)
-        return await service.create_org(**values)
+        org, key = await service.create_org(**values)
+        # the tests read an organization as a dict, as the API shows it
+        return dataclasses.asdict(org), key
 
     return factory

@@ -56,7 +56,7 @@ class EventController(Controller):
             uid_host=settings.public_host,
             limits=settings.volume,
         )
-        return msgspec.convert(row, EventOut)
+        return msgspec.convert(row, EventOut, from_attributes=True)
 
     @get("/", responses=problems(401), summary="The caller's events, by start time")
     async def list_events(
@@ -91,7 +91,9 @@ class EventController(Controller):
             cursor=cursor,
             limit=paging.page_limit(limit),
         )
-        return EventPage(items=msgspec.convert(rows, list[EventOut]), next=next_cursor)
+        return EventPage(
+            items=msgspec.convert(rows, list[EventOut], from_attributes=True), next=next_cursor
+        )
 
     @get(
         "/{event_id:str}",
@@ -134,7 +136,7 @@ class EventController(Controller):
         if caller is None:
             raise Unauthorized("an API key is required: Authorization: Bearer <key>")
         row = await service.get_event(org_id=caller.org_id, event_id=ident)
-        return Response(msgspec.convert(row, EventOut))
+        return Response(msgspec.convert(row, EventOut, from_attributes=True))
 
     @patch(
         "/{event_id:str}",
@@ -156,7 +158,7 @@ class EventController(Controller):
             queue=queue,
             limits=settings.volume,
         )
-        return msgspec.convert(row, EventOut)
+        return msgspec.convert(row, EventOut, from_attributes=True)
 
     @post(
         "/{event_id:str}/cancel",
@@ -173,7 +175,7 @@ class EventController(Controller):
         row = await service.cancel_event(
             org_id=caller.org_id, event_id=event_uuid(event_id), queue=queue
         )
-        return msgspec.convert(row, EventOut)
+        return msgspec.convert(row, EventOut, from_attributes=True)
 
     @patch(
         "/{event_id:str}/occurrences/{occurrence:str}",
@@ -202,7 +204,7 @@ class EventController(Controller):
             queue=queue,
             limits=settings.volume,
         )
-        return msgspec.convert(row, OccurrenceOut)
+        return msgspec.convert(row, OccurrenceOut, from_attributes=True)
 
     @put(
         "/{event_id:str}/agenda",
@@ -229,7 +231,7 @@ class EventController(Controller):
         )
         await enqueue_notifications(queue, invitations, batch=True)
         await enqueue_notifications(queue, updates, at_due_time=True)
-        return msgspec.convert(answer, AgendaOut)
+        return msgspec.convert(answer, AgendaOut, from_attributes=True)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

@@ -16,6 +16,7 @@ from events_svc.events.hosted import lock_hosted_event
 from events_svc.events.schemas import AgendaItemIn
 from events_svc.events.tables import Event
 from events_svc.invitations import service as invitations
+from events_svc.invitations.records import AgendaRecord
 from events_svc.invitations.schemas import InviteeIn
 from events_svc.notifications.tables import Notification
 from events_svc.settings import DEFAULT_VOLUME
@@ -109,7 +110,7 @@ async def set_agenda(
     update_delay: float,
     now: datetime | None = None,
     max_reminder_rows: int = DEFAULT_VOLUME.reminder_rows,
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[AgendaRecord, list[dict[str, Any]], list[dict[str, Any]]]:
     """Replace the event's agenda. Speakers are invited (chairs as chair); every other
     invitee who has not declined gets one update, `update_delay` seconds after the first
     change, listing what changed since the last message they got. Returns the agenda answer,
@@ -171,10 +172,7 @@ async def set_agenda(
                     event_id,
                 )
             )
-    answer = {
-        "event": str(event_id),
-        "items": stored,
-        "invited": invited,
-        "updates_queued": len(updates),
-    }
+    answer = AgendaRecord(
+        event=str(event_id), items=stored, invited=invited, updates_queued=len(updates)
+    )
     return answer, queued, updates

@@ -12,9 +12,10 @@ from arq.connections import ArqRedis
 
 from events_svc import paging
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
-from events_svc.events.hosted import lock_hosted_event
+from events_svc.events.hosted import hosted_event, lock_hosted_event
 from events_svc.events.tables import Event
 from events_svc.invitations import waitlist
+from events_svc.invitations.records import DeliveryRecord, InvitationRecord
 from events_svc.invitations.schemas import InviteeIn
 from events_svc.invitations.tables import Invitation
 from events_svc.jobs import enqueue_notifications, enqueue_webhooks
@@ -238,16 +239,9 @@ async def list_invitations(
     event_id: uuid.UUID,
     cursor: str | None = None,
     limit: int = paging.DEFAULT_LIMIT,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[InvitationRecord], str | None]:
     """Current invitees by address, each with the delivery state of their latest message."""
-    exists = await Event.raw(
-        "SELECT 1 FROM event e WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts))",
-        event_id,
-        org_id,
-        org_id,
-    )
-    if not exists:
-        raise NotFound("event not found")
+    await hosted_event(org_id=org_id, event_id=event_id)
     after = _decode_cursor(cursor) if cursor else ""
     rows = await Invitation.raw(
         "SELECT p.email, p.email_key, p.name, p.locale, i.role, i.rsvp,"
@@ -263,23 +257,23 @@ async def list_invitations(
         limit + 1,
     )
     items = [
-        {
-            "email": r["email"],
-            "name": r["name"],
-            "role": r["role"],
-            "rsvp": r["rsvp"],
-            "locale": r["locale"],
-            "invited_at": r["invited_at"],
-            "delivery": None
+        InvitationRecord(
+            email=r["email"],
+            name=r["name"],
+            role=r["role"],
+            rsvp=r["rsvp"],
+            locale=r["locale"],
+            invited_at=r["invited_at"],
+            delivery=None
             if r["kind"] is None
-            else {
-                "kind": r["kind"],
-                "status": r["status"],
-                "attempts": r["attempts"],
-                "last_error": r["last_error"],
-                "sent_at": r["sent_at"],
-            },
-        }
+            else DeliveryRecord(
+                kind=r["kind"],
+                status=r["status"],
+                attempts=r["attempts"],
+                last_error=r["last_error"],
+                sent_at=r["sent_at"],
+            ),
+        )
         for r in rows[:limit]
     ]
     next_cursor = None

@@ -40,6 +40,6 @@ class ReminderController(Controller):
         )
         more = len(rows) > size
         return ReminderPage(
-            items=msgspec.convert(rows[:size], list[ReminderOut]),
+            items=msgspec.convert(rows[:size], list[ReminderOut], from_attributes=True),
             next_offset=start + size if more else None,
         )

@@ -18,6 +18,7 @@ from events_svc.calendar import reminder_rules as rules
 from events_svc.errors import InvalidInput, NotFound
 from events_svc.events.tables import Event, changed_occurrences
 from events_svc.notifications.tables import Notification
+from events_svc.reminders.records import ReminderRecord
 
 PAGE = 500
 
@@ -180,7 +181,7 @@ async def due_soon(*, now: datetime, within: float, limit: int = 50_000) -> list
 
 async def list_reminders(
     *, org_id: uuid.UUID, event_id: uuid.UUID, offset: int = 0, limit: int = PAGE
-) -> list[dict[str, Any]]:
+) -> list[ReminderRecord]:
     """Each reminder of the event per person: rule, occurrence, due, sent, outcome."""
     owned = await Event.raw(
         "SELECT 1 FROM event e WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts))",
@@ -201,16 +202,16 @@ async def list_reminders(
         limit,
     )
     return [
-        {
-            "email": r["email"],
-            "rule": _rule_out(r["rule"]),
-            "occurrence": _occurrence_out(r["occurrence"]),
-            "due_at": r["due_at"],
-            "status": "pending" if r["status"] in ("queued", "sending") else r["status"],
-            "sent_at": r["sent_at"],
-            "attempts": r["attempts"],
-            "outcome": r["last_error"],
-        }
+        ReminderRecord(
+            email=r["email"],
+            rule=_rule_out(r["rule"]),
+            occurrence=_occurrence_out(r["occurrence"]),
+            due_at=r["due_at"],
+            status="pending" if r["status"] in ("queued", "sending") else r["status"],
+            sent_at=r["sent_at"],
+            attempts=r["attempts"],
+            outcome=r["last_error"],
+        )
         for r in rows
     ]
 

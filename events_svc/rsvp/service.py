@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from events_svc.calendar.timeutil import zone
 from events_svc.errors import Conflict, NotFound
+from events_svc.events.hosted import hosted_event
 from events_svc.events.service import is_occurrence
 from events_svc.events.tables import Event
 from events_svc.invitations.tables import Invitation
@@ -368,14 +369,7 @@ async def _occurrence_reply(
 
 async def attendance(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
     """Counts per answer, the waitlist in order, and every invitee's answer and comment."""
-    events = await Event.raw(
-        "SELECT id, capacity FROM event e WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts))",
-        event_id,
-        org_id,
-        org_id,
-    )
-    if not events:
-        raise NotFound("event not found")
+    event = await hosted_event(org_id=org_id, event_id=event_id)
     people = await Invitation.raw(
         "SELECT p.email, p.name, i.id, i.role, i.rsvp, i.comment, i.responded_at,"
         " i.response_source, i.waitlisted_at"
@@ -411,7 +405,7 @@ async def attendance(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any
     )
     return {
         "event": str(event_id),
-        "capacity": events[0]["capacity"],
+        "capacity": event["capacity"],
         "counts": counts,
         "waitlist": [
             {"email": p["email"], "name": p["name"], "since": p["waitlisted_at"]} for p in waitlist

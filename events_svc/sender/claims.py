@@ -8,11 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from events_svc.jobs import ORPHAN_AFTER
+from events_svc.jobs import MAX_BACKOFF, ORPHAN_AFTER
 from events_svc.notifications.tables import Notification
-
-MAX_BACKOFF = timedelta(hours=1)
-
 
 _CLAIM_SQL = (
     "UPDATE notification n SET status = 'sending', claimed_at = {}, claimed_by = {},"

@@ -10,16 +10,16 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from events_svc import telemetry
 from events_svc.events.tables import changed_occurrences
+from events_svc.jobs import backoff
 from events_svc.notifications.service import AGENDA_KINDS
 from events_svc.notifications.tables import Notification
 from events_svc.outages import database_unavailable
 from events_svc.sender.claims import (
-    MAX_BACKOFF,
     claim,
     claim_many,
     still_claimed,
@@ -32,7 +32,8 @@ from events_svc.sender.smtp import NotSent, PermanentSendError, SmtpPool, Transi
 from events_svc.settings import Settings
 from events_svc.webhooks import service as webhooks
 
-log = logging.getLogger("events_svc.sender")
+# logger names are kept from before the sender had its own package (logs are filtered by them)
+log = logging.getLogger("events_svc.notifications")
 
 CLAIM_WAIT = 0.1  # seconds between claim attempts while a sibling message is being sent
 CLAIM_WAITS = 50
@@ -50,11 +51,6 @@ class Outcome:
     row: dict[str, Any] | None = None
     #: for "failed": the delivery.failed webhook rows, to enqueue (`enqueue_webhooks`)
     webhooks: Sequence[dict[str, Any]] = ()
-
-
-def backoff(attempts: int, first: float) -> timedelta:
-    """first, 2 x first, 4 x first, ... capped at an hour."""
-    return min(timedelta(seconds=first * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
 async def deliver(

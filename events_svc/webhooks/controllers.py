@@ -54,12 +54,12 @@ class WebhookController(Controller):
             secret=data.secret,
             allow_private=settings.webhook_allow_private,
         )
-        return msgspec.convert(row, WebhookCreated)
+        return msgspec.convert(row, WebhookCreated, from_attributes=True)
 
     @get("/", responses=problems(401), summary="The organization's webhooks (no secrets)")
     async def list_webhooks(self, caller: NamedDependency[Caller]) -> list[WebhookOut]:
         rows = await service.list_webhooks(org_id=caller.org_id)
-        return msgspec.convert(rows, list[WebhookOut])
+        return msgspec.convert(rows, list[WebhookOut], from_attributes=True)
 
     @delete(
         "/{webhook_id:str}",
@@ -95,6 +95,6 @@ class WebhookController(Controller):
         )
         more = len(rows) > size
         return DeliveryPage(
-            items=msgspec.convert(rows[:size], list[DeliveryOut]),
+            items=msgspec.convert(rows[:size], list[DeliveryOut], from_attributes=True),
             next_offset=start + size if more else None,
         )
