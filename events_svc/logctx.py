@@ -115,17 +115,24 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: time (UTC, ms), level, logger, message, the context fields
     that are set, the record's `extra` fields, and the traceback when there is one."""
 
+    _second = -1
+    _stamp = ""
+
     def format(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second:  # formatted once a second, not once a line
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         out: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": f"{self._stamp}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                out[key] = _plain(key, value)
+        fields = record.__dict__
+        for key in sorted(fields.keys() - _STANDARD):
+            if not key.startswith("_"):
+                out[key] = _plain(key, fields[key])
         if record.exc_info and not record.exc_text:
             record.exc_text = logredact.redact(self.formatException(record.exc_info))
         if record.exc_text:
