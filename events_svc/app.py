@@ -10,7 +10,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
-from events_svc import __version__, logredact, telemetry
+from events_svc import __version__, logctx, logredact, telemetry
 from events_svc.availability import WATCH_EVERY, DatabaseWatch, availability_middleware
 from events_svc.contacts.controllers import ContactController
 from events_svc.database import configure_database, start_database_pool
@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=[SwaggerRenderPlugin(path="/"), ScalarRenderPlugin(path="/scalar")],
         ),
         debug=False,
+        logging_config=logctx.litestar_logging_config(settings.log_format),
     )
     app.state.settings = settings
     telemetry.configure(on=settings.metrics, access_log=settings.log_format == "json")

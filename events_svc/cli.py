@@ -80,6 +80,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         proxy_headers=True,
         log_level="info",
         log_config=logctx.uvicorn_log_config(settings.log_format),
+        # JSON: the app writes one line per request itself (route template, request id)
+        access_log=settings.log_format == "text",
     )
     return 0
 

@@ -191,3 +191,15 @@ def uvicorn_log_config(log_format: str) -> dict[str, Any]:
             "uvicorn.access": {"level": "INFO" if log_format == "text" else "WARNING"},
         },
     }
+
+
+def litestar_logging_config(log_format: str) -> Any:
+    """Litestar's logging config that leaves the root logger as `serve` (uvicorn) configured
+    it, and formats Litestar's own lines like ours (its default would put a plain-text handler
+    on the root logger, under every JSON line)."""
+    from litestar.logging.config import LoggingConfig
+
+    return LoggingConfig(
+        configure_root_logger=False,
+        formatters={"standard": {"()": f"{__name__}.formatter", "log_format": log_format}},
+    )

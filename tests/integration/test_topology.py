@@ -107,7 +107,7 @@ async def test_two_apis_two_workers_send_each_message_once(
                 f"/events/{ev['id']}/invitations", json={"invitees": invitees}, headers=auth(key)
             )
             assert resp.json() == {"invited": PEOPLE, "already_invited": 0}
-            assert resp.headers["x-request-id"]
+            request_id = resp.headers["x-request-id"]
 
             progress: list[dict[str, Any]] = []
 
@@ -158,6 +158,16 @@ async def test_two_apis_two_workers_send_each_message_once(
             )
             assert row and sent[0]["notification_id"] == str(row[0]["id"])
             assert sent[0]["job_id"]
+
+            # the API's lines are JSON too; the request's line carries its id and organization
+            api_lines = [
+                json.loads(line)
+                for port in ports
+                for line in (tmp_path / f"api{port}.log").read_text().splitlines()
+            ]
+            [line] = [x for x in api_lines if x.get("request_id") == request_id]
+            assert line["route"] == "/events/{event_id}/invitations" and line["status"] == 202
+            assert line["org"] == _org["slug"] and line["event_id"] == ev["id"]
 
             # a worker dies: the API stays ready, the other worker stays live, the dead one's
             # heartbeat age rises on /metrics
