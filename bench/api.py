@@ -225,6 +225,13 @@ def main() -> None:
             if args.observability and not round_no % 2:
                 obs_runs.append(asyncio.run(run_load(obs_port, auth, args.clients, args.seconds)))
             bare_runs.append(asyncio.run(run_load(bare_port, {}, args.clients, args.seconds)))
+            if args.observability:
+                print(
+                    f"  round {round_no + 1}: off {app_runs[-1]['rps']:.0f} req/s, "
+                    f"on {obs_runs[-1]['rps']:.0f} req/s, bare {bare_runs[-1]['rps']:.0f} req/s, "
+                    f"on/off {obs_runs[-1]['rps'] / app_runs[-1]['rps']:.3f}",
+                    flush=True,
+                )
     finally:
         for proc in procs:
             proc.terminate()
@@ -250,7 +257,8 @@ def main() -> None:
             f"(p50 {med(app_runs, 'p50_ms'):.1f} ms) | on {on:.0f} req/s "
             f"(p50 {med(obs_runs, 'p50_ms'):.1f} ms, p99 {med(obs_runs, 'p99_ms'):.1f} ms, "
             f"errors {sum(r['errors'] for r in obs_runs)}) | on/off {on / med(app_runs, 'rps'):.3f}"
-            f" | ratio on/bare {on / med(bare_runs, 'rps'):.3f}"
+            f" | ratio on/bare {on / med(bare_runs, 'rps'):.3f} | median of the rounds' on/off "
+            f"{statistics.median(o['rps'] / a['rps'] for o, a in zip(obs_runs, app_runs)):.3f}"
         )
 
 

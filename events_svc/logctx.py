@@ -153,6 +153,12 @@ class TextFormatter(logging.Formatter):
 
 
 def formatter(log_format: str) -> logging.Formatter:
+    # Neither format prints where a line was logged: spare every record the walk up the stack
+    # that finds it (logging's documented switch), and the thread and process look-ups.
+    setattr(logging, "_srcfile", None)  # noqa: B010
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     return JsonFormatter() if log_format == "json" else TextFormatter()
 
 
