@@ -30,6 +30,7 @@ from prometheus_client.registry import REGISTRY, Collector
 from events_svc import logctx, telemetry
 from events_svc.errors import Unauthorized, problem_response
 from events_svc.jobs import BEATS_KEY, HEARTBEAT_TTL
+from events_svc.openapi import problem_spec, problems
 from events_svc.piccolo_conf import DB
 from events_svc.ratelimit import guard_credentials
 
@@ -136,7 +137,13 @@ async def _gauges(redis: Any) -> list[Metric]:
     return [outbox, oldest, depth, beat, freshest, up]
 
 
-@get("/metrics", tags=["operations"], summary="Prometheus metrics (bearer METRICS_TOKEN)")
+@get(
+    "/metrics",
+    tags=["operations"],
+    summary="Prometheus metrics (bearer METRICS_TOKEN)",
+    media_type=CONTENT_TYPE,
+    responses=problems(401),
+)
 async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     token = request.app.state.settings.metrics_token
     given = request.headers.get("authorization", "")
@@ -158,7 +165,12 @@ async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(body, media_type=CONTENT_TYPE)
 
 
-@get("/healthz/workers", tags=["health"], summary="Whether some worker's heartbeat is fresh")
+@get(
+    "/healthz/workers",
+    tags=["health"],
+    summary="Whether some worker's heartbeat is fresh (503 when none is)",
+    responses={503: problem_spec("No worker's heartbeat is fresh, or Redis cannot tell")},
+)
 async def healthz_workers(request: Request[Any, Any, Any]) -> Response[Any]:
     """Apart from /readyz on purpose: dead workers must not take the API out of a load
     balancer; alert on this route (or on the heartbeat metric) instead."""
