@@ -258,7 +258,7 @@ def main() -> None:
             f"(p50 {med(obs_runs, 'p50_ms'):.1f} ms, p99 {med(obs_runs, 'p99_ms'):.1f} ms, "
             f"errors {sum(r['errors'] for r in obs_runs)}) | on/off {on / med(app_runs, 'rps'):.3f}"
             f" | ratio on/bare {on / med(bare_runs, 'rps'):.3f} | median of the rounds' on/off "
-            f"{statistics.median(o['rps'] / a['rps'] for o, a in zip(obs_runs, app_runs)):.3f}"
+            f"{statistics.median(o['rps'] / a['rps'] for o, a in zip(obs_runs, app_runs, strict=True)):.3f}"
         )
 
 

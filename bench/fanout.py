@@ -220,7 +220,7 @@ def main() -> None:
         f"bare aiosmtplib loop {bare:.0f} msg/s | worker peak RSS {max(peaks):.0f} MB"
     )
     if args.observability:
-        paired = statistics.median(o / f for o, f in zip(rates["on"], rates["off"]))
+        paired = statistics.median(o / f for o, f in zip(rates["on"], rates["off"], strict=True))
         summary += (
             f" | on/off {medians['on'] / medians['off']:.3f} (median of the rounds' on/off "
             f"{paired:.3f})"
