@@ -252,13 +252,16 @@ def main() -> None:
     )
     if args.observability:
         on = med(obs_runs, "rps")
+        paired = statistics.median(
+            o["rps"] / a["rps"] for o, a in zip(obs_runs, app_runs, strict=True)
+        )
         print(
             f"  metrics + JSON logs: off {med(app_runs, 'rps'):.0f} req/s "
             f"(p50 {med(app_runs, 'p50_ms'):.1f} ms) | on {on:.0f} req/s "
             f"(p50 {med(obs_runs, 'p50_ms'):.1f} ms, p99 {med(obs_runs, 'p99_ms'):.1f} ms, "
             f"errors {sum(r['errors'] for r in obs_runs)}) | on/off {on / med(app_runs, 'rps'):.3f}"
             f" | ratio on/bare {on / med(bare_runs, 'rps'):.3f} | median of the rounds' on/off "
-            f"{statistics.median(o['rps'] / a['rps'] for o, a in zip(obs_runs, app_runs, strict=True)):.3f}"
+            f"{paired:.3f}"
         )
 
 
