@@ -52,6 +52,7 @@ from events_svc.sender.flight import Flight
 from events_svc.sender.smtp import SmtpPool
 from events_svc.settings import Settings, get_settings
 from events_svc.webhooks.service import http_client
+from workers import ops
 from workers.console_mail import send_console_mail, sweep_console_mail
 from workers.notifications import (
     extend_reminder_horizon,
@@ -78,7 +79,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     # statements get more time than the API's: a worker can wait out a slow moment, and its
     # sweeps and reminder planning touch many rows
     await start_database_pool(
-        max_size=10, connect_timeout=settings.db_timeout, command_timeout=WORKER_STATEMENT_TIMEOUT
+        max_size=settings.worker_db_pool_size,
+        connect_timeout=settings.db_timeout,
+        command_timeout=WORKER_STATEMENT_TIMEOUT,
     )
     ctx["settings"] = settings
     ctx["smtp"] = SmtpPool(
@@ -298,6 +301,7 @@ def cron_jobs(settings: Settings) -> list[Any]:
             keep_result=0,
             timeout=3600,
         ),
+        *ops.cron_jobs(),
         cron(
             sweep_console_mail,
             name=SWEEP_CONSOLE_MAIL,
@@ -325,6 +329,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "on_startup": startup,
         "on_shutdown": shutdown,
+        "on_job_start": ops.bind_job,
         # A batch job claims its rows when it starts, so a crash strands what the running jobs
         # hold (heartbeats hand it to another worker within seconds); 40 x BATCH_SIZE (10)
         # rows keep the SMTP connections busy (bench/fanout.py: 16 jobs x 25 rows was 40%

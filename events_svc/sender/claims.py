@@ -26,6 +26,7 @@ _CLAIM_SQL = (
     "   AND (s.claimed_at >= {} OR s.claimed_by = ANY({}::text[])))"
     " RETURNING n.id, n.key, n.kind, n.event, n.person, n.sequence, n.occurrence, n.detail,"
     " n.attempts, n.created_at, e.id AS event_id, e.uid, e.sequence AS event_sequence, e.title,"
+    " n.next_attempt_at,"  # a reminder's lateness (telemetry)
     " e.description, e.location, e.online_url, e.starts_at, e.ends_at, e.timezone,"
     " e.recurrence, e.status, e.itinerary, e.agenda, e.created_at AS event_created_at,"
     " e.updated_at AS event_updated_at, o.name AS org_name, o.email AS org_email,"
