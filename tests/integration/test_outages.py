@@ -16,14 +16,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 
 from events_svc.notifications.tables import Notification
 from tests.helpers import auth, event_body
-from tests.tcp_proxy import TcpProxy
+from tests.tcp_proxy import TcpProxy, database_target, through
 
 
 async def _invite(client: Any, key: str, emails: list[str]) -> str:
@@ -123,8 +122,7 @@ async def test_a_sent_message_is_recorded_after_the_database_comes_back(
     [row] = await service.claim_many(
         notification_ids=[row_id], now=datetime.now(UTC), lease=60, worker="a:1"
     )
-    db = urlsplit(settings.database_url)
-    proxy = TcpProxy(db.hostname or "127.0.0.1", db.port or 5432)
+    proxy = TcpProxy(*database_target(settings.database_url))
     await proxy.start()
     # the worker's database connections go through the proxy for this test
     await DB.close_connection_pool()
@@ -278,10 +276,7 @@ async def test_a_worker_outlives_a_redis_restart(
 
 
 def _through(proxy: TcpProxy, url: str) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)
-    host = f"127.0.0.1:{proxy.port}"
-    return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+    return through(proxy, url)
 
 
 async def test_the_api_answers_503_within_2_s_while_the_database_is_down_or_frozen(
@@ -291,8 +286,7 @@ async def test_the_api_answers_503_within_2_s_while_the_database_is_down_or_froz
     Retry-After at once; frozen, 503 within the 2 s timeout (never a hanging request or a
     500); back, 200 again without a restart."""
     _org, key = await make_org()
-    db = urlsplit(settings.database_url)
-    proxy = TcpProxy(db.hostname or "127.0.0.1", db.port or 5432)
+    proxy = TcpProxy(*database_target(settings.database_url))
     await proxy.start()
     port = _free_port()
     api = subprocess.Popen(  # noqa: S603, ASYNC220
