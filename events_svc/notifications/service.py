@@ -27,7 +27,7 @@ from events_svc.calendar.ics import (
 )
 from events_svc.feeds.service import person_feed_urls
 from events_svc.jobs import ORPHAN_AFTER
-from events_svc.mail.i18n import LOCALES, Locale
+from events_svc.mail.i18n import LOCALES, Locale, org_name
 from events_svc.mail.render import CertificateFacts, Links, MailContext, render_message
 from events_svc.mail.smtp import NotSent, PermanentSendError, SmtpPool, TransientSendError
 from events_svc.notifications.flight import Flight, Record
@@ -235,13 +235,16 @@ _CLAIM_SQL = (
     " n.attempts, n.created_at, e.id AS event_id, e.uid, e.sequence AS event_sequence, e.title,"
     " e.description, e.location, e.online_url, e.starts_at, e.ends_at, e.timezone,"
     " e.recurrence, e.status, e.itinerary, e.agenda, e.created_at AS event_created_at,"
-    " e.updated_at AS event_updated_at, o.name AS org_name, o.email AS org_email,"
+    " e.updated_at AS event_updated_at, o.name AS org_name, o.name_en AS org_name_en,"
+    " o.email AS org_email,"
     " p.email, p.name AS person_name, p.locale, p.feed_token,"
     " i.id AS invitation_id, i.role, i.rsvp, i.message, i.generation, i.removed_at,"
     " i.waitlisted_at,"
     " e.reminders, o.default_reminders AS org_default_reminders,"
     " coalesce((SELECT array_agg(c.name ORDER BY c.slug) FROM organization c"
-    "  WHERE c.id = ANY(e.cohosts)), ARRAY[]::text[]) AS cohost_names"
+    "  WHERE c.id = ANY(e.cohosts)), ARRAY[]::text[]) AS cohost_names,"
+    " coalesce((SELECT array_agg(coalesce(c.name_en, c.name) ORDER BY c.slug)"
+    "  FROM organization c WHERE c.id = ANY(e.cohosts)), ARRAY[]::text[]) AS cohost_names_en"
 )
 
 
@@ -468,6 +471,12 @@ def render(
     )
     method: Literal["REQUEST", "CANCEL"] | None = None
     ics = b""
+    locale: Locale = ctx["locale"] if ctx["locale"] in LOCALES else "zh-CN"
+    # a co-hosted event speaks for all its hosts, named in the reader's language
+    hosts = [
+        org_name(ctx["org_name"], ctx.get("org_name_en"), locale),
+        *(ctx.get("cohost_names_en" if locale == "en" else "cohost_names") or ()),
+    ]
     if row["kind"] == "reminder":
         # The reminder speaks of its occurrence, and carries no calendar: the event is already
         # in the person's calendar, and a REQUEST would show as a new invitation.
@@ -480,7 +489,7 @@ def render(
             # one occurrence only: its VEVENT with RECURRENCE-ID, as it is now
             event = event.instance(reminder_rules.parse_occurrence(row["occurrence"]))
             method = "CANCEL" if event.status == "cancelled" else "REQUEST"
-        organizer = Party(email=_organizer_email(ctx, settings), name=ctx["org_name"])
+        organizer = Party(email=_organizer_email(ctx, settings), name=hosts[0])
         attendee = Party(
             email=ctx["email"], name=ctx["person_name"], role=ctx["role"], rsvp=ctx["rsvp"]
         )
@@ -488,12 +497,9 @@ def render(
         if event.recurrence_id is not None:
             # the text speaks of the occurrence where it is now, as a single event
             event = replace(event, recurrence_id=None)
-    locale: Locale = ctx["locale"] if ctx["locale"] in LOCALES else "zh-CN"
     kind = row["kind"]
     if method == "CANCEL" and kind == "update":
         kind = "cancellation"  # the occurrence was cancelled after this update was decided
-    # a co-hosted event speaks for all its hosts
-    hosts = [ctx["org_name"], *(ctx.get("cohost_names") or ())]
     changes: tuple[tuple[str, AgendaEntry], ...] = ()
     if kind == "agenda":
         changes = tuple(agenda_changes(agenda_entries(ctx.get("agenda_before")), event.agenda))

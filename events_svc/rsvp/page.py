@@ -6,7 +6,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from events_svc.mail.i18n import LOCALES, Locale, recurrence, when
+from events_svc.calendar.ics import agenda_entries, itinerary_entries, itinerary_lines, span
+from events_svc.mail.i18n import LOCALES, Locale, org_name, recurrence, when
 
 TEXT: dict[str, dict[Locale, str]] = {
     "title": {"zh-CN": "回复邀请", "en": "Your answer"},
@@ -35,6 +36,12 @@ TEXT: dict[str, dict[Locale, str]] = {
     "when": {"zh-CN": "时间", "en": "When"},
     "repeats": {"zh-CN": "重复", "en": "Repeats"},
     "where": {"zh-CN": "地点", "en": "Where"},
+    "online": {"zh-CN": "线上参会", "en": "Join online"},
+    "details": {"zh-CN": "活动说明", "en": "Details"},
+    "itinerary": {"zh-CN": "行程", "en": "Itinerary"},
+    "agenda": {"zh-CN": "议程", "en": "Agenda"},
+    "role.speaker": {"zh-CN": "主讲", "en": "Speaker"},
+    "role.chair": {"zh-CN": "主持", "en": "Chair"},
 }
 
 _CSS = (
@@ -47,6 +54,8 @@ _CSS = (
     "margin-bottom:1rem}"
     "h1{font-size:1.35rem;margin:.25rem 0 .75rem}"
     "dt{color:#59636e;font-size:.9rem}dd{margin:0 0 .5rem}"
+    "h2{font-size:1.05rem;margin:1rem 0 .4rem}.text{white-space:pre-wrap}"
+    ".programme{margin:0;padding-left:1.2rem}.programme li{margin-bottom:.35rem}"
     ".note{padding:.6rem .8rem;border-radius:6px;background:#ddf4ff;margin-bottom:1rem}"
     ".warn{background:#fff8c5}.error{background:#ffebe9}"
     "label.choice{display:block;padding:.7rem .8rem;border:1px solid #d0d7de;border-radius:6px;"
@@ -61,6 +70,46 @@ _CSS = (
 
 def t(key: str, locale: Locale, **values: Any) -> str:
     return TEXT[key][locale].format(**values)
+
+
+def hosts(row: dict[str, Any], loc: Locale) -> str:
+    """The event's host and co-hosts, in the reader's language where they have a name in it."""
+    names = [
+        org_name(row["org_name"], row.get("org_name_en"), loc),
+        *(row.get("cohost_names_en" if loc == "en" else "cohost_names") or ()),
+    ]
+    return ("、" if loc == "zh-CN" else ", ").join(names)
+
+
+def programme(row: dict[str, Any], loc: Locale) -> str:
+    """What the event holds: its description, an exchange visit's itinerary and the agenda."""
+    e = html.escape
+    parts = []
+    if (row.get("description") or "").strip():
+        parts.append(
+            f"<h2>{e(t('details', loc))}</h2>"
+            f'<div class="text">{e(row["description"].strip())}</div>'
+        )
+    itinerary = itinerary_entries(row.get("itinerary"))
+    if itinerary:
+        items = "".join(f"<li>{e(line)}</li>" for line in itinerary_lines(itinerary))
+        parts.append(f'<h2>{e(t("itinerary", loc))}</h2><ul class="programme">{items}</ul>')
+    agenda = agenda_entries(row.get("agenda"))
+    if agenda:
+        one_day = len({a.starts_at.date() for a in agenda}) == 1
+        sep, joiner = ("：", "、") if loc == "zh-CN" else (": ", ", ")
+        items = ""
+        for entry in agenda:
+            line = f"{span(entry.starts_at, entry.ends_at, one_day=one_day)} {entry.title}"
+            line += f" · {entry.room}" if entry.room else ""
+            if entry.speakers:
+                line += " — " + joiner.join(
+                    f"{t(f'role.{sp.role}', loc)}{sep}{sp.name or sp.email}"
+                    for sp in entry.speakers
+                )
+            items += f"<li>{e(line)}</li>"
+        parts.append(f'<h2>{e(t("agenda", loc))}</h2><ul class="programme">{items}</ul>')
+    return "".join(parts)
 
 
 def render_page(
@@ -82,6 +131,8 @@ def render_page(
         details.append((t("repeats", loc), repeats))
     if row["location"]:
         details.append((t("where", loc), row["location"]))
+    if row.get("online_url") and row["status"] != "cancelled":
+        details.append((t("online", loc), row["online_url"]))
     notes = []
     if message:
         notes.append(f'<div class="note {message_kind}">{e(message)}</div>')
@@ -118,8 +169,8 @@ def render_page(
         '<meta name="robots" content="noindex">'
         f"<title>{e(t('title', loc))} · {e(row['title'])}</title><style>{_CSS}</style></head>"
         f"<body><main>{''.join(notes)}"
-        f'<section class="card"><div>{e(t("invited_by", loc, org=row["org_name"]))}</div>'
-        f"<h1>{e(row['title'])}</h1><dl>{rows}</dl>"
+        f'<section class="card"><div>{e(t("invited_by", loc, org=hosts(row, loc)))}</div>'
+        f"<h1>{e(row['title'])}</h1><dl>{rows}</dl>{programme(row, loc)}"
         f'<div id="current">{e(t("current", loc))}<strong>{e(current)}</strong></div></section>'
         f"{form}</main></body></html>"
     )

@@ -46,6 +46,13 @@ _CSS = (
 )
 
 
+def _issuers(cert: dict[str, Any], locale: str) -> list[str]:
+    """The issuers' names in the reader's language (English names where they have one)."""
+    if locale == "en":
+        return list(cert.get("issued_by_en") or cert["issued_by"])
+    return list(cert["issued_by"])
+
+
 def t(key: str, locale: Locale, **values: Any) -> str:
     return TEXT[key][locale].format(**values)
 
@@ -76,7 +83,7 @@ def render_certificate(cert: dict[str, Any], *, locale: Locale) -> str:
             ),
         ),
         (t("dates", locale), date_range(first, last, locale)),
-        (t("issuers", locale), sep.join(cert["issued_by"])),
+        (t("issuers", locale), sep.join(_issuers(cert, locale))),
         (t("issued_at", locale), _day(cert["issued_at"], cert["timezone"], locale)),
         (t("code", locale), cert["code"]),
     ]

@@ -106,3 +106,10 @@ def test_the_readme_walkthrough_runs_as_written_against_events_svc_dev(
     assert '"env_file"' in started and '"inbound_token"' in started
     problems, output = walkthrough.run(cwd=home, env=env, timeout=RUN_TIMEOUT)
     assert not problems, "\n".join(problems) + "\n\n" + output[-8000:]
+    # the certificate page an English reader opens names its issuer in English
+    page = (home / "certificate.html").read_text(encoding="utf-8")
+    assert "Issued by" in page and "Guangdong Social Workers Federation" in page
+    # Jane's RSVP page is in English, with the forum's description
+    rsvp = (home / "rsvp.html").read_text(encoding="utf-8")
+    assert "Guangdong Social Workers Federation invites you to" in rsvp
+    assert "社会工作的本色坚守与本土实践。" in rsvp
