@@ -9,9 +9,8 @@ import asyncpg
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
-from events_svc import __version__, logredact
+from events_svc import __version__, apidocs, logredact
 from events_svc.availability import WATCH_EVERY, DatabaseWatch, availability_middleware
 from events_svc.contacts.controllers import ContactController
 from events_svc.delegations.controllers import DelegationController
@@ -130,7 +129,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=reject_nul,
         middleware=[availability_middleware],
-        before_send=[invalidate_feeds_after_writes],
+        before_send=[invalidate_feeds_after_writes, apidocs.docs_headers("/schema")],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="events-svc",
@@ -141,7 +140,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
             path="/schema",
             components=SECURITY_COMPONENTS,
-            render_plugins=[SwaggerRenderPlugin(path="/"), ScalarRenderPlugin(path="/scalar")],
+            # Swagger UI from the app's own files: the docs work offline (apidocs.py)
+            render_plugins=apidocs.render_plugins(),
         ),
         debug=False,
     )

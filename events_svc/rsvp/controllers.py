@@ -220,8 +220,9 @@ class AttendanceController(Controller):
         data = await service.attendance(org_id=caller.org_id, event_id=event_uuid(event_id))
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
+        # the columns are named as in the JSON attendance view
         writer.writerow(
-            ["email", "name", "role", "answer", "waitlisted", "comment", "answered_at", "via"]
+            ["email", "name", "role", "rsvp", "waitlisted", "comment", "responded_at", "source"]
         )
         for p in data["people"]:
             writer.writerow(
