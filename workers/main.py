@@ -211,8 +211,11 @@ async def _reclaim(redis: Any) -> None:
         try:
             now = datetime.now(UTC)
             slot = int(now.timestamp() // 10)
-            if await _remember_redis(redis):
+            if not await redis.exists(REDIS_MEMORY_KEY):
                 await _requeue_due(redis, "Redis lost its queue", now=now)
+                # marked only once the rows are queued again: a round that failed half-way
+                # (Redis or the database still waking up) is tried again in the next one
+                await _remember_redis(redis)
             dead = await take_dead_workers(redis)
             if dead:
                 await _requeue_due(redis, f"worker(s) {dead} died", now=now)
