@@ -47,7 +47,7 @@ def services(database: str) -> Services:
         redis_url = redis.url
 
     async def prepare() -> tuple[str, str]:
-        from events_svc.cli import migrate
+        from events_svc.database import migrate
         from events_svc.orgs import service
 
         url = await recreate_database(admin_url, database)

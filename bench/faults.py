@@ -878,7 +878,7 @@ def prepare(pg: Postgres) -> str:
     async def go() -> str:
         import asyncpg
 
-        from events_svc.cli import migrate
+        from events_svc.database import migrate
         from events_svc.orgs import service
         from events_svc.piccolo_conf import DB
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import asyncpg
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -13,6 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from events_svc import __version__, apidocs, logredact
 from events_svc.availability import WATCH_EVERY, DatabaseWatch, availability_middleware
 from events_svc.contacts.controllers import ContactController
+from events_svc.database import configure_database, start_database_pool
 from events_svc.delegations.controllers import DelegationController
 from events_svc.deps import SECURITY_COMPONENTS, provide_settings
 from events_svc.errors import EXCEPTION_HANDLERS
@@ -35,36 +35,6 @@ from events_svc.training.controllers import (
     CompletionController,
 )
 from events_svc.webhooks.controllers import WebhookController
-
-
-def configure_database(settings: Settings) -> None:
-    """Point Piccolo's engine at DATABASE_URL (settings are the one source of truth)."""
-    DB.config["dsn"] = settings.database_url
-
-
-async def _reset_connection(conn: asyncpg.Connection) -> None:
-    """Run on each release to the pool instead of asyncpg's default reset.
-
-    The default sends `RESET ALL; UNLISTEN *; ...` on every release, a round trip per query;
-    the service keeps no session state, so only an unfinished transaction needs undoing.
-    """
-    if conn.is_in_transaction():
-        await conn.execute("ROLLBACK")
-
-
-async def start_database_pool(
-    *, max_size: int, connect_timeout: float, command_timeout: float
-) -> None:
-    """Piccolo's pool, with a connect timeout (asyncpg waits 60 s by default) and a statement
-    timeout (a frozen server would hang a query for ever)."""
-    await DB.start_connection_pool(
-        min_size=1,
-        max_size=max_size,
-        reset=_reset_connection,
-        timeout=connect_timeout,
-        command_timeout=command_timeout,
-    )
-
 
 #: seconds a statement of the API may run: generous, so that a large invitation or import is
 #: never cut short; an unresponsive database is caught by the watch (`availability`) instead

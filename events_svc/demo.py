@@ -23,7 +23,6 @@ from events_svc.contacts import service as contacts
 from events_svc.contacts.schemas import OrgSelector
 from events_svc.delegations import service as delegations
 from events_svc.errors import ServiceError
-from events_svc.events import agenda as agendas
 from events_svc.events import service as events
 from events_svc.events.schemas import (
     AgendaItemIn,
@@ -33,6 +32,7 @@ from events_svc.events.schemas import (
     SpeakerIn,
 )
 from events_svc.events.tables import Event
+from events_svc.invitations import agenda as agendas
 from events_svc.invitations import service as invitations
 from events_svc.jobs import enqueue_notifications, enqueue_webhooks
 from events_svc.orgs import service as orgs
@@ -110,7 +110,7 @@ async def load_demo(
             region=region,
             label="demo",
         )
-        ids[slug] = uuid.UUID(str(made["id"]))
+        ids[slug] = uuid.UUID(made.id)
         result.organizations[slug] = key
     for slug, csv in CONTACTS.items():
         await contacts.import_csv(org_id=ids[slug], body=csv.encode("utf-8"))
@@ -139,7 +139,7 @@ async def load_demo(
                 data=EventCreate(title=title, timezone=TZ, **values),
                 uid_host=settings.public_host,
             )
-            event_id = uuid.UUID(created["id"])
+            event_id = uuid.UUID(created.id)
         result.events[title] = str(event_id)
         return event_id
 
@@ -298,7 +298,7 @@ async def _partnership(ids: dict[str, uuid.UUID], *, signed_on: date) -> str:
                 ends_on=signed_on.replace(year=signed_on.year + 3),
             ),
         )
-        deal = created["id"]
+        deal = created.id
     await partnerships.accept(org_id=ids["gdswa"], partnership_id=uuid.UUID(deal))
     return deal
 

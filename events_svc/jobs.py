@@ -9,7 +9,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from arq import create_pool
@@ -245,3 +245,12 @@ async def live_workers(redis: ArqRedis) -> list[str] | None:
 
 async def forget_worker(redis: ArqRedis, name: str) -> None:
     await redis.zrem(WORKERS_KEY, name)
+
+
+#: the longest wait between two attempts of an outbox row (a message or a webhook delivery)
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def backoff(attempts: int, first: float) -> timedelta:
+    """first, 2 x first, 4 x first, ... capped at an hour."""
+    return min(timedelta(seconds=first * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)

@@ -29,19 +29,21 @@ _DESCRIPTIONS = {
 }
 
 
+def problem_spec(description: str) -> ResponseSpec:
+    """One problem-document response, described in the route's own words."""
+    return ResponseSpec(
+        data_container=Problem,
+        description=description,
+        media_type="application/problem+json",
+        generate_examples=False,
+    )
+
+
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
     """Response specs for the given problem statuses (always with 400, 413 and 422)."""
     # a route taking credentials also answers 429 once an address has failed too often
     wanted = sorted({400, 413, 422, *statuses, *((429,) if 401 in statuses else ())})
-    return {
-        status: ResponseSpec(
-            data_container=Problem,
-            description=_DESCRIPTIONS.get(status, "Problem"),
-            media_type="application/problem+json",
-            generate_examples=False,
-        )
-        for status in wanted
-    }
+    return {status: problem_spec(_DESCRIPTIONS.get(status, "Problem")) for status in wanted}
 
 
 STRING = OpenAPIType.STRING

@@ -8,6 +8,7 @@ same embedded PostgreSQL and Redis that `events-svc dev` uses.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -72,7 +73,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "AGENDA_UPDATE_DELAY_SECONDS": "0",
         }
     )
-    from events_svc.cli import migrate
+    from events_svc.database import migrate
 
     asyncio.run(migrate(database_url))
 
@@ -199,6 +200,8 @@ def make_org() -> OrgFactory:
             "email": f"office{counter['n']}@assoc.example.org",
         }
         values.update(kwargs)
-        return await service.create_org(**values)
+        org, key = await service.create_org(**values)
+        # the tests read an organization as a dict, as the API shows it
+        return dataclasses.asdict(org), key
 
     return factory

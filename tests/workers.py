@@ -6,7 +6,7 @@ from typing import Any
 
 from arq.worker import Worker
 
-from events_svc.mail.smtp import SmtpPool
+from events_svc.sender.smtp import SmtpPool
 from events_svc.webhooks.service import http_client
 from workers.main import functions
 from workers.notifications import schedule_reminders, sweep_notifications

@@ -17,7 +17,7 @@ from arq import cron, func
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
-from events_svc.app import configure_database, start_database_pool
+from events_svc.database import configure_database, start_database_pool
 from events_svc.jobs import (
     DELIVER_WEBHOOK,
     EXTEND_REMINDERS,
@@ -38,16 +38,16 @@ from events_svc.jobs import (
     redis_pool,
     take_dead_workers,
 )
-from events_svc.mail.smtp import SmtpPool
-from events_svc.notifications.flight import Flight
-from events_svc.notifications.service import (
+from events_svc.outages import database_unavailable, redis_unavailable, unavailable
+from events_svc.piccolo_conf import DB
+from events_svc.sender.claims import (
     due_queued,
     orphaned_claims,
     release_claims,
     retry_now,
 )
-from events_svc.outages import database_unavailable, redis_unavailable, unavailable
-from events_svc.piccolo_conf import DB
+from events_svc.sender.flight import Flight
+from events_svc.sender.smtp import SmtpPool
 from events_svc.settings import Settings, get_settings
 from events_svc.webhooks.service import http_client
 from workers.notifications import (

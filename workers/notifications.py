@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from events_svc.jobs import enqueue_notifications, enqueue_webhooks, live_workers
-from events_svc.notifications import service
 from events_svc.outages import while_unavailable
 from events_svc.reminders import service as reminders
+from events_svc.sender import claims, service
 from events_svc.settings import Settings
 
 log = logging.getLogger("workers.notifications")
@@ -71,7 +71,7 @@ async def send_notifications(ctx: dict[str, Any], notification_ids: list[str]) -
     await enqueue_webhooks(ctx["redis"], [hook for o in outcomes for hook in o.webhooks])
     if blocked:
         # A sibling message to the same person was in flight: these go one by one, waiting.
-        rows = await service.rows_for_jobs(blocked)
+        rows = await claims.rows_for_jobs(blocked)
         await enqueue_notifications(ctx["redis"], rows)
     counts = collections.Counter(o.status for o in outcomes)
     return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing due"
@@ -81,7 +81,7 @@ async def sweep_notifications(ctx: dict[str, Any]) -> int:
     """Enqueue rows still queued after a grace period, or claimed by a worker that died."""
     settings: Settings = ctx["settings"]
     now = datetime.now(UTC)
-    rows = await service.due_for_sweep(
+    rows = await claims.due_for_sweep(
         now=now, grace=settings.sweep_grace, lease=settings.send_lease
     )
     # One slot per grace period: sweeps within it enqueue a row once; a later one tries again.

@@ -8,7 +8,6 @@ import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -22,8 +21,7 @@ from events_svc.contacts.schemas import (
     ContactsImported,
 )
 from events_svc.deps import BEARER, CALLER, Cursor, Limit
-from events_svc.errors import Problem
-from events_svc.openapi import problems
+from events_svc.openapi import problem_spec, problems
 from events_svc.orgs.service import Caller
 
 
@@ -31,15 +29,6 @@ async def keep_body_for_handler(request: Request[Any, Any, Any]) -> None:
     """Replaces the app's `reject_nul` on the import: that hook reads the body before the
     key is checked and would answer a 413 naming the general 1 MiB limit. The import reads
     the body itself, after the key and media type, and refuses NUL naming its line."""
-
-
-def _problem(description: str) -> ResponseSpec:
-    return ResponseSpec(
-        data_container=Problem,
-        description=description,
-        media_type="application/problem+json",
-        generate_examples=False,
-    )
 
 
 class ContactController(Controller):
@@ -68,7 +57,7 @@ class ContactController(Controller):
             locale=data.locale,
             tags=data.tags,
         )
-        return msgspec.convert(row, ContactOut)
+        return msgspec.convert(row, ContactOut, from_attributes=True)
 
     @get(
         "/contacts",
@@ -90,7 +79,9 @@ class ContactController(Controller):
         rows, next_cursor = await service.list_contacts(
             org_id=caller.org_id, tags=tag or (), cursor=cursor, limit=paging.page_limit(limit)
         )
-        return ContactPage(items=msgspec.convert(rows, list[ContactOut]), next=next_cursor)
+        return ContactPage(
+            items=msgspec.convert(rows, list[ContactOut], from_attributes=True), next=next_cursor
+        )
 
     @patch(
         "/contacts/{email:str}",
@@ -102,7 +93,7 @@ class ContactController(Controller):
     ) -> ContactOut:
         changes = msgspec.to_builtins(data)  # only the fields given (UNSET ones are left out)
         row = await service.update_contact(org_id=caller.org_id, email=email, changes=changes)
-        return msgspec.convert(row, ContactOut)
+        return msgspec.convert(row, ContactOut, from_attributes=True)
 
     @delete(
         "/contacts/{email:str}",
@@ -120,9 +111,11 @@ class ContactController(Controller):
         request_max_body_size=service.CSV_MAX_BYTES,
         responses={
             **problems(401),
-            413: _problem("Over 5 MiB or over 10,000 rows"),
-            415: _problem("Not text/csv, or a charset other than UTF-8"),
-            422: _problem("Bad rows: `errors` names each as `line N: column`; nothing imported"),
+            413: problem_spec("Over 5 MiB or over 10,000 rows"),
+            415: problem_spec("Not text/csv, or a charset other than UTF-8"),
+            422: problem_spec(
+                "Bad rows: `errors` names each as `line N: column`; nothing imported"
+            ),
         },
         summary="Import contacts from CSV (UTF-8, BOM or not): all rows or none",
         description="`Content-Type: text/csv`. The first row names the columns in any order "

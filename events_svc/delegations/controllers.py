@@ -52,7 +52,7 @@ class DelegationController(Controller):
         )
         await enqueue_notifications(queue, queued, batch=True)
         await enqueue_webhooks(queue, hooks)
-        return msgspec.convert(delegation, DelegationOut)
+        return msgspec.convert(delegation, DelegationOut, from_attributes=True)
 
     @get(
         "/",
@@ -64,4 +64,4 @@ class DelegationController(Controller):
         self, caller: NamedDependency[Caller], event_id: FromPath[str]
     ) -> list[DelegationOut]:
         rows = await service.list_for(org_id=caller.org_id, event_id=event_uuid(event_id))
-        return msgspec.convert(rows, list[DelegationOut])
+        return msgspec.convert(rows, list[DelegationOut], from_attributes=True)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from events_svc.delegations.records import DelegateRecord, DelegationRecord
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
 from events_svc.events.tables import Event
 from events_svc.invitations import service as invitations
@@ -28,7 +29,7 @@ async def put(
     members: Sequence[str],
     now: datetime | None = None,
     max_reminder_rows: int = DEFAULT_VOLUME.reminder_rows,
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[DelegationRecord, list[dict[str, Any]], list[dict[str, Any]]]:
     """Name (or rename) the caller's delegation to an exchange visit it is visiting. Returns
     the delegation, the outbox rows and the webhook rows to enqueue after commit. People no
     longer in it are taken off the list (they get a CANCEL)."""
@@ -107,7 +108,7 @@ def _emails(raw: Any) -> list[str]:
     return list(json.loads(raw) if isinstance(raw, str) else raw or [])
 
 
-async def list_for(*, org_id: uuid.UUID, event_id: uuid.UUID) -> list[dict[str, Any]]:
+async def list_for(*, org_id: uuid.UUID, event_id: uuid.UUID) -> list[DelegationRecord]:
     """The delegations of an exchange visit with each delegate's answer: all of them for its
     hosts, its own for a visiting organization; anybody else gets a 404."""
     rows = await Event.raw("SELECT org, cohosts, visiting, kind FROM event WHERE id = {}", event_id)
@@ -139,26 +140,26 @@ async def list_for(*, org_id: uuid.UUID, event_id: uuid.UUID) -> list[dict[str, 
     )
     by_email = {a["email_key"]: a for a in answers}
 
-    def person(email: str, role: str) -> dict[str, Any]:
+    def person(email: str, role: str) -> DelegateRecord:
         found = by_email.get(email)
-        return {
-            "email": found["email"] if found else email,
-            "name": found["name"] if found else "",
-            "role": role,
-            "rsvp": found["rsvp"] if found else None,
-            "waitlisted": bool(found and found["waitlisted_at"]),
-        }
+        return DelegateRecord(
+            email=found["email"] if found else email,
+            name=found["name"] if found else "",
+            role=role,
+            rsvp=found["rsvp"] if found else None,
+            waitlisted=bool(found and found["waitlisted_at"]),
+        )
 
     out = []
     for org in sorted(named, key=lambda o: o["slug"]):
         d = by_org.get(org["id"])
         out.append(
-            {
-                "organization": org["slug"],
-                "name": org["name"],
-                "leader": person(d["leader"], "chair") if d else None,
-                "members": [person(m, "required") for m in _emails(d["members"])] if d else [],
-                "updated_at": d["updated_at"] if d else None,
-            }
+            DelegationRecord(
+                organization=org["slug"],
+                name=org["name"],
+                leader=person(d["leader"], "chair") if d else None,
+                members=[person(m, "required") for m in _emails(d["members"])] if d else [],
+                updated_at=d["updated_at"] if d else None,
+            )
         )
     return out

@@ -172,7 +172,7 @@ async def ensure_dev_org(known_key: str | None) -> str:
 
 
 async def _prepare_database(database_url: str, known_key: str | None) -> str:
-    from events_svc.cli import migrate
+    from events_svc.database import migrate
     from events_svc.piccolo_conf import DB
 
     await migrate(database_url)

@@ -15,7 +15,6 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from events_svc import paging
 from events_svc.deps import BEARER, CALLER, QUEUE, Cursor, Limit, provide_optional_caller
 from events_svc.errors import Unauthorized
-from events_svc.events import agenda as agendas
 from events_svc.events import service
 from events_svc.events.schemas import (
     AgendaOut,
@@ -30,6 +29,7 @@ from events_svc.events.schemas import (
     OccurrencePatch,
 )
 from events_svc.events.service import event_uuid, instant
+from events_svc.invitations import agenda as agendas
 from events_svc.jobs import enqueue_notifications
 from events_svc.openapi import also_answers, problems
 from events_svc.orgs.service import Caller
@@ -56,7 +56,7 @@ class EventController(Controller):
             uid_host=settings.public_host,
             limits=settings.volume,
         )
-        return msgspec.convert(row, EventOut)
+        return msgspec.convert(row, EventOut, from_attributes=True)
 
     @get("/", responses=problems(401), summary="The caller's events, by start time")
     async def list_events(
@@ -91,7 +91,9 @@ class EventController(Controller):
             cursor=cursor,
             limit=paging.page_limit(limit),
         )
-        return EventPage(items=msgspec.convert(rows, list[EventOut]), next=next_cursor)
+        return EventPage(
+            items=msgspec.convert(rows, list[EventOut], from_attributes=True), next=next_cursor
+        )
 
     @get(
         "/{event_id:str}",
@@ -134,7 +136,7 @@ class EventController(Controller):
         if caller is None:
             raise Unauthorized("an API key is required: Authorization: Bearer <key>")
         row = await service.get_event(org_id=caller.org_id, event_id=ident)
-        return Response(msgspec.convert(row, EventOut))
+        return Response(msgspec.convert(row, EventOut, from_attributes=True))
 
     @patch(
         "/{event_id:str}",
@@ -156,7 +158,7 @@ class EventController(Controller):
             queue=queue,
             limits=settings.volume,
         )
-        return msgspec.convert(row, EventOut)
+        return msgspec.convert(row, EventOut, from_attributes=True)
 
     @post(
         "/{event_id:str}/cancel",
@@ -173,7 +175,7 @@ class EventController(Controller):
         row = await service.cancel_event(
             org_id=caller.org_id, event_id=event_uuid(event_id), queue=queue
         )
-        return msgspec.convert(row, EventOut)
+        return msgspec.convert(row, EventOut, from_attributes=True)
 
     @patch(
         "/{event_id:str}/occurrences/{occurrence:str}",
@@ -202,7 +204,7 @@ class EventController(Controller):
             queue=queue,
             limits=settings.volume,
         )
-        return msgspec.convert(row, OccurrenceOut)
+        return msgspec.convert(row, OccurrenceOut, from_attributes=True)
 
     @put(
         "/{event_id:str}/agenda",
@@ -229,7 +231,7 @@ class EventController(Controller):
         )
         await enqueue_notifications(queue, invitations, batch=True)
         await enqueue_notifications(queue, updates, at_due_time=True)
-        return msgspec.convert(answer, AgendaOut)
+        return msgspec.convert(answer, AgendaOut, from_attributes=True)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

@@ -1,4 +1,9 @@
-"""Events: local wall-clock times plus an IANA zone, and derived UTC instants for queries."""
+"""Events: local wall-clock times plus an IANA zone, and derived UTC instants for queries; and
+the one query for a series' changed occurrences, which every layer above reads."""
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
 
 from piccolo.columns import (
     JSONB,
@@ -83,3 +88,23 @@ class Occurrence(Table, tablename="occurrence"):
     updated_at = Timestamptz(default=TimestamptzNow())
 
     one_per_start = Unique([event, recurrence_id])
+
+
+#: what `calendar.ics.event_data` and the reminder rules read of an occurrence
+_COLUMNS = "event, recurrence_id, starts_at, ends_at, status, sequence, updated_at"
+
+
+async def changed_occurrences(
+    event_ids: Sequence[uuid.UUID],
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """Each event's changed occurrences in RECURRENCE-ID order; [] for an event with none."""
+    found: dict[uuid.UUID, list[dict[str, Any]]] = {e: [] for e in event_ids}
+    if not found:
+        return found
+    for o in await Occurrence.raw(
+        f"SELECT {_COLUMNS} FROM occurrence WHERE event = ANY({{}}::uuid[])"  # noqa: S608
+        " ORDER BY recurrence_id",
+        list(found),
+    ):
+        found[o["event"]].append(o)
+    return found

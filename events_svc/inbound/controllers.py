@@ -12,20 +12,19 @@ from arq.connections import ArqRedis
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from events_svc import ratelimit
 from events_svc.deps import BEARER, CALLER, QUEUE
-from events_svc.errors import NotFound, Problem
+from events_svc.errors import NotFound
 from events_svc.events.service import event_uuid
 from events_svc.guards import reject_nul
 from events_svc.inbound import held, parser, service
 from events_svc.inbound.parser import MAX_MESSAGE_BYTES
 from events_svc.inbound.schemas import HeldReplyOut, HeldReplyPage, IgnoredReply, InboundReport
 from events_svc.jobs import enqueue_notifications, enqueue_webhooks
-from events_svc.openapi import problems
+from events_svc.openapi import problem_spec, problems
 from events_svc.orgs.service import Caller
 from events_svc.settings import Settings
 
@@ -51,23 +50,14 @@ async def admit_message(request: Request[Any, Any, Any]) -> None:
     await reject_nul(request)
 
 
-def _problem(description: str) -> ResponseSpec:
-    return ResponseSpec(
-        data_container=Problem,
-        description=description,
-        media_type="application/problem+json",
-        generate_examples=False,
-    )
-
-
 _PROBLEMS = {
-    401: _problem("Missing or wrong INBOUND_TOKEN"),
-    429: _problem("Too many messages, or too many wrong tokens, from this address"),
-    404: _problem("INBOUND_TOKEN is not set: receiving e-mail over HTTP is disabled"),
-    413: _problem(f"Message over {MAX_MESSAGE_BYTES // 2**20} MiB"),
-    415: _problem("Not message/rfc822 (or message/global)"),
-    422: _problem("Not a usable iTIP REPLY; `detail` says what is wrong"),
-    503: _problem("The database is unavailable; send the message again later"),
+    401: problem_spec("Missing or wrong INBOUND_TOKEN"),
+    429: problem_spec("Too many messages, or too many wrong tokens, from this address"),
+    404: problem_spec("INBOUND_TOKEN is not set: receiving e-mail over HTTP is disabled"),
+    413: problem_spec(f"Message over {MAX_MESSAGE_BYTES // 2**20} MiB"),
+    415: problem_spec("Not message/rfc822 (or message/global)"),
+    422: problem_spec("Not a usable iTIP REPLY; `detail` says what is wrong"),
+    503: problem_spec("The database is unavailable; send the message again later"),
 }
 
 
@@ -163,7 +153,9 @@ class HeldReplyController(Controller):
             cursor=cursor,
             limit=limit,
         )
-        return HeldReplyPage(items=msgspec.convert(rows, list[HeldReplyOut]), next=next_cursor)
+        return HeldReplyPage(
+            items=msgspec.convert(rows, list[HeldReplyOut], from_attributes=True), next=next_cursor
+        )
 
     @post(
         "/{reply_id:str}/apply",
@@ -187,7 +179,7 @@ class HeldReplyController(Controller):
         if answer is not None:  # after commit: a promotion from the waitlist, webhooks
             await enqueue_notifications(queue, answer.notifications, batch=True)
             await enqueue_webhooks(queue, answer.webhooks)
-        return msgspec.convert(row, HeldReplyOut)
+        return msgspec.convert(row, HeldReplyOut, from_attributes=True)
 
     @post(
         "/{reply_id:str}/discard",
@@ -204,4 +196,4 @@ class HeldReplyController(Controller):
             reply_id=_reply_uuid(reply_id),
             action="discard",
         )
-        return msgspec.convert(row, HeldReplyOut)
+        return msgspec.convert(row, HeldReplyOut, from_attributes=True)

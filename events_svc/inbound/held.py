@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from events_svc.errors import Conflict, InvalidInput, NotFound, ServiceError
-from events_svc.events.tables import Event
+from events_svc.events.hosted import hosted_event
+from events_svc.inbound.records import HeldReplyRecord
 from events_svc.inbound.tables import HeldReply
 from events_svc.rsvp.service import Answer, apply_reply
 from events_svc.validation import decode_token
@@ -27,15 +28,7 @@ _COLUMNS = (
 
 async def _event(org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
     """The event when the caller hosts or co-hosts it; anyone else gets a 404."""
-    rows = await Event.raw(
-        "SELECT id, uid FROM event e WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts))",
-        event_id,
-        org_id,
-        org_id,
-    )
-    if not rows:
-        raise NotFound("event not found")
-    return dict(rows[0])
+    return await hosted_event(org_id=org_id, event_id=event_id)
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
@@ -53,7 +46,7 @@ async def list_held(
     status: HeldStatus | None = None,
     cursor: str | None = None,
     limit: int = DEFAULT_PAGE,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[HeldReplyRecord], str | None]:
     """An event's held replies (all, or those with `status`), oldest first."""
     await _event(org_id, event_id)
     after = _decode_cursor(cursor) if cursor else None
@@ -75,7 +68,7 @@ async def list_held(
         last = rows[limit - 1]
         text = f"{last['received_at'].isoformat()}|{last['id']}"
         next_cursor = base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-    return [dict(r) for r in rows[:limit]], next_cursor
+    return [HeldReplyRecord(**r) for r in rows[:limit]], next_cursor
 
 
 async def decide(
@@ -85,7 +78,7 @@ async def decide(
     reply_id: uuid.UUID,
     action: Literal["apply", "discard"],
     now: datetime | None = None,
-) -> tuple[dict[str, Any], Answer | None]:
+) -> tuple[HeldReplyRecord, Answer | None]:
     """Apply a held reply as if it had come to the invitation's reply address, or discard
     it. Only a held one: deciding twice is a 409, and so is an answer that no longer applies
     (the event was cancelled, the person uninvited, a newer answer came)."""
@@ -131,4 +124,4 @@ async def decide(
             f"SELECT {_COLUMNS} FROM held_reply h WHERE h.id = {{}}",  # noqa: S608 - constants
             reply_id,
         )
-    return dict(found[0]), answer
+    return HeldReplyRecord(**found[0]), answer

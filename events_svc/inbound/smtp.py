@@ -10,7 +10,7 @@ import signal
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from arq.connections import ArqRedis
 
-from events_svc.app import configure_database, start_database_pool
+from events_svc.database import configure_database, start_database_pool
 from events_svc.errors import ServiceError
 from events_svc.inbound import service
 from events_svc.inbound.parser import MAX_MESSAGE_BYTES

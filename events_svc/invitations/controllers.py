@@ -93,7 +93,10 @@ class InvitationController(Controller):
             cursor=cursor,
             limit=paging.page_limit(limit),
         )
-        return InvitationPage(items=msgspec.convert(items, list[InvitationOut]), next=next_cursor)
+        return InvitationPage(
+            items=msgspec.convert(items, list[InvitationOut], from_attributes=True),
+            next=next_cursor,
+        )
 
     @delete(
         "/{email:str}",

@@ -8,18 +8,9 @@ from typing import Annotated, Literal
 import msgspec
 
 from events_svc.contacts.schemas import OrgSelector
+from events_svc.people.schemas import MAX_INVITEES, InviteeIn
 
-Role = Literal["chair", "required", "optional", "non-participant"]
 Rsvp = Literal["needs-action", "accepted", "tentative", "declined"]
-LocaleName = Literal["zh-CN", "en"]
-MAX_INVITEES = 10_000
-
-
-class InviteeIn(msgspec.Struct, forbid_unknown_fields=True):
-    email: Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
-    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
-    role: Role = "required"
-    locale: LocaleName = "zh-CN"
 
 
 class InvitationsCreate(msgspec.Struct, forbid_unknown_fields=True):

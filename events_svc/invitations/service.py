@@ -12,30 +12,18 @@ from arq.connections import ArqRedis
 
 from events_svc import paging
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
+from events_svc.events.hosted import hosted_event, lock_hosted_event
 from events_svc.events.tables import Event
+from events_svc.invitations import waitlist
+from events_svc.invitations.records import DeliveryRecord, InvitationRecord
 from events_svc.invitations.schemas import InviteeIn
 from events_svc.invitations.tables import Invitation
 from events_svc.jobs import enqueue_notifications, enqueue_webhooks
 from events_svc.notifications import service as outbox
 from events_svc.people.service import PersonIn, upsert_people
 from events_svc.reminders import service as reminders
-from events_svc.rsvp import service as rsvp
 from events_svc.settings import DEFAULT_VOLUME
 from events_svc.validation import email_key, normalize_email
-
-
-async def _lock_event(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
-    """The caller's event, locked against concurrent changes of its SEQUENCE."""
-    rows = await Event.raw(
-        "SELECT id, org, cohosts, uid, title, sequence, status, capacity FROM event e"
-        " WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts)) FOR UPDATE",
-        event_id,
-        org_id,
-        org_id,
-    )
-    if not rows:
-        raise NotFound("event not found")
-    return dict(rows[0])
 
 
 def _check_invitees(invitees: Sequence[InviteeIn]) -> list[InviteeIn]:
@@ -87,7 +75,7 @@ async def invite(
     `max_reminder_rows` reminder rows is refused whole."""
     people = _check_invitees(invitees)
     async with Event._meta.db.transaction():
-        event = await _lock_event(org_id=org_id, event_id=event_id)
+        event = await lock_hosted_event(org_id=org_id, event_id=event_id)
         queued, invited = await _invite_locked(
             event, people, message=message, now=now, max_reminder_rows=max_reminder_rows
         )
@@ -190,7 +178,7 @@ async def uninvite(
 ) -> None:
     """Take a person off the list; they get a CANCEL for the event and no more reminders."""
     async with Event._meta.db.transaction():
-        event = await _lock_event(org_id=org_id, event_id=event_id)
+        event = await lock_hosted_event(org_id=org_id, event_id=event_id)
         outbox_rows, hooks = await uninvite_locked(event, email, now=now)
         if outbox_rows is None:
             raise NotFound(f"{email!r} is not invited to this event")
@@ -221,12 +209,12 @@ async def uninvite_locked(
     promoted: list[dict[str, Any]] = []
     hooks: list[dict[str, Any]] = []
     if rows[0]["held_a_place"] and event["status"] != "cancelled":
-        promoted = await rsvp.promote_waitlist(
+        promoted = await waitlist.promote_waitlist(
             event_id=event_id, capacity=event["capacity"], now=stamp
         )
         people = [r["person"] for r in promoted]
         if people:
-            hooks = await rsvp.rsvp_changed(
+            hooks = await waitlist.rsvp_changed(
                 event, people, source="waitlist", occurrence=None, now=stamp
             )
     await reminders.plan(event_id=event_id, now=stamp, person_ids=[rows[0]["person"]])
@@ -251,16 +239,9 @@ async def list_invitations(
     event_id: uuid.UUID,
     cursor: str | None = None,
     limit: int = paging.DEFAULT_LIMIT,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[InvitationRecord], str | None]:
     """Current invitees by address, each with the delivery state of their latest message."""
-    exists = await Event.raw(
-        "SELECT 1 FROM event e WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts))",
-        event_id,
-        org_id,
-        org_id,
-    )
-    if not exists:
-        raise NotFound("event not found")
+    await hosted_event(org_id=org_id, event_id=event_id)
     after = _decode_cursor(cursor) if cursor else ""
     rows = await Invitation.raw(
         "SELECT p.email, p.email_key, p.name, p.locale, i.role, i.rsvp,"
@@ -276,23 +257,23 @@ async def list_invitations(
         limit + 1,
     )
     items = [
-        {
-            "email": r["email"],
-            "name": r["name"],
-            "role": r["role"],
-            "rsvp": r["rsvp"],
-            "locale": r["locale"],
-            "invited_at": r["invited_at"],
-            "delivery": None
+        InvitationRecord(
+            email=r["email"],
+            name=r["name"],
+            role=r["role"],
+            rsvp=r["rsvp"],
+            locale=r["locale"],
+            invited_at=r["invited_at"],
+            delivery=None
             if r["kind"] is None
-            else {
-                "kind": r["kind"],
-                "status": r["status"],
-                "attempts": r["attempts"],
-                "last_error": r["last_error"],
-                "sent_at": r["sent_at"],
-            },
-        }
+            else DeliveryRecord(
+                kind=r["kind"],
+                status=r["status"],
+                attempts=r["attempts"],
+                last_error=r["last_error"],
+                sent_at=r["sent_at"],
+            ),
+        )
         for r in rows[:limit]
     ]
     next_cursor = None

@@ -63,7 +63,9 @@ class OrgController(Controller):
             kind=data.kind,
             region=data.region,
         )
-        return OrgCreated(organization=msgspec.convert(org, OrgOut), api_key=key)
+        return OrgCreated(
+            organization=msgspec.convert(org, OrgOut, from_attributes=True), api_key=key
+        )
 
     @get(
         "/me",
@@ -73,7 +75,9 @@ class OrgController(Controller):
         summary="The calling organization",
     )
     async def me(self, caller: NamedDependency[Caller]) -> OrgOut:
-        return msgspec.convert(await service.get_org(org_id=caller.org_id), OrgOut)
+        return msgspec.convert(
+            await service.get_org(org_id=caller.org_id), OrgOut, from_attributes=True
+        )
 
     @patch(
         "/me",
@@ -94,7 +98,7 @@ class OrgController(Controller):
             changes=changes,
             max_reminder_rows=settings.max_reminder_rows_per_event,
         )
-        return msgspec.convert(row, OrgOut)
+        return msgspec.convert(row, OrgOut, from_attributes=True)
 
     @get(
         "/me/api-keys",
@@ -104,7 +108,9 @@ class OrgController(Controller):
         summary="The organization's API keys (prefixes only)",
     )
     async def list_keys(self, caller: NamedDependency[Caller]) -> list[ApiKeyOut]:
-        return msgspec.convert(await service.list_api_keys(org_id=caller.org_id), list[ApiKeyOut])
+        return msgspec.convert(
+            await service.list_api_keys(org_id=caller.org_id), list[ApiKeyOut], from_attributes=True
+        )
 
     @post(
         "/me/api-keys",
@@ -118,7 +124,7 @@ class OrgController(Controller):
         self, caller: NamedDependency[Caller], data: JSONBody[ApiKeyCreate]
     ) -> ApiKeyCreated:
         row, key = await service.create_api_key(org_id=caller.org_id, label=data.label)
-        return ApiKeyCreated(key=msgspec.convert(row, ApiKeyOut), api_key=key)
+        return ApiKeyCreated(key=msgspec.convert(row, ApiKeyOut, from_attributes=True), api_key=key)
 
     @delete(
         "/me/api-keys/{prefix:str}",
@@ -141,7 +147,7 @@ class OrgController(Controller):
         row = await service.revoke_api_key(
             org_id=caller.org_id, prefix=prefix, confirm_last=confirm_last
         )
-        return msgspec.convert(row, ApiKeyOut)
+        return msgspec.convert(row, ApiKeyOut, from_attributes=True)
 
     @get(
         "/me/members",
@@ -152,7 +158,7 @@ class OrgController(Controller):
     )
     async def list_members(self, caller: NamedDependency[Caller]) -> list[MembershipOut]:
         rows = await service.list_members(org_id=caller.org_id)
-        return msgspec.convert(rows, list[MembershipOut])
+        return msgspec.convert(rows, list[MembershipOut], from_attributes=True)
 
     @post(
         "/me/members",
@@ -193,7 +199,7 @@ class OrgController(Controller):
     )
     async def list_memberships(self, caller: NamedDependency[Caller]) -> list[MembershipOut]:
         rows = await service.list_memberships(org_id=caller.org_id)
-        return msgspec.convert(rows, list[MembershipOut])
+        return msgspec.convert(rows, list[MembershipOut], from_attributes=True)
 
     @post(
         "/me/memberships/{federation_slug:str}/accept",
@@ -209,7 +215,7 @@ class OrgController(Controller):
         self, caller: NamedDependency[Caller], federation_slug: FromPath[str]
     ) -> MembershipOut:
         row = await service.accept_membership(org_id=caller.org_id, federation_slug=federation_slug)
-        return msgspec.convert(row, MembershipOut)
+        return msgspec.convert(row, MembershipOut, from_attributes=True)
 
     @delete(
         "/me/memberships/{federation_slug:str}",
@@ -234,4 +240,6 @@ class OrgController(Controller):
         "for a federation, how many active member units it has. Never addresses or keys.",
     )
     async def profile(self, slug: FromPath[str]) -> OrgProfile:
-        return msgspec.convert(await service.public_profile(slug=slug), OrgProfile)
+        return msgspec.convert(
+            await service.public_profile(slug=slug), OrgProfile, from_attributes=True
+        )

@@ -17,6 +17,13 @@ from asyncpg.exceptions import UniqueViolationError
 
 from events_svc.calendar.timeutil import TimeRuleError, parse_duration
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound, Unauthorized
+from events_svc.orgs.records import (
+    ApiKeyRecord,
+    MembershipRecord,
+    OrgRecord,
+    OrgRefRecord,
+    ProfileRecord,
+)
 from events_svc.orgs.schemas import OrgKind
 from events_svc.orgs.tables import ApiKey, Organization, OrgMembership
 from events_svc.settings import DEFAULT_VOLUME
@@ -56,19 +63,19 @@ def new_key() -> tuple[str, str]:
     return f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}", prefix
 
 
-def org_to_dict(row: dict[str, Any]) -> dict[str, Any]:
+def org_to_dict(row: dict[str, Any]) -> OrgRecord:
     defaults = row.get("default_reminders")
-    return {
-        "id": str(row["id"]),
-        "slug": row["slug"],
-        "name": row["name"],
-        "name_en": row["name_en"],
-        "email": row["email"],
-        "created_at": row["created_at"],
-        "default_reminders": json.loads(defaults) if isinstance(defaults, str) else defaults,
-        "kind": row.get("kind"),
-        "region": row.get("region"),
-    }
+    return OrgRecord(
+        id=str(row["id"]),
+        slug=row["slug"],
+        name=row["name"],
+        name_en=row["name_en"],
+        email=row["email"],
+        created_at=row["created_at"],
+        default_reminders=json.loads(defaults) if isinstance(defaults, str) else defaults,
+        kind=row.get("kind"),
+        region=row.get("region"),
+    )
 
 
 def _kind(value: str | None) -> str | None:
@@ -93,7 +100,7 @@ async def update_org(
     changes: dict[str, Any],
     now: datetime | None = None,
     max_reminder_rows: int = DEFAULT_VOLUME.reminder_rows,
-) -> dict[str, Any]:
+) -> OrgRecord:
     """Change the caller's own profile and default reminders; a new default moves the
     reminders of every current event that relies on it (refused whole when one of them
     would get more than `max_reminder_rows` reminder rows)."""
@@ -165,7 +172,7 @@ async def create_org(
     kind: str | None = None,
     region: str | None = None,
     label: str = "initial",
-) -> tuple[dict[str, Any], str]:
+) -> tuple[OrgRecord, str]:
     """Create an organization with its first API key; returns (org, key)."""
     if not SLUG_RE.fullmatch(slug):
         raise InvalidInput.field("slug", "use 1-63 lower-case letters, digits and inner hyphens")
@@ -205,7 +212,7 @@ async def create_org(
     return org_to_dict(row), key
 
 
-async def get_org(*, org_id: uuid.UUID) -> dict[str, Any]:
+async def get_org(*, org_id: uuid.UUID) -> OrgRecord:
     row = await Organization.select().where(Organization.id == org_id).first()
     if row is None:
         raise NotFound("organization not found")
@@ -259,26 +266,27 @@ def check_admin_token(*, authorization: str | None, admin_token: str | None) -> 
         raise Unauthorized("the admin token is missing or wrong")
 
 
-async def create_api_key(*, org_id: uuid.UUID, label: str) -> tuple[dict[str, Any], str]:
+async def create_api_key(*, org_id: uuid.UUID, label: str) -> tuple[ApiKeyRecord, str]:
     key, prefix = new_key()
     await ApiKey.insert(ApiKey(org=org_id, prefix=prefix, key_hash=hash_key(key), label=label))
     rows = await list_api_keys(org_id=org_id)
-    return next(r for r in rows if r["prefix"] == prefix), key
+    return next(r for r in rows if r.prefix == prefix), key
 
 
-async def list_api_keys(*, org_id: uuid.UUID) -> list[dict[str, Any]]:
-    return list(
+async def list_api_keys(*, org_id: uuid.UUID) -> list[ApiKeyRecord]:
+    rows = (
         await ApiKey.select(
             ApiKey.prefix, ApiKey.label, ApiKey.created_at, ApiKey.last_used_at, ApiKey.revoked_at
         )
         .where(ApiKey.org == org_id)
         .order_by(ApiKey.created_at)
     )
+    return [ApiKeyRecord(**r) for r in rows]
 
 
 async def revoke_api_key(
     *, org_id: uuid.UUID, prefix: str, confirm_last: bool = False, now: datetime | None = None
-) -> dict[str, Any]:
+) -> ApiKeyRecord:
     """Revoke one of the organization's keys; revoking twice keeps the first time. The last
     valid key is revoked only with `confirm_last`: without a key the organization is locked
     out of the API until an operator makes it a new one."""
@@ -306,7 +314,7 @@ async def revoke_api_key(
                 )
             await ApiKey.update({ApiKey.revoked_at: now}).where(ApiKey.id == row["id"])
     rows = await list_api_keys(org_id=org_id)
-    return next(r for r in rows if r["prefix"] == prefix)
+    return next(r for r in rows if r.prefix == prefix)
 
 
 # --- federations and their member units ---------------------------------------------------
@@ -353,21 +361,21 @@ async def add_members(*, org_id: uuid.UUID, slugs: Sequence[str]) -> tuple[int, 
     return len(added), len(wanted) - len(added)
 
 
-async def list_members(*, org_id: uuid.UUID) -> list[dict[str, Any]]:
+async def list_members(*, org_id: uuid.UUID) -> list[MembershipRecord]:
     """The federation's member units, pending and active, by slug."""
     sql = _OTHER_SIDE.format(other="member", side="federation") + " ORDER BY o.slug"
-    return list(await OrgMembership.raw(sql, org_id))
+    return [MembershipRecord(**r) for r in await OrgMembership.raw(sql, org_id)]
 
 
-async def list_memberships(*, org_id: uuid.UUID) -> list[dict[str, Any]]:
+async def list_memberships(*, org_id: uuid.UUID) -> list[MembershipRecord]:
     """The federations the organization belongs to or is asked to join, by slug."""
     sql = _OTHER_SIDE.format(other="federation", side="member") + " ORDER BY o.slug"
-    return list(await OrgMembership.raw(sql, org_id))
+    return [MembershipRecord(**r) for r in await OrgMembership.raw(sql, org_id)]
 
 
 async def accept_membership(
     *, org_id: uuid.UUID, federation_slug: str, now: datetime | None = None
-) -> dict[str, Any]:
+) -> MembershipRecord:
     """The member unit accepts a federation's invitation; accepting again changes nothing."""
     await OrgMembership.raw(
         "UPDATE org_membership m SET status = 'active', accepted_at = {}"
@@ -384,7 +392,7 @@ async def accept_membership(
     )
     if not rows:
         raise NotFound(f"no invitation to join {federation_slug!r}")
-    return dict(rows[0])
+    return MembershipRecord(**rows[0])
 
 
 async def remove_member(*, org_id: uuid.UUID, member_slug: str) -> None:
@@ -411,7 +419,7 @@ async def leave_federation(*, org_id: uuid.UUID, federation_slug: str) -> None:
         raise NotFound(f"no membership in {federation_slug!r}")
 
 
-async def public_profile(*, slug: str) -> dict[str, Any]:
+async def public_profile(*, slug: str) -> ProfileRecord:
     """What anyone may read about an organization: names, kind, region, federations."""
     rows = await Organization.raw(
         "SELECT o.id, o.slug, o.name, o.name_en, o.kind, o.region,"
@@ -428,12 +436,12 @@ async def public_profile(*, slug: str) -> dict[str, Any]:
         " WHERE m.member = {} AND m.status = 'active' ORDER BY f.slug",
         row["id"],
     )
-    return {
-        "slug": row["slug"],
-        "name": row["name"],
-        "name_en": row["name_en"],
-        "kind": row["kind"],
-        "region": row["region"],
-        "member_of": [dict(r) for r in member_of],
-        "members_count": row["members_count"] if row["kind"] == FEDERATION else None,
-    }
+    return ProfileRecord(
+        slug=row["slug"],
+        name=row["name"],
+        name_en=row["name_en"],
+        kind=row["kind"],
+        region=row["region"],
+        member_of=[OrgRefRecord(slug=r["slug"], name=r["name"]) for r in member_of],
+        members_count=row["members_count"] if row["kind"] == FEDERATION else None,
+    )

@@ -41,20 +41,21 @@ class PartnershipController(Controller):
     async def create(
         self, caller: NamedDependency[Caller], data: JSONBody[PartnershipCreate]
     ) -> PartnershipOut:
-        return msgspec.convert(
-            await service.create(org_id=caller.org_id, data=data), PartnershipOut
-        )
+        row = await service.create(org_id=caller.org_id, data=data)
+        return msgspec.convert(row, PartnershipOut, from_attributes=True)
 
     @get("/", responses=problems(401), summary="The agreements the caller is a party to")
     async def list_partnerships(self, caller: NamedDependency[Caller]) -> list[PartnershipOut]:
-        return msgspec.convert(await service.list_for(org_id=caller.org_id), list[PartnershipOut])
+        return msgspec.convert(
+            await service.list_for(org_id=caller.org_id), list[PartnershipOut], from_attributes=True
+        )
 
     @get("/{partnership_id:str}", responses=problems(401, 404), summary="One agreement")
     async def get_partnership(
         self, caller: NamedDependency[Caller], partnership_id: FromPath[str]
     ) -> PartnershipOut:
         row = await service.get(org_id=caller.org_id, partnership_id=_id(partnership_id))
-        return msgspec.convert(row, PartnershipOut)
+        return msgspec.convert(row, PartnershipOut, from_attributes=True)
 
     @post(
         "/{partnership_id:str}/accept",
@@ -66,7 +67,7 @@ class PartnershipController(Controller):
         self, caller: NamedDependency[Caller], partnership_id: FromPath[str]
     ) -> PartnershipOut:
         row = await service.accept(org_id=caller.org_id, partnership_id=_id(partnership_id))
-        return msgspec.convert(row, PartnershipOut)
+        return msgspec.convert(row, PartnershipOut, from_attributes=True)
 
     @post(
         "/{partnership_id:str}/end",
@@ -78,7 +79,7 @@ class PartnershipController(Controller):
         self, caller: NamedDependency[Caller], partnership_id: FromPath[str]
     ) -> PartnershipOut:
         row = await service.end(org_id=caller.org_id, partnership_id=_id(partnership_id))
-        return msgspec.convert(row, PartnershipOut)
+        return msgspec.convert(row, PartnershipOut, from_attributes=True)
 
     @get(
         "/{partnership_id:str}/programme",
@@ -94,4 +95,4 @@ class PartnershipController(Controller):
         row = await service.programme(
             org_id=caller.org_id, partnership_id=_id(partnership_id), year=year
         )
-        return msgspec.convert(row, Programme)
+        return msgspec.convert(row, Programme, from_attributes=True)

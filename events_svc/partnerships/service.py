@@ -11,11 +11,19 @@ from typing import Any
 
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
 from events_svc.events.tables import Event
+from events_svc.partnerships.records import (
+    PartnershipRecord,
+    PartyRecord,
+    ProgrammeAreaRecord,
+    ProgrammeEventRecord,
+    ProgrammeRecord,
+    ProgrammeRefRecord,
+)
 from events_svc.partnerships.schemas import PartnershipCreate
 from events_svc.partnerships.tables import Partnership, PartnershipParty
 
 
-async def create(*, org_id: uuid.UUID, data: PartnershipCreate) -> dict[str, Any]:
+async def create(*, org_id: uuid.UUID, data: PartnershipCreate) -> PartnershipRecord:
     """Propose an agreement with the organizations named in `partners`; the proposer has
     accepted by proposing."""
     errors: list[FieldError] = []
@@ -72,7 +80,7 @@ async def create(*, org_id: uuid.UUID, data: PartnershipCreate) -> dict[str, Any
     return await get(org_id=org_id, partnership_id=partnership_id)
 
 
-async def get(*, org_id: uuid.UUID, partnership_id: uuid.UUID) -> dict[str, Any]:
+async def get(*, org_id: uuid.UUID, partnership_id: uuid.UUID) -> PartnershipRecord:
     """An agreement as its parties see it; anybody else gets a 404."""
     rows = await Partnership.raw(
         "SELECT p.*, o.slug AS proposer_slug FROM partnership p"
@@ -92,26 +100,27 @@ async def get(*, org_id: uuid.UUID, partnership_id: uuid.UUID) -> dict[str, Any]
     return _out(rows[0], parties)
 
 
-def _out(row: dict[str, Any], parties: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def _out(row: dict[str, Any], parties: Sequence[dict[str, Any]]) -> PartnershipRecord:
     areas = row["areas"]
-    return {
-        "id": str(row["id"]),
-        "title": row["title"],
-        "proposer": row["proposer_slug"],
-        "parties": [
-            {"slug": p["slug"], "name": p["name"], "accepted_at": p["accepted_at"]} for p in parties
+    return PartnershipRecord(
+        id=str(row["id"]),
+        title=row["title"],
+        proposer=row["proposer_slug"],
+        parties=[
+            PartyRecord(slug=p["slug"], name=p["name"], accepted_at=p["accepted_at"])
+            for p in parties
         ],
-        "signed_on": row["signed_on"],
-        "areas": json.loads(areas) if isinstance(areas, str) else list(areas),
-        "starts_on": row["starts_on"],
-        "ends_on": row["ends_on"],
-        "status": row["status"],
-        "created_at": row["created_at"],
-        "ended_at": row["ended_at"],
-    }
+        signed_on=row["signed_on"],
+        areas=json.loads(areas) if isinstance(areas, str) else list(areas),
+        starts_on=row["starts_on"],
+        ends_on=row["ends_on"],
+        status=row["status"],
+        created_at=row["created_at"],
+        ended_at=row["ended_at"],
+    )
 
 
-async def list_for(*, org_id: uuid.UUID) -> list[dict[str, Any]]:
+async def list_for(*, org_id: uuid.UUID) -> list[PartnershipRecord]:
     """The agreements the caller is a party to, newest first."""
     rows = await Partnership.raw(
         "SELECT p.id FROM partnership p JOIN partnership_party x ON x.partnership = p.id"
@@ -121,7 +130,7 @@ async def list_for(*, org_id: uuid.UUID) -> list[dict[str, Any]]:
     return [await get(org_id=org_id, partnership_id=r["id"]) for r in rows]
 
 
-async def accept(*, org_id: uuid.UUID, partnership_id: uuid.UUID) -> dict[str, Any]:
+async def accept(*, org_id: uuid.UUID, partnership_id: uuid.UUID) -> PartnershipRecord:
     """The caller accepts; the agreement is active once every party has."""
     async with Partnership._meta.db.transaction():
         current = await _lock(org_id=org_id, partnership_id=partnership_id)
@@ -144,7 +153,7 @@ async def accept(*, org_id: uuid.UUID, partnership_id: uuid.UUID) -> dict[str, A
     return await get(org_id=org_id, partnership_id=partnership_id)
 
 
-async def end(*, org_id: uuid.UUID, partnership_id: uuid.UUID) -> dict[str, Any]:
+async def end(*, org_id: uuid.UUID, partnership_id: uuid.UUID) -> PartnershipRecord:
     """Any party may end an agreement (a proposal, too). The hosts keep their events; the
     co-hosts lose them in the same transaction: `event.cohosts` is what every tenancy
     predicate reads, so emptying it is what ends their access everywhere at once."""
@@ -189,7 +198,7 @@ async def _lock(*, org_id: uuid.UUID, partnership_id: uuid.UUID) -> dict[str, An
 
 async def programme(
     *, org_id: uuid.UUID, partnership_id: uuid.UUID, year: int | None
-) -> dict[str, Any]:
+) -> ProgrammeRecord:
     """The events run under the agreement (in `year`, when given), grouped by area in the
     agreement's order; events without an area come last."""
     partnership = await get(org_id=org_id, partnership_id=partnership_id)
@@ -207,33 +216,33 @@ async def programme(
         " AND ({}::timestamptz IS NULL OR (e.starts_at_utc >= {} AND e.starts_at_utc < {}))"
         " ORDER BY e.starts_at_utc, e.id",
         partnership_id,
-        partnership["status"],
+        partnership.status,
         org_id,
         start,
         start,
         end,
     )
-    groups: dict[str, list[dict[str, Any]]] = {a: [] for a in partnership["areas"]}
-    unassigned: list[dict[str, Any]] = []
+    groups: dict[str, list[ProgrammeEventRecord]] = {a: [] for a in partnership.areas}
+    unassigned: list[ProgrammeEventRecord] = []
     for r in rows:
-        item = {
-            "id": str(r["id"]),
-            "title": r["title"],
-            "kind": r["kind"],
-            "starts_at": r["starts_at"].strftime("%Y-%m-%dT%H:%M:%S"),
-            "ends_at": r["ends_at"].strftime("%Y-%m-%dT%H:%M:%S"),
-            "timezone": r["timezone"],
-            "status": r["status"],
-            "host": r["host"],
-            "cohosts": list(r["cohosts"]),
-        }
+        item = ProgrammeEventRecord(
+            id=str(r["id"]),
+            title=r["title"],
+            kind=r["kind"],
+            starts_at=r["starts_at"].strftime("%Y-%m-%dT%H:%M:%S"),
+            ends_at=r["ends_at"].strftime("%Y-%m-%dT%H:%M:%S"),
+            timezone=r["timezone"],
+            status=r["status"],
+            host=r["host"],
+            cohosts=list(r["cohosts"]),
+        )
         (groups[r["area"]] if r["area"] in groups else unassigned).append(item)
-    return {
-        "partnership": {"id": partnership["id"], "title": partnership["title"]},
-        "year": year,
-        "areas": [{"area": a, "events": events} for a, events in groups.items()],
-        "unassigned": unassigned,
-    }
+    return ProgrammeRecord(
+        partnership=ProgrammeRefRecord(id=partnership.id, title=partnership.title),
+        year=year,
+        areas=[ProgrammeAreaRecord(area=a, events=events) for a, events in groups.items()],
+        unassigned=unassigned,
+    )
 
 
 async def check_event_link(

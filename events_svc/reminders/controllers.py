@@ -40,4 +40,7 @@ class ReminderController(Controller):
             cursor=cursor,
             limit=paging.page_limit(limit),
         )
-        return ReminderPage(items=msgspec.convert(rows, list[ReminderOut]), next=next_cursor)
+        return ReminderPage(
+            items=msgspec.convert(rows, list[ReminderOut], from_attributes=True),
+            next=next_cursor,
+        )

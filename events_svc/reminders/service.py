@@ -15,10 +15,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from events_svc import paging
+from events_svc.calendar import reminder_rules as rules
 from events_svc.errors import InvalidInput, NotFound
-from events_svc.events.tables import Event
+from events_svc.events.tables import Event, changed_occurrences
 from events_svc.notifications.tables import Notification
-from events_svc.reminders import rules
+from events_svc.reminders.records import ReminderRecord
 
 PAGE = 500
 
@@ -26,10 +27,7 @@ PAGE = 500
 async def moved_occurrences(event_id: uuid.UUID) -> dict[datetime, datetime | None]:
     """Occurrences of a series changed one by one: original local start -> new local start,
     or None when cancelled."""
-    rows = await Event.raw(
-        "SELECT recurrence_id, starts_at, status FROM occurrence WHERE event = {}", event_id
-    )
-    return rules.moved(rows)
+    return rules.moved((await changed_occurrences([event_id]))[event_id])
 
 
 async def plan(
@@ -184,7 +182,7 @@ async def due_soon(*, now: datetime, within: float, limit: int = 50_000) -> list
 
 async def list_reminders(
     *, org_id: uuid.UUID, event_id: uuid.UUID, cursor: str | None = None, limit: int = PAGE
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[ReminderRecord], str | None]:
     """Each reminder of the event per person: rule, occurrence, due, sent, outcome, by due
     time; and the cursor of the next page (None on the last)."""
     after = paging.decode_keyset(cursor, "reminders", size=3) if cursor else None
@@ -220,16 +218,16 @@ async def list_reminders(
             "reminders", last["due_at"].isoformat(), last["email_key"], str(last["id"])
         )
     items = [
-        {
-            "email": r["email"],
-            "rule": _rule_out(r["rule"]),
-            "occurrence": _occurrence_out(r["occurrence"]),
-            "due_at": r["due_at"],
-            "status": "pending" if r["status"] in ("queued", "sending") else r["status"],
-            "sent_at": r["sent_at"],
-            "attempts": r["attempts"],
-            "outcome": r["last_error"],
-        }
+        ReminderRecord(
+            email=r["email"],
+            rule=_rule_out(r["rule"]),
+            occurrence=_occurrence_out(r["occurrence"]),
+            due_at=r["due_at"],
+            status="pending" if r["status"] in ("queued", "sending") else r["status"],
+            sent_at=r["sent_at"],
+            attempts=r["attempts"],
+            outcome=r["last_error"],
+        )
         for r in rows
     ]
     return items, next_cursor

@@ -11,14 +11,14 @@ from typing import Any, Literal
 
 from events_svc.calendar.timeutil import zone
 from events_svc.errors import Conflict, NotFound
+from events_svc.events.hosted import hosted_event
 from events_svc.events.service import is_occurrence
 from events_svc.events.tables import Event
 from events_svc.invitations.tables import Invitation
-from events_svc.notifications.tables import Notification
+from events_svc.invitations.waitlist import accepted_count, promote_waitlist, rsvp_changed
 from events_svc.reminders import service as reminders
 from events_svc.rsvp.tokens import read_token
 from events_svc.validation import email_key
-from events_svc.webhooks import service as webhooks
 
 log = logging.getLogger("events_svc.rsvp")
 
@@ -123,7 +123,7 @@ async def respond(
         was_accepted = current["rsvp"] == "accepted" and current["waitlisted_at"] is None
         rsvp, waitlisted_at = response, None
         if response == "accepted" and not was_accepted and event["capacity"] is not None:
-            if await _accepted_count(event["id"]) >= event["capacity"]:
+            if await accepted_count(event["id"]) >= event["capacity"]:
                 # full: on the waitlist, keeping an earlier place in it; the clock is read
                 # under the event lock, so the waitlist is in the order answers were taken
                 rsvp = "tentative"
@@ -175,91 +175,6 @@ async def respond(
         notifications=queued,
         webhooks=hooks,
     )
-
-
-async def rsvp_changed(
-    event: dict[str, Any],
-    person_ids: list[uuid.UUID],
-    *,
-    source: str,
-    occurrence: datetime | None,
-    now: datetime,
-) -> list[dict[str, Any]]:
-    """`rsvp.changed` for the organizer's webhooks, inside the answering transaction."""
-    rows = await Invitation.raw(
-        "SELECT p.email, p.name, i.rsvp, i.waitlisted_at, i.comment, i.person"
-        " FROM invitation i JOIN person p ON p.id = i.person"
-        " WHERE i.event = {} AND i.person = ANY({}::uuid[])",
-        event["id"],
-        person_ids,
-    )
-    hooks: list[dict[str, Any]] = []
-    for row in rows:
-        data = {
-            "event": {"id": event["id"], "uid": event["uid"], "title": event["title"]},
-            "email": row["email"],
-            "name": row["name"],
-            "rsvp": row["rsvp"],
-            "waitlisted": row["waitlisted_at"] is not None,
-            "comment": row["comment"],
-            "source": source,
-            "occurrence": occurrence.isoformat() if occurrence else None,
-            "answered_at": now,
-        }
-        # every host of the event hears of its answers (a co-host invites its own people)
-        for org in dict.fromkeys([event["org"], *(event.get("cohosts") or ())]):
-            hooks += await webhooks.emit(org_id=org, kind="rsvp.changed", data=data)
-    return hooks
-
-
-async def _accepted_count(event_id: uuid.UUID) -> int:
-    rows = await Invitation.raw(
-        "SELECT count(*) AS n FROM invitation WHERE event = {} AND removed_at IS NULL"
-        " AND rsvp = 'accepted' AND waitlisted_at IS NULL",
-        event_id,
-    )
-    return int(rows[0]["n"])
-
-
-async def promote_waitlist(
-    *, event_id: uuid.UUID, capacity: int | None, now: datetime
-) -> list[dict[str, Any]]:
-    """Give free places to the people waiting longest; each gets an e-mail saying so.
-    Call with the event row locked. Returns the outbox rows (with `person`, who was
-    promoted)."""
-    if capacity is None:
-        free = None
-    else:
-        free = capacity - await _accepted_count(event_id)
-        if free <= 0:
-            return []
-    promoted = await Invitation.raw(
-        "UPDATE invitation SET rsvp = 'accepted', waitlisted_at = NULL, updated_at = {}"
-        " WHERE id IN (SELECT id FROM invitation WHERE event = {} AND removed_at IS NULL"
-        "  AND waitlisted_at IS NOT NULL ORDER BY waitlisted_at, id LIMIT {} FOR UPDATE)"
-        " RETURNING person, generation",
-        now,
-        event_id,
-        free,
-    )
-    if not promoted:
-        return []
-    stamp = int(now.timestamp() * 1000)
-    rows = await Notification.raw(
-        "INSERT INTO notification (id, key, kind, event, person, sequence, detail)"
-        " SELECT gen_random_uuid(),"
-        " 'waitlist-promoted:' || {} || ':' || p || ':g' || g || ':' || {},"
-        " 'waitlist-promoted', {}, p, e.sequence, ''"
-        " FROM unnest({}::uuid[], {}::int[]) AS u(p, g), event e WHERE e.id = {}"
-        " ON CONFLICT (key) DO NOTHING RETURNING id, key, attempts, person",
-        str(event_id),
-        str(stamp),
-        event_id,
-        [r["person"] for r in promoted],
-        [r["generation"] for r in promoted],
-        event_id,
-    )
-    return list(rows)
 
 
 # --- replies from calendar clients -----------------------------------------------------------
@@ -459,14 +374,7 @@ async def _occurrence_reply(
 
 async def attendance(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
     """Counts per answer, the waitlist in order, and every invitee's answer and comment."""
-    events = await Event.raw(
-        "SELECT id, capacity FROM event e WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts))",
-        event_id,
-        org_id,
-        org_id,
-    )
-    if not events:
-        raise NotFound("event not found")
+    event = await hosted_event(org_id=org_id, event_id=event_id)
     people = await Invitation.raw(
         "SELECT p.email, p.name, i.id, i.role, i.rsvp, i.comment, i.responded_at,"
         " i.response_source, i.waitlisted_at"
@@ -502,7 +410,7 @@ async def attendance(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any
     )
     return {
         "event": str(event_id),
-        "capacity": events[0]["capacity"],
+        "capacity": event["capacity"],
         "counts": counts,
         "waitlist": [
             {"email": p["email"], "name": p["name"], "since": p["waitlisted_at"]} for p in waitlist

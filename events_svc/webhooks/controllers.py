@@ -54,12 +54,12 @@ class WebhookController(Controller):
             secret=data.secret,
             allow_private=settings.webhook_allow_private,
         )
-        return msgspec.convert(row, WebhookCreated)
+        return msgspec.convert(row, WebhookCreated, from_attributes=True)
 
     @get("/", responses=problems(401), summary="The organization's webhooks (no secrets)")
     async def list_webhooks(self, caller: NamedDependency[Caller]) -> list[WebhookOut]:
         rows = await service.list_webhooks(org_id=caller.org_id)
-        return msgspec.convert(rows, list[WebhookOut])
+        return msgspec.convert(rows, list[WebhookOut], from_attributes=True)
 
     @delete(
         "/{webhook_id:str}",
@@ -92,4 +92,7 @@ class WebhookController(Controller):
             cursor=cursor,
             limit=paging.page_limit(limit),
         )
-        return DeliveryPage(items=msgspec.convert(rows, list[DeliveryOut]), next=next_cursor)
+        return DeliveryPage(
+            items=msgspec.convert(rows, list[DeliveryOut], from_attributes=True),
+            next=next_cursor,
+        )

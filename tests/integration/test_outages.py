@@ -69,18 +69,18 @@ async def test_a_worker_whose_claim_was_taken_over_sends_nothing(
     """A worker paused past its heartbeat: another took its rows (a new claim raises
     `attempts`, the fence); when it resumes, the check made with the SMTP connection in hand
     stops it, and it records nothing over the new owner's claim."""
-    from events_svc.mail.smtp import SmtpPool
-    from events_svc.notifications import service
-    from events_svc.notifications.flight import Flight
+    from events_svc.sender import claims, service
+    from events_svc.sender.flight import Flight
+    from events_svc.sender.smtp import SmtpPool
 
     _org, key = await make_org()
     await _invite(client, key, ["paused@x.example.org"])
     [row_id] = [r["id"] for r in await Notification.select(Notification.id)]
     now = datetime.now(UTC)
-    [mine] = await service.claim_many(notification_ids=[row_id], now=now, lease=60, worker="a:1")
+    [mine] = await claims.claim_many(notification_ids=[row_id], now=now, lease=60, worker="a:1")
     # a: paused. b, 10 s later, sees a's heartbeat gone and takes the row over
     later = now + timedelta(seconds=10)
-    [theirs] = await service.claim_many(
+    [theirs] = await claims.claim_many(
         notification_ids=[row_id], now=later, lease=60, worker="b:1", live=["b:1"]
     )
     assert theirs["attempts"] == mine["attempts"] + 1
@@ -110,16 +110,16 @@ async def test_a_sent_message_is_recorded_after_the_database_comes_back(
     """PostgreSQL goes away while a message is inside the SMTP transaction: the worker keeps
     "sent" and writes it when the database is back, instead of leaving the row claimed (and
     sending it again after the lease)."""
-    from events_svc.app import start_database_pool
-    from events_svc.mail.smtp import SmtpPool
-    from events_svc.notifications import service
-    from events_svc.notifications.flight import Flight
+    from events_svc.database import start_database_pool
     from events_svc.piccolo_conf import DB
+    from events_svc.sender import claims, service
+    from events_svc.sender.flight import Flight
+    from events_svc.sender.smtp import SmtpPool
 
     _org, key = await make_org()
     await _invite(client, key, ["blip@x.example.org"])
     [row_id] = [r["id"] for r in await Notification.select(Notification.id)]
-    [row] = await service.claim_many(
+    [row] = await claims.claim_many(
         notification_ids=[row_id], now=datetime.now(UTC), lease=60, worker="a:1"
     )
     proxy = TcpProxy(*database_target(settings.database_url))

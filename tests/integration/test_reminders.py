@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar
 
 from events_svc.invitations.tables import Invitation
-from events_svc.notifications import service as outbox
 from events_svc.notifications.tables import Notification
 from events_svc.reminders import service as reminders
+from events_svc.sender import service as sender
 from tests.helpers import auth, event_body
 from tests.interop.parsers import check_all
 
@@ -158,7 +158,7 @@ async def test_time_is_a_parameter_late_reminders_and_started_events(
     (row,) = await Notification.select(Notification.id).where(Notification.kind == "reminder")
     start = datetime(2027, 6, 10, 1, 30, tzinfo=UTC)
     # before it is due: nothing happens
-    early = await outbox.deliver(
+    early = await sender.deliver(
         notification_id=row["id"],
         settings=settings,
         smtp=worker.smtp,
@@ -166,7 +166,7 @@ async def test_time_is_a_parameter_late_reminders_and_started_events(
     )
     assert early.status == "noop" and smtp.received == []
     # due 30 minutes ago but the event has not started: still worth sending
-    late = await outbox.deliver(
+    late = await sender.deliver(
         notification_id=row["id"],
         settings=settings,
         smtp=worker.smtp,
@@ -185,7 +185,7 @@ async def test_time_is_a_parameter_late_reminders_and_started_events(
     (row2,) = await Notification.select(Notification.id).where(
         (Notification.kind == "reminder") & (Notification.event == uuid.UUID(other["id"]))
     )
-    missed = await outbox.deliver(
+    missed = await sender.deliver(
         notification_id=row2["id"],
         settings=settings,
         smtp=worker.smtp,

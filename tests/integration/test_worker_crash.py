@@ -156,7 +156,7 @@ async def test_rows_of_a_dead_worker_are_taken_over_before_the_lease_ends(
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from events_svc.notifications import service
+    from events_svc.sender import claims
 
     _org, key = await make_org()
     ev = (await client.post("/events", json=event_body(), headers=auth(key))).json()
@@ -177,12 +177,12 @@ async def test_rows_of_a_dead_worker_are_taken_over_before_the_lease_ends(
         ).where(Notification.id == row_id)
     lease = 300.0  # the whole lease is far from over
     # without heartbeat information, only the lease counts: nothing can be taken
-    assert await service.claim_many(notification_ids=ids, now=now, lease=lease) == []
-    taken = await service.claim_many(
+    assert await claims.claim_many(notification_ids=ids, now=now, lease=lease) == []
+    taken = await claims.claim_many(
         notification_ids=ids, now=now, lease=lease, worker="me:2", live=["alive:1", "me:2"]
     )
     assert [r["id"] for r in taken] == [ids[0]]
-    swept = await service.due_for_sweep(now=now, grace=60, lease=lease, live=["alive:1"])
+    swept = await claims.due_for_sweep(now=now, grace=60, lease=lease, live=["alive:1"])
     assert swept == []  # the dead worker's row is claimed by me now; the live one stays
 
 

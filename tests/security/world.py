@@ -62,11 +62,11 @@ async def build_world(client: Any, settings: Any, *, ended: bool) -> World:
             email=f"office@{slugs[role]}.example.org",
             kind="federation" if role == "host" else None,
         )
-    host_id = uuid.UUID(made["host"][0]["id"])
+    host_id = uuid.UUID(made["host"][0].id)
     owner_key, cohost_key = made["host"][1], made["cohost"][1]
     spare, _ = await orgs.create_api_key(org_id=host_id, label="spare")
     revoked, revoked_key = await orgs.create_api_key(org_id=host_id, label="old")
-    await orgs.revoke_api_key(org_id=host_id, prefix=revoked["prefix"])
+    await orgs.revoke_api_key(org_id=host_id, prefix=revoked.prefix)
     owner, cohost = auth(owner_key), auth(cohost_key)
 
     # the owner, a federation, asks the co-host to join; pending until the co-host accepts
@@ -201,7 +201,7 @@ async def build_world(client: Any, settings: Any, *, ended: bool) -> World:
             "visit": visit["id"],
             "occurrence": _iso(first + timedelta(weeks=1)),
             "partnership_id": deal["id"],
-            "prefix": spare["prefix"],
+            "prefix": spare.prefix,
             "certificate": checked["completion"]["certificate"]["code"],
             "webhook_id": hook["id"],
             "rsvp": make_token(settings.secret_key, invitation["id"], invitation["generation"]),

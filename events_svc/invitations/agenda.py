@@ -11,10 +11,12 @@ from typing import Any, Literal
 
 from events_svc.calendar.ics import AgendaEntry, agenda_entries
 from events_svc.calendar.timeutil import TimeRuleError, local_iso, to_local, zone
-from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
+from events_svc.errors import Conflict, FieldError, InvalidInput
+from events_svc.events.hosted import lock_hosted_event
 from events_svc.events.schemas import AgendaItemIn
 from events_svc.events.tables import Event
 from events_svc.invitations import service as invitations
+from events_svc.invitations.records import AgendaRecord
 from events_svc.invitations.schemas import InviteeIn
 from events_svc.notifications.tables import Notification
 from events_svc.settings import DEFAULT_VOLUME
@@ -108,24 +110,14 @@ async def set_agenda(
     update_delay: float,
     now: datetime | None = None,
     max_reminder_rows: int = DEFAULT_VOLUME.reminder_rows,
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[AgendaRecord, list[dict[str, Any]], list[dict[str, Any]]]:
     """Replace the event's agenda. Speakers are invited (chairs as chair); every other
     invitee who has not declined gets one update, `update_delay` seconds after the first
     change, listing what changed since the last message they got. Returns the agenda answer,
     the invitations and the (delayed) updates to enqueue after commit."""
     now = now or datetime.now(UTC)
     async with Event._meta.db.transaction():
-        rows = await Event.raw(
-            "SELECT id, org, uid, title, sequence, status, capacity, starts_at, ends_at,"
-            " timezone, agenda FROM event e WHERE id = {}"
-            " AND (e.org = {} OR {} = ANY(e.cohosts)) FOR UPDATE",
-            event_id,
-            org_id,
-            org_id,
-        )
-        if not rows:
-            raise NotFound("event not found")
-        event = dict(rows[0])
+        event = await lock_hosted_event(org_id=org_id, event_id=event_id)
         if event["status"] == "cancelled":
             raise Conflict("the event is cancelled and can no longer be changed")
         stored = _validate(items, event, agenda_entries(event["agenda"]))
@@ -180,10 +172,7 @@ async def set_agenda(
                     event_id,
                 )
             )
-    answer = {
-        "event": str(event_id),
-        "items": stored,
-        "invited": invited,
-        "updates_queued": len(updates),
-    }
+    answer = AgendaRecord(
+        event=str(event_id), items=stored, invited=invited, updates_queued=len(updates)
+    )
     return answer, queued, updates
