@@ -24,8 +24,8 @@ from events_svc.dev import envfile
 from events_svc.dev.embedded import free_port
 from tests import walkthrough
 
-START_TIMEOUT = 120.0
-RUN_TIMEOUT = 150.0
+START_TIMEOUT = 90.0
+RUN_TIMEOUT = 90.0
 
 #: what the suite's conftest sets for itself; dev must choose its own (as for a newcomer)
 _SUITE_ONLY = (
