@@ -207,6 +207,11 @@ async def test_jobs_a_dead_worker_had_taken_do_not_wait_for_the_sweep(
     for job_id in job_ids:  # what a worker does when it starts a job
         await redis.psetex(b"arq:in-progress:" + job_id, 600_000, b"1")
     await redis.zadd(WORKERS_KEY, {"ghost:1": time.time() - 1})
+    # this Redis did not lose its memory (the suite empties it before each test): the new
+    # worker must find the ghost's jobs from its lapsed heartbeat, not requeue everything
+    from workers.main import REDIS_MEMORY_KEY
+
+    await redis.set(REDIS_MEMORY_KEY, "1")
 
     env = {**os.environ, "SWEEP_GRACE_SECONDS": "600"}  # the sweep would be far too late
     worker = _start_worker(env)
