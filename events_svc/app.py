@@ -8,9 +8,8 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
-from events_svc import __version__, logctx, logredact, telemetry
+from events_svc import __version__, apidocs, logctx, logredact, telemetry
 from events_svc.availability import WATCH_EVERY, DatabaseWatch, availability_middleware
 from events_svc.contacts.controllers import ContactController
 from events_svc.database import configure_database, start_database_pool
@@ -115,7 +114,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_request=reject_nul,
         middleware=[request_middleware, availability_middleware],
         # feed validators forgotten after writes; the audit entry of every change
-        before_send=[invalidate_feeds_after_writes, record_change],
+        before_send=[invalidate_feeds_after_writes, record_change, apidocs.docs_headers("/schema")],
         request_max_body_size=settings.max_body_bytes,
         template_config=template_config(),
         openapi_config=OpenAPIConfig(
@@ -127,7 +126,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
             path="/schema",
             components=SECURITY_COMPONENTS,
-            render_plugins=[SwaggerRenderPlugin(path="/"), ScalarRenderPlugin(path="/scalar")],
+            # Swagger UI from the app's own files: the docs work offline (apidocs.py)
+            render_plugins=apidocs.render_plugins(),
         ),
         debug=False,
         logging_config=logctx.litestar_logging_config(settings.log_format),

@@ -136,7 +136,11 @@ def _cmd_dev(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("LOG_FORMAT", "text")  # for the API and worker it starts too
 
-    return run_dev(port=args.port, var_dir=args.var, demo=args.demo)
+    try:
+        return run_dev(port=args.port, var_dir=args.var, demo=args.demo)
+    except RuntimeError as exc:  # a child or an embedded server that would not start
+        print(f"events-svc dev: {exc}", file=sys.stderr)
+        return 1
 
 
 async def _demo(settings: Settings) -> dict[str, object]:
@@ -172,8 +176,15 @@ async def _demo(settings: Settings) -> dict[str, object]:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from events_svc.errors import ServiceError
+
     settings = _settings_or_exit()
-    print(json.dumps(asyncio.run(_demo(settings)), ensure_ascii=False, indent=2))
+    try:
+        out = asyncio.run(_demo(settings))
+    except ServiceError as exc:
+        print(f"events-svc demo: cannot load beside the data there: {exc.detail}", file=sys.stderr)
+        return 1
+    print(json.dumps(out, ensure_ascii=False, indent=2))
     return 0
 
 
@@ -236,6 +247,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from events_svc import logctx
 
     args = build_parser().parse_args(argv)
+    if args.command != "dev":
+        from events_svc.dev import envfile
+
+        # beside a running `events-svc dev`, every command works on dev's database and Redis
+        envfile.load_if_unconfigured()
     if args.command == "dev":
         os.environ.setdefault("LOG_FORMAT", "text")
     fmt = os.environ.get("LOG_FORMAT", "").strip().lower()

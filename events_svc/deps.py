@@ -67,11 +67,6 @@ Limit = Annotated[
         max_length=10,
     ),
 ]
-#: where an offset listing's page starts, checked by `paging.page_offset`
-Offset = Annotated[
-    str | None,
-    QueryParameter(description="`next_offset` of the previous page; 0 by default", max_length=10),
-]
 #: where a listing's next page starts: its `next`, as given (checked by `paging.decode_cursor`)
 Cursor = Annotated[
     str | None,

@@ -94,7 +94,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["flight"] = Flight(connections=settings.smtp_pool_size)
     await heartbeat(ctx["redis"], ctx["worker_name"])
     await _recover_local_dead(ctx["redis"])
-    await _remember_redis(ctx["redis"])
+    # a worker that starts on an emptied Redis (its start was retried while Redis restarted,
+    # or no worker ran then) queues the due rows again too, not only one already running
+    await _requeue_if_forgotten(ctx["redis"], now=datetime.now(UTC))
     ctx["heartbeat"] = asyncio.create_task(_beat(ctx["redis"], ctx["worker_name"]))
     ctx["leases"] = asyncio.create_task(_renew_leases(ctx["redis"], ctx["flight"]))
     ctx["reclaim"] = asyncio.create_task(_reclaim(ctx["redis"]))
@@ -208,6 +210,15 @@ async def _remember_redis(redis: Any) -> bool:
     return bool(await redis.set(REDIS_MEMORY_KEY, "1", nx=True))
 
 
+async def _requeue_if_forgotten(redis: Any, *, now: datetime) -> None:
+    """When Redis lost its memory, every due row is queued again, and only then is Redis
+    marked: a round that failed half-way (Redis or the database still waking up) is tried
+    again by the next one instead of leaving the rows to the sweep's grace."""
+    if not await redis.exists(REDIS_MEMORY_KEY):
+        await _requeue_due(redis, "Redis lost its queue", now=now)
+        await _remember_redis(redis)
+
+
 async def _reclaim(redis: Any) -> None:
     """Hand the rows of a dead worker to the queue again, each at its due time (so they go
     ahead of later work), within seconds of its last heartbeat; and every due row at once
@@ -217,8 +228,7 @@ async def _reclaim(redis: Any) -> None:
         try:
             now = datetime.now(UTC)
             slot = int(now.timestamp() // 10)
-            if await _remember_redis(redis):
-                await _requeue_due(redis, "Redis lost its queue", now=now)
+            await _requeue_if_forgotten(redis, now=now)
             dead = await take_dead_workers(redis)
             if dead:
                 await _requeue_due(redis, f"worker(s) {dead} died", now=now)

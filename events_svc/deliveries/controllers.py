@@ -15,7 +15,7 @@ from litestar.params import FromPath
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from events_svc import paging
-from events_svc.deps import BEARER, CALLER, QUEUE, Limit, Offset
+from events_svc.deps import BEARER, CALLER, QUEUE, Cursor, Limit
 from events_svc.errors import NotFound
 from events_svc.events.service import event_uuid
 from events_svc.jobs import enqueue_notifications
@@ -24,12 +24,24 @@ from events_svc.openapi import problems
 from events_svc.orgs.service import Caller
 
 
-def _page(result: dict[str, Any], *, start: int, size: int) -> dict[str, Any]:
+def _after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if cursor is None:
+        return None
+    when, _, ident = paging.decode_keyset(cursor, "failures", size=2)
+    return when, ident
+
+
+def _page(result: dict[str, Any], *, size: int) -> dict[str, Any]:
+    """The failures as a page of the one listing shape: `items` and the `next` cursor."""
     failures = result.pop("failures")
+    items = failures[:size]
     more = len(failures) > size
+    last = items[-1] if items else None
     result["failures"] = {
-        "items": failures[:size],
-        "next_offset": start + size if more else None,
+        "items": items,
+        "next": paging.encode_cursor("failures", last["created_at"].isoformat(), str(last["id"]))
+        if more and last
+        else None,
     }
     return result
 
@@ -49,18 +61,18 @@ class DeliveryController(Controller):
         self,
         caller: NamedDependency[Caller],
         event_id: FromPath[str],
-        offset: Offset = None,
+        cursor: Cursor = None,
         limit: Limit = None,
     ) -> dict[str, Any]:
-        size, start = paging.page_limit(limit), paging.page_offset(offset)
+        size = paging.page_limit(limit)
         result = await progress.event_deliveries(
             org_id=caller.org_id,
             event_id=event_uuid(event_id),
             now=datetime.now(UTC),
-            offset=start,
+            after=_after(cursor),
             limit=size + 1,
         )
-        return _page(result, start=start, size=size)
+        return _page(result, size=size)
 
     @get(
         "/orgs/me/deliveries",
@@ -68,13 +80,13 @@ class DeliveryController(Controller):
         summary="The same over every event the organization hosts or co-hosts",
     )
     async def org_deliveries(
-        self, caller: NamedDependency[Caller], offset: Offset = None, limit: Limit = None
+        self, caller: NamedDependency[Caller], cursor: Cursor = None, limit: Limit = None
     ) -> dict[str, Any]:
-        size, start = paging.page_limit(limit), paging.page_offset(offset)
+        size = paging.page_limit(limit)
         result = await progress.org_deliveries(
-            org_id=caller.org_id, now=datetime.now(UTC), offset=start, limit=size + 1
+            org_id=caller.org_id, now=datetime.now(UTC), after=_after(cursor), limit=size + 1
         )
-        return _page(result, start=start, size=size)
+        return _page(result, size=size)
 
     @post(
         "/events/{event_id:str}/deliveries/{notification_id:str}/retry",

@@ -31,7 +31,10 @@ _FAILURES = (
     "SELECT n.id, n.event AS event_id, n.kind, p.email, n.attempts, n.last_error AS smtp_reply,"
     " n.created_at, n.next_attempt_at AS last_attempt_due_at"
     " FROM notification n JOIN event e ON e.id = n.event JOIN person p ON p.id = n.person"
-    " WHERE n.status = 'failed' AND %WHERE% ORDER BY n.created_at, n.id OFFSET {} LIMIT {}"
+    " WHERE n.status = 'failed' AND %WHERE%"
+    # keyset paging: the page starts after the last (created_at, id) given
+    " AND ({}::boolean OR (n.created_at, n.id) > ({}::timestamptz, {}::uuid))"
+    " ORDER BY n.created_at, n.id LIMIT {}"
 )
 
 
@@ -69,8 +72,16 @@ async def _visible_event(*, org_id: uuid.UUID, event_id: uuid.UUID) -> None:
         raise NotFound("event not found")
 
 
+#: where a page of failures starts: after this (created_at, id), or at the first
+After = tuple[datetime, uuid.UUID] | None
+
+
+def _after(after: After) -> tuple[bool, datetime | None, uuid.UUID | None]:
+    return (after is None, after[0] if after else None, after[1] if after else None)
+
+
 async def event_deliveries(
-    *, org_id: uuid.UUID, event_id: uuid.UUID, now: datetime, offset: int, limit: int
+    *, org_id: uuid.UUID, event_id: uuid.UUID, now: datetime, after: After, limit: int
 ) -> dict[str, Any]:
     """An event's send: counts, rate, time left, and a page of its failures (`limit` + 1
     rows are read, so the caller can tell whether another page follows)."""
@@ -79,20 +90,20 @@ async def event_deliveries(
         _COUNTS.replace("%WHERE%", "n.event = {}"), now, now - RATE_WINDOW, event_id
     )
     failures = await Notification.raw(
-        _FAILURES.replace("%WHERE%", "n.event = {}"), event_id, offset, limit
+        _FAILURES.replace("%WHERE%", "n.event = {}"), event_id, *_after(after), limit
     )
     return {"event_id": event_id, **_summary(list(rows)), "failures": list(failures)}
 
 
 async def org_deliveries(
-    *, org_id: uuid.UUID, now: datetime, offset: int, limit: int
+    *, org_id: uuid.UUID, now: datetime, after: After, limit: int
 ) -> dict[str, Any]:
     """The same over every event the organization hosts or co-hosts."""
     rows = await Notification.raw(
         _COUNTS.replace("%WHERE%", _VISIBLE), now, now - RATE_WINDOW, org_id, org_id
     )
     failures = await Notification.raw(
-        _FAILURES.replace("%WHERE%", _VISIBLE), org_id, org_id, offset, limit
+        _FAILURES.replace("%WHERE%", _VISIBLE), org_id, org_id, *_after(after), limit
     )
     return {**_summary(list(rows)), "failures": list(failures)}
 

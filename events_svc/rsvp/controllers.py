@@ -226,8 +226,9 @@ def attendance_csv(data: dict[str, Any]) -> Response[bytes]:
     """The attendance list as a CSV download (the API's and the console's)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
+    # the columns are named as in the JSON attendance view
     writer.writerow(
-        ["email", "name", "role", "answer", "waitlisted", "comment", "answered_at", "via"]
+        ["email", "name", "role", "rsvp", "waitlisted", "comment", "responded_at", "source"]
     )
     for p in data["people"]:
         writer.writerow(

@@ -159,7 +159,7 @@ async def test_deliveries_report_progress_and_failures(
     assert body["remaining"] == 0 and body["eta_seconds"] == 0
     [failure] = body["failures"]["items"]
     assert failure["email"] == people[1] and "550 5.1.1" in failure["smtp_reply"]
-    assert body["failures"]["next_offset"] is None
+    assert body["failures"]["next"] is None
     mine = (await client.get("/orgs/me/deliveries", headers=auth(key))).json()
     assert mine["totals"] == {"sent": 3, "failed": 1}
     assert mine["failures"]["items"][0]["event_id"] == ev["id"]

@@ -122,9 +122,11 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("POST", E + "/deliveries/{notification_id:str}/retry"): COHOSTED,
     ("GET", "/orgs/me/deliveries"): OWN_ORG,
     ("GET", "/schema"): PUBLIC,
-    ("GET", "/schema/scalar"): PUBLIC,
     ("GET", "/schema/openapi.json"): PUBLIC,
-    ("GET", "/schema/oauth2-redirect.html"): PUBLIC,
+    # Swagger UI's files, served by the app (the docs work offline)
+    ("GET", "/schema/swagger-ui/swagger-ui.css"): PUBLIC,
+    ("GET", "/schema/swagger-ui/swagger-ui-bundle.js"): PUBLIC,
+    ("GET", "/schema/swagger-ui/start.js"): PUBLIC,
     # Litestar's catch-all under /schema: every other path there is a 404, for everybody
     ("GET", "/schema/{path:str}"): Expect(**{c: HIDDEN for c in CALLERS}),
     # organizations
