@@ -6,7 +6,11 @@ keep-alive HTTP/1.1 clients in alternating rounds, and prints requests/s, p50/p9
 ratio app/bare (medians over the rounds).
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/0 \
-        python bench/api.py [--clients 32] [--seconds 8] [--rounds 3]
+        python bench/api.py [--clients 32] [--seconds 8] [--rounds 3] [--observability]
+
+With --observability a third server runs the app with metrics and JSON log lines on (METRICS=on,
+LOG_FORMAT=json, one line per request written to a file) and the app server has them off
+(METRICS=off, LOG_FORMAT=text): both are printed side by side with their ratio on/off.
 
 Without DATABASE_URL / REDIS_URL it starts the embedded PostgreSQL and Redis.
 """
@@ -143,6 +147,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--observability",
+        action="store_true",
+        help="also serve the app with metrics and JSON log lines on (one line per request, to a "
+        "file as in production) next to it with them off; printed side by side",
+    )
     args = parser.parse_args()
 
     from events_svc.dev.embedded import free_port
@@ -161,25 +171,67 @@ def main() -> None:
     (tmp / "bare_app.py").write_text(BARE_APP)
     app_port, bare_port = free_port(), free_port()
     uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
+    # without --observability: the app as configured by the environment (defaults: metrics
+    # on, JSON lines); with it, "app" has both off and "app+obs" has both on
+    off = {"METRICS": "off", "LOG_FORMAT": "text"} if args.observability else {}
     procs = [
         subprocess.Popen(
             [*uvicorn, "--factory", "events_svc.app:create_app", "--port", str(app_port)],
-            env=env,
+            env={**env, **off},
             cwd=ROOT,
         ),
         subprocess.Popen([*uvicorn, "bare_app:app", "--port", str(bare_port)], env=env, cwd=tmp),
     ]
+    obs_port = free_port()
+    if args.observability:
+        from events_svc.logctx import uvicorn_log_config
+
+        (tmp / "log.json").write_text(json.dumps(uvicorn_log_config("json")))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--log-config",
+                    str(tmp / "log.json"),
+                    "--factory",
+                    "events_svc.app:create_app",
+                    "--port",
+                    str(obs_port),
+                ],
+                env={**env, "METRICS": "on", "LOG_FORMAT": "json"},
+                cwd=ROOT,
+                stderr=(tmp / "app-json.log").open("wb"),
+            )
+        )
     try:
         wait_http(f"http://127.0.0.1:{app_port}/healthz", procs[0])
         wait_http(f"http://127.0.0.1:{bare_port}/events/x", procs[1])
+        if args.observability:
+            wait_http(f"http://127.0.0.1:{obs_port}/healthz", procs[2])
         auth = {"Authorization": f"Bearer {key}"}
-        # warm-up, then alternate rounds so both see the same machine state
+        # warm-up, then alternate rounds so all see the same machine state
         asyncio.run(run_load(app_port, auth, args.clients, 2))
         asyncio.run(run_load(bare_port, {}, args.clients, 2))
-        app_runs, bare_runs = [], []
-        for _ in range(args.rounds):
+        if args.observability:
+            asyncio.run(run_load(obs_port, auth, args.clients, 2))
+        app_runs, bare_runs, obs_runs = [], [], []
+        for round_no in range(args.rounds):
+            # alternate which of off/on goes first
+            if args.observability and round_no % 2:
+                obs_runs.append(asyncio.run(run_load(obs_port, auth, args.clients, args.seconds)))
             app_runs.append(asyncio.run(run_load(app_port, auth, args.clients, args.seconds)))
+            if args.observability and not round_no % 2:
+                obs_runs.append(asyncio.run(run_load(obs_port, auth, args.clients, args.seconds)))
             bare_runs.append(asyncio.run(run_load(bare_port, {}, args.clients, args.seconds)))
+            if args.observability:
+                print(
+                    f"  round {round_no + 1}: off {app_runs[-1]['rps']:.0f} req/s, "
+                    f"on {obs_runs[-1]['rps']:.0f} req/s, bare {bare_runs[-1]['rps']:.0f} req/s, "
+                    f"on/off {obs_runs[-1]['rps'] / app_runs[-1]['rps']:.3f}",
+                    flush=True,
+                )
     finally:
         for proc in procs:
             proc.terminate()
@@ -198,6 +250,19 @@ def main() -> None:
         f"(p50 {med(bare_runs, 'p50_ms'):.1f} ms, p99 {med(bare_runs, 'p99_ms'):.1f} ms) | "
         f"ratio app/bare {ratio:.3f} | errors {errors}"
     )
+    if args.observability:
+        on = med(obs_runs, "rps")
+        paired = statistics.median(
+            o["rps"] / a["rps"] for o, a in zip(obs_runs, app_runs, strict=True)
+        )
+        print(
+            f"  metrics + JSON logs: off {med(app_runs, 'rps'):.0f} req/s "
+            f"(p50 {med(app_runs, 'p50_ms'):.1f} ms) | on {on:.0f} req/s "
+            f"(p50 {med(obs_runs, 'p50_ms'):.1f} ms, p99 {med(obs_runs, 'p99_ms'):.1f} ms, "
+            f"errors {sum(r['errors'] for r in obs_runs)}) | on/off {on / med(app_runs, 'rps'):.3f}"
+            f" | ratio on/bare {on / med(bare_runs, 'rps'):.3f} | median of the rounds' on/off "
+            f"{paired:.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,9 @@ class Services:
 
 def services(database: str) -> Services:
     """DATABASE_URL / REDIS_URL when set, else the embedded PostgreSQL and Redis; the database
-    `database` is created anew on that server and migrated."""
+    `database` is created anew on that server and migrated (EVENTS_SVC_BENCH_SUFFIX is added to
+    its name, so two checkouts can measure on one server at once)."""
+    database += os.environ.get("EVENTS_SVC_BENCH_SUFFIX", "")
     from events_svc.dev.embedded import recreate_database, start_postgres, start_redis
 
     tmp = Path(tempfile.mkdtemp(prefix="events-svc-bench-"))

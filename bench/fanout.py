@@ -5,7 +5,10 @@ sink over one connection, in the same run. Prints messages/s for both, the ratio
 (target >= 0.5) and the worker's peak memory (target < 300 MB); medians over the rounds.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/0 \
-        python bench/fanout.py [--people 5000] [--rounds 3]
+        python bench/fanout.py [--people 5000] [--rounds 3] [--observability]
+
+With --observability each round sends twice, through an API and a worker started with metrics
+and JSON log lines off, then on (their lines written to a file), and prints both and on/off.
 
 Without DATABASE_URL / REDIS_URL it starts the embedded PostgreSQL and Redis.
 """
@@ -19,6 +22,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -125,10 +129,23 @@ async def bare_loop(port: int, messages: list[tuple[str, bytes]], sender: str) -
     await client.quit()
 
 
+#: --observability: the same rounds with metrics and JSON log lines off, then on
+OBSERVABILITY = (
+    ("off", {"METRICS": "off", "LOG_FORMAT": "text"}),
+    ("on", {"METRICS": "on", "LOG_FORMAT": "json"}),
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--observability",
+        action="store_true",
+        help="each round twice: metrics and JSON logs off (METRICS=off LOG_FORMAT=text), then "
+        "on (their lines written to a file, as in production); printed side by side",
+    )
     args = parser.parse_args()
 
     from events_svc.dev.embedded import free_port
@@ -136,7 +153,7 @@ def main() -> None:
     svc = services(BENCH_DB)
     database_url, redis_url, key = svc.database_url, svc.redis_url, svc.api_key
 
-    smtp_port, api_port = free_port(), free_port()
+    smtp_port = free_port()
     counter = mp.Value("q", 0)
     ready = mp.Event()
     sink = mp.Process(target=_sink, args=(smtp_port, counter, ready), daemon=True)
@@ -155,11 +172,78 @@ def main() -> None:
     from events_svc.settings import Settings
 
     settings = Settings.from_env(env)
-    cmd = [sys.executable, "-m", "events_svc.cli"]
-    api = subprocess.Popen(  # noqa: S603
-        [*cmd, "serve", "--port", str(api_port)], env=env, stderr=subprocess.DEVNULL
+    configs: tuple[tuple[str, dict[str, str]], ...] = (
+        OBSERVABILITY if args.observability else (("service", {}),)
     )
-    worker = subprocess.Popen([*cmd, "worker"], env=env, stderr=subprocess.DEVNULL)  # noqa: S603
+    logs = Path(tempfile.mkdtemp(prefix="events-svc-bench-fanout-"))
+    rates: dict[str, list[float]] = {label: [] for label, _ in configs}
+    bare_rates: list[float] = []
+    peaks: list[float] = []
+    try:
+        messages = asyncio.run(prerender(args.people, settings))
+        for round_no in range(args.rounds):
+            start_count = counter.value
+            started = time.perf_counter()
+            asyncio.run(bare_loop(smtp_port, messages, settings.mail_from))
+            done = wait_count(counter, start_count + args.people)
+            bare_rates.append(args.people / (done - started))
+            line = [f"  round {round_no + 1}: bare {bare_rates[-1]:.0f} msg/s"]
+            # alternate which goes first, so neither always meets the warmer machine
+            order = configs if round_no % 2 == 0 else tuple(reversed(configs))
+            for label, extra in order:
+                rate, peak = service_round(
+                    {**env, **extra},
+                    free_port(),
+                    key,
+                    counter,
+                    people=args.people,
+                    tag=f"{round_no}{label}",
+                    log=logs / f"{label}.log",
+                )
+                rates[label].append(rate)
+                peaks.append(peak)
+                line.append(f"{label} {rate:.0f} msg/s")
+            print(", ".join(line), flush=True)
+    finally:
+        sink.terminate()
+        svc.close()
+
+    bare = statistics.median(bare_rates)
+    medians = {label: statistics.median(r) for label, r in rates.items()}
+    parts = [
+        f"{label} {rate:.0f} msg/s ({args.people / rate:.1f} s from API call to last accepted, "
+        f"ratio {label}/bare {rate / bare:.3f})"
+        for label, rate in medians.items()
+    ]
+    summary = (
+        f"fanout {args.people} invitations, median of {args.rounds}: {' | '.join(parts)} | "
+        f"bare aiosmtplib loop {bare:.0f} msg/s | worker peak RSS {max(peaks):.0f} MB"
+    )
+    if args.observability:
+        paired = statistics.median(o / f for o, f in zip(rates["on"], rates["off"], strict=True))
+        summary += (
+            f" | on/off {medians['on'] / medians['off']:.3f} (median of the rounds' on/off "
+            f"{paired:.3f})"
+        )
+    print(summary)
+
+
+def service_round(
+    env: dict[str, str],
+    api_port: int,
+    key: str,
+    counter: Any,
+    *,
+    people: int,
+    tag: str,
+    log: Path,
+) -> tuple[float, float]:
+    """Start an API and a worker with `env`, invite `people` in one call, time until the
+    sink has them all; stop both. Returns (messages/s, worker peak RSS in MB)."""
+    cmd = [sys.executable, "-m", "events_svc.cli"]
+    with log.open("ab") as out:
+        api = subprocess.Popen([*cmd, "serve", "--port", str(api_port)], env=env, stderr=out)  # noqa: S603
+        worker = subprocess.Popen([*cmd, "worker"], env=env, stderr=out)  # noqa: S603
     base = f"http://127.0.0.1:{api_port}"
     try:
         for _ in range(300):
@@ -168,69 +252,42 @@ def main() -> None:
                     break
             except OSError:
                 time.sleep(0.1)
-        messages = asyncio.run(prerender(args.people, settings))
-        bare_rates, app_rates, peaks = [], [], []
-        for round_no in range(args.rounds):
-            # bare loop
-            start_count = counter.value
-            started = time.perf_counter()
-            asyncio.run(bare_loop(smtp_port, messages, settings.mail_from))
-            done = wait_count(counter, start_count + args.people)
-            bare_rates.append(args.people / (done - started))
-            # the service: one API call, then the worker sends
-            event = http(
-                "POST",
-                f"{base}/events",
-                key,
-                {
-                    "kind": "forum",
-                    "title": f"第二届社会工作本色与本土论坛 #{round_no}",
-                    "location": "广州市越秀区",
-                    "starts_at": "2027-06-10T09:30:00",
-                    "ends_at": "2027-06-10T17:00:00",
-                    "timezone": "Asia/Shanghai",
-                },
-            )
-            invitees = [
-                {"email": f"r{round_no}m{i:05d}@assoc.example.org", "name": f"会员{i}"}
-                for i in range(args.people)
-            ]
-            start_count = counter.value
-            peak = rss_mb(worker.pid)
-            started = time.perf_counter()
-            answer = http(
-                "POST", f"{base}/events/{event['id']}/invitations", key, {"invitees": invitees}
-            )
-            assert answer["invited"] == args.people, answer
-            api_seconds = time.perf_counter() - started
-            target = start_count + args.people
-            while counter.value < target:
-                peak = max(peak, rss_mb(worker.pid))
-                if time.perf_counter() - started > 120:
-                    raise RuntimeError(f"only {counter.value - start_count} arrived")
-                time.sleep(0.02)
-            app_rates.append(args.people / (time.perf_counter() - started))
-            peaks.append(max(peak, rss_mb(worker.pid)))
-            print(
-                f"  round {round_no + 1}: bare {bare_rates[-1]:.0f} msg/s, "
-                f"service {app_rates[-1]:.0f} msg/s (the API call took {api_seconds:.2f} s), "
-                f"worker peak {peaks[-1]:.0f} MB",
-                flush=True,
-            )
+        time.sleep(1)  # the worker's start-up (pools, first sweep) is not part of the send
+        event = http(
+            "POST",
+            f"{base}/events",
+            key,
+            {
+                "kind": "forum",
+                "title": f"第二届社会工作本色与本土论坛 #{tag}",
+                "location": "广州市越秀区",
+                "starts_at": "2027-06-10T09:30:00",
+                "ends_at": "2027-06-10T17:00:00",
+                "timezone": "Asia/Shanghai",
+            },
+        )
+        invitees = [
+            {"email": f"r{tag}m{i:05d}@assoc.example.org", "name": f"会员{i}"}
+            for i in range(people)
+        ]
+        start_count = counter.value
+        peak = rss_mb(worker.pid)
+        started = time.perf_counter()
+        answer = http(
+            "POST", f"{base}/events/{event['id']}/invitations", key, {"invitees": invitees}
+        )
+        assert answer["invited"] == people, answer
+        target = start_count + people
+        while counter.value < target:
+            peak = max(peak, rss_mb(worker.pid))
+            if time.perf_counter() - started > 120:
+                raise RuntimeError(f"only {counter.value - start_count} arrived")
+            time.sleep(0.02)
+        return people / (time.perf_counter() - started), max(peak, rss_mb(worker.pid))
     finally:
         for proc in (api, worker):
             proc.terminate()
             proc.wait(30)
-        sink.terminate()
-        svc.close()
-
-    bare, app = statistics.median(bare_rates), statistics.median(app_rates)
-    print(
-        f"fanout {args.people} invitations, median of {args.rounds}: service {app:.0f} msg/s "
-        f"({args.people / app:.1f} s from API call to last accepted) | bare aiosmtplib loop "
-        f"{bare:.0f} msg/s | ratio service/bare {app / bare:.3f} | worker peak RSS "
-        f"{max(peaks):.0f} MB"
-    )
 
 
 if __name__ == "__main__":

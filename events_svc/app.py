@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
-from events_svc import __version__, logredact
+from events_svc import __version__, apidocs, logctx, logredact, telemetry
 from events_svc.availability import WATCH_EVERY, DatabaseWatch, availability_middleware
 from events_svc.contacts.controllers import ContactController
 from events_svc.database import configure_database, start_database_pool
 from events_svc.delegations.controllers import DelegationController
+from events_svc.deliveries.controllers import DeliveryController
 from events_svc.deps import SECURITY_COMPONENTS, provide_settings
 from events_svc.errors import EXCEPTION_HANDLERS
 from events_svc.events.controllers import EventController
@@ -24,6 +24,7 @@ from events_svc.health import healthz, readyz
 from events_svc.inbound.controllers import HeldReplyController, InboundController
 from events_svc.invitations.controllers import InvitationController
 from events_svc.jobs import redis_pool
+from events_svc.metrics_http import healthz_workers, metrics, request_middleware
 from events_svc.notifications.controllers import ProgressController
 from events_svc.organizers.controllers import ActivityController, OrganizerController
 from events_svc.orgs.controllers import OrgController
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Pools are made once per process; start-up fails loudly when a service is missing.
         await start_database_pool(
-            max_size=20,
+            max_size=settings.db_pool_size,
             connect_timeout=settings.db_timeout,
             command_timeout=API_STATEMENT_TIMEOUT,
         )
@@ -77,6 +78,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     route_handlers: list[object] = [
         healthz,
         readyz,
+        healthz_workers,
+        metrics,
+        DeliveryController,
         OrgController,
         OrganizerController,
         ActivityController,
@@ -110,9 +114,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={"settings": Provide(provide_settings, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=reject_nul,
-        middleware=[availability_middleware],
+        middleware=[request_middleware, availability_middleware],
         # feed validators forgotten after writes; the audit entry of every change
-        before_send=[invalidate_feeds_after_writes, record_change],
+        before_send=[invalidate_feeds_after_writes, record_change, apidocs.docs_headers("/schema")],
         request_max_body_size=settings.max_body_bytes,
         template_config=template_config(),
         openapi_config=OpenAPIConfig(
@@ -124,11 +128,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
             path="/schema",
             components=SECURITY_COMPONENTS,
-            render_plugins=[SwaggerRenderPlugin(path="/"), ScalarRenderPlugin(path="/scalar")],
+            # Swagger UI from the app's own files: the docs work offline (apidocs.py)
+            render_plugins=apidocs.render_plugins(),
         ),
         debug=False,
+        logging_config=logctx.litestar_logging_config(settings.log_format),
     )
     app.state.settings = settings
+    telemetry.configure(on=settings.metrics, access_log=settings.log_format == "json")
     # capability URLs out of every log line: after Litestar's logging config (made above) and
     # uvicorn's (made before it loads the app), so their handlers have the filter too
     logredact.install()

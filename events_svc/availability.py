@@ -46,11 +46,15 @@ class DatabaseWatch:
         #: set when the database stops answering; a new one is made when it is back
         self.went_down = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._watch())
 
     async def stop(self) -> None:
+        # the flag as well as the cancel: Python 3.11's wait_for can swallow a cancellation
+        # that arrives as its query completes, and the loop would then go on for ever
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -58,19 +62,23 @@ class DatabaseWatch:
 
     async def _watch(self) -> None:
         conn: asyncpg.Connection | None = None
-        while True:
-            try:
-                if conn is None or conn.is_closed():
-                    conn = await asyncpg.connect(self.dsn, timeout=self.timeout)
-                await asyncio.wait_for(conn.fetchval("SELECT 1"), self.timeout)
-            except Exception as exc:  # noqa: BLE001 - every failure means "not answering"
-                if conn is not None:
-                    conn.terminate()  # a frozen connection would hang a polite close
-                    conn = None
-                self._mark(down=True, reason=exc)
-            else:
-                self._mark(down=False)
-            await asyncio.sleep(WATCH_EVERY)
+        try:
+            while not self._stopping:
+                try:
+                    if conn is None or conn.is_closed():
+                        conn = await asyncpg.connect(self.dsn, timeout=self.timeout)
+                    await asyncio.wait_for(conn.fetchval("SELECT 1"), self.timeout)
+                except Exception as exc:  # noqa: BLE001 - every failure means "not answering"
+                    if conn is not None:
+                        conn.terminate()  # a frozen connection would hang a polite close
+                        conn = None
+                    self._mark(down=True, reason=exc)
+                else:
+                    self._mark(down=False)
+                await asyncio.sleep(WATCH_EVERY)
+        finally:
+            if conn is not None:
+                conn.terminate()
 
     def _mark(self, *, down: bool, reason: BaseException | None = None) -> None:
         if down and not self.down:

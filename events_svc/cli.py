@@ -7,12 +7,10 @@ import asyncio
 import dataclasses
 import importlib
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from typing import get_args
 
-from events_svc import logredact
 from events_svc.database import migrate
 from events_svc.settings import Settings, SettingsError, get_settings
 
@@ -68,7 +66,11 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    _settings_or_exit()
+    from events_svc import logctx
+    from events_svc.ops import prepare_multiprocess_metrics
+
+    settings = _settings_or_exit()
+    prepare_multiprocess_metrics(workers=args.workers)
     uvicorn.run(
         "events_svc.app:create_app",
         factory=True,
@@ -77,16 +79,22 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         proxy_headers=True,
         log_level="info",
+        log_config=logctx.uvicorn_log_config(settings.log_format),
+        # JSON: the app writes one line per request itself (route template, request id)
+        access_log=settings.log_format == "text",
     )
     return 0
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
+    from events_svc.ops import start_worker_metrics
+
     # Named, as `serve` names the app for uvicorn: `workers` sits above `events_svc` (it wires
     # the sender and the job functions), so no module of `events_svc` imports it.
     run = importlib.import_module("workers.main").run
 
     settings = _settings_or_exit()
+    start_worker_metrics(settings)
     _use_uvloop()
     asyncio.run(run(settings))
     return 0
@@ -122,9 +130,17 @@ def _cmd_inbound_smtp(args: argparse.Namespace) -> int:
 
 
 def _cmd_dev(args: argparse.Namespace) -> int:
+    import os
+
     from events_svc.dev.embedded import run_dev
 
-    return run_dev(port=args.port, var_dir=args.var, demo=args.demo)
+    os.environ.setdefault("LOG_FORMAT", "text")  # for the API and worker it starts too
+
+    try:
+        return run_dev(port=args.port, var_dir=args.var, demo=args.demo)
+    except RuntimeError as exc:  # a child or an embedded server that would not start
+        print(f"events-svc dev: {exc}", file=sys.stderr)
+        return 1
 
 
 async def _demo(settings: Settings) -> dict[str, object]:
@@ -160,8 +176,15 @@ async def _demo(settings: Settings) -> dict[str, object]:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from events_svc.errors import ServiceError
+
     settings = _settings_or_exit()
-    print(json.dumps(asyncio.run(_demo(settings)), ensure_ascii=False, indent=2))
+    try:
+        out = asyncio.run(_demo(settings))
+    except ServiceError as exc:
+        print(f"events-svc demo: cannot load beside the data there: {exc.detail}", file=sys.stderr)
+        return 1
+    print(json.dumps(out, ensure_ascii=False, indent=2))
     return 0
 
 
@@ -211,13 +234,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--var", default="var", help="where data persists (default ./var)")
     p.add_argument("--demo", action="store_true", help="load `events-svc demo` once it runs")
     p.set_defaults(func=_cmd_dev)
+
+    from events_svc.ops import add_outbox_commands
+
+    add_outbox_commands(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logredact.install()  # the worker's and the commands' log lines too
+    import os
+
+    from events_svc import logctx
+
     args = build_parser().parse_args(argv)
+    if args.command != "dev":
+        from events_svc.dev import envfile
+
+        # beside a running `events-svc dev`, every command works on dev's database and Redis
+        envfile.load_if_unconfigured()
+    if args.command == "dev":
+        os.environ.setdefault("LOG_FORMAT", "text")
+    fmt = os.environ.get("LOG_FORMAT", "").strip().lower()
+    # JSON lines by default (LOG_FORMAT=text for people reading a terminal); with the
+    # redaction filter on every handler: the worker's and the commands' lines too
+    logctx.configure("text" if fmt == "text" else "json")
     result: int = args.func(args)
     return result
 

@@ -10,7 +10,7 @@ from litestar.di import Provide
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import QueryParameter
 
-from events_svc import paging
+from events_svc import logctx, paging
 from events_svc.orgs.service import Caller, authenticate
 from events_svc.ratelimit import guard_credentials
 from events_svc.settings import Settings
@@ -20,6 +20,7 @@ async def provide_caller(request: Request[Any, Any, Any]) -> Caller:
     authorization = request.headers.get("authorization")
     caller = await guard_credentials(request, lambda: authenticate(authorization=authorization))
     request.state.caller = caller  # the actor of the audit entry (`web/audit.py`)
+    logctx.bind(org=caller.slug)  # every later log line of the request names the organization
     return caller
 
 
@@ -65,11 +66,6 @@ Limit = Annotated[
         f" (default {paging.DEFAULT_LIMIT})",
         max_length=10,
     ),
-]
-#: where an offset listing's page starts, checked by `paging.page_offset`
-Offset = Annotated[
-    str | None,
-    QueryParameter(description="`next_offset` of the previous page; 0 by default", max_length=10),
 ]
 #: where a listing's next page starts: its `next`, as given (checked by `paging.decode_cursor`)
 Cursor = Annotated[

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
@@ -48,10 +49,23 @@ SEND_REGISTRATION_MAIL = "send_registration_mail"
 SWEEP_REGISTRATION_MAIL = "sweep_registration_mail"
 
 
+def redis_settings(url: str) -> RedisSettings:
+    """arq's settings for REDIS_URL; a rediss:// URL checks the server's certificate and name
+    (arq checks no name by default), against `?ssl_ca_certs=/path/ca.pem` when given."""
+    settings = RedisSettings.from_dsn(url.split("?", 1)[0] if url.startswith("rediss") else url)
+    if settings.ssl:
+        query = parse_qs(urlsplit(url).query)
+        settings.ssl_ca_certs = query.get("ssl_ca_certs", [None])[-1]
+        settings.ssl_check_hostname = True
+        if "db" in query:
+            settings.database = int(query["db"][-1])
+    return settings
+
+
 async def redis_pool(url: str, *, command_timeout: float) -> ArqRedis:
     """An arq Redis pool whose every connection has connect and command timeouts (arq sets
     only the connect one), so a frozen or vanished Redis fails fast instead of hanging."""
-    settings = RedisSettings.from_dsn(url)
+    settings = redis_settings(url)
     settings.conn_timeout = max(1, round(command_timeout))
     settings.conn_retries = 2
     pool = await create_pool(settings)
@@ -278,9 +292,18 @@ ORPHAN_AFTER = 6.0
 RECLAIM_EVERY = 2.0
 
 
+#: hash: worker name -> the instant (epoch seconds) of its last heartbeat, for the operator
+#: (`/metrics`, `/healthz/workers`); kept after a death, so the age rises; a day later it goes
+BEATS_KEY = "events-svc:worker-beats"
+
+
 async def heartbeat(redis: ArqRedis, name: str) -> None:
     # expired entries stay until `take_dead_workers` claims them: a death must be noticed
-    await redis.zadd(WORKERS_KEY, {name: time.time() + HEARTBEAT_TTL})
+    now = time.time()
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zadd(WORKERS_KEY, {name: now + HEARTBEAT_TTL})
+        pipe.hset(BEATS_KEY, name, str(now))
+        await pipe.execute()
 
 
 async def take_dead_workers(redis: ArqRedis) -> list[str]:
@@ -306,7 +329,10 @@ async def live_workers(redis: ArqRedis) -> list[str] | None:
 
 
 async def forget_worker(redis: ArqRedis, name: str) -> None:
-    await redis.zrem(WORKERS_KEY, name)
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zrem(WORKERS_KEY, name)
+        pipe.hdel(BEATS_KEY, name)
+        await pipe.execute()
 
 
 #: the longest wait between two attempts of an outbox row (a message or a webhook delivery)

@@ -8,6 +8,8 @@ import base64
 import binascii
 import json
 import re
+import uuid
+from datetime import datetime
 
 from events_svc.errors import InvalidInput
 from events_svc.validation import decode_token
@@ -17,8 +19,6 @@ MAX_LIMIT = 200
 
 #: plain decimal digits: `1e2`, `5.0`, `+5` or `05` are refused rather than read as numbers
 _LIMIT_RE = re.compile(r"[1-9][0-9]{0,2}")
-_OFFSET_RE = re.compile(r"0|[1-9][0-9]{0,7}")
-MAX_OFFSET = 10_000_000
 
 
 def page_limit(value: str | None) -> int:
@@ -27,16 +27,6 @@ def page_limit(value: str | None) -> int:
         return DEFAULT_LIMIT
     if not _LIMIT_RE.fullmatch(value) or int(value) > MAX_LIMIT:
         raise InvalidInput.field("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
-    return int(value)
-
-
-def page_offset(value: str | None) -> int:
-    """Where an offset listing starts (reminders, deliveries: small, append-only lists); a 422
-    naming `offset` unless it is plain digits up to MAX_OFFSET."""
-    if value is None:
-        return 0
-    if not _OFFSET_RE.fullmatch(value) or int(value) > MAX_OFFSET:
-        raise InvalidInput.field("offset", f"must be a whole number from 0 to {MAX_OFFSET}")
     return int(value)
 
 
@@ -65,3 +55,17 @@ def decode_cursor(cursor: str, listing: str, *, size: int) -> list[str]:
     ):
         raise bad_cursor()
     return data[1:]
+
+
+def decode_keyset(cursor: str, listing: str, *, size: int) -> tuple[datetime, list[str], uuid.UUID]:
+    """A cursor of (an instant, `size - 2` strings, an id), the shape of the time-ordered
+    listings; a 422 naming `cursor` when its parts are not that."""
+    values = decode_cursor(cursor, listing, size=size)
+    try:
+        when = datetime.fromisoformat(values[0])
+        ident = uuid.UUID(values[-1])
+    except ValueError as exc:
+        raise bad_cursor() from exc
+    if when.tzinfo is None:
+        raise bad_cursor()
+    return when, values[1:-1], ident

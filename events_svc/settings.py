@@ -210,6 +210,22 @@ class Settings:
     #: proxies whose X-Forwarded-For is believed (addresses or networks); none by default,
     #: so the client address is the connection's peer
     trusted_proxies: tuple[str, ...] = ()
+    # --- operations (README: Running in production) ---
+    #: bearer token of GET /metrics; None: nobody can read it over the API
+    metrics_token: str | None = field(default=None, repr=False)
+    #: count metrics at all (off: every hook is a no-op; for comparing costs)
+    metrics: bool = True
+    #: a worker serves its own /metrics on this port (0: none)
+    worker_metrics_port: int = 0
+    #: json (one object per line) or text (`events-svc dev`)
+    log_format: str = "json"
+    #: PostgreSQL connections per API process / per worker process (see the connection budget)
+    db_pool_size: int = 20
+    worker_db_pool_size: int = 10
+    #: the retention job removes finished rows older than these many days (0: keeps them)
+    retain_notifications_days: int = 180
+    retain_webhook_deliveries_days: int = 30
+    retain_held_replies_days: int = 90
 
     @property
     def organizer_email(self) -> str:
@@ -246,9 +262,9 @@ class Settings:
         database_url = required("DATABASE_URL")
         if urlsplit(database_url).scheme not in ("postgres", "postgresql"):
             raise SettingsError("DATABASE_URL", "must be a postgresql:// URL")
+        check_database_url(database_url)
         redis_url = required("REDIS_URL")
-        if urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
-            raise SettingsError("REDIS_URL", "must be a redis://, rediss:// or unix:// URL")
+        check_redis_url(redis_url)
         smtp = SmtpSettings.parse(env.get("SMTP_URL", "").strip() or "smtp://127.0.0.1:1025")
 
         public_base_url = (
@@ -329,7 +345,28 @@ class Settings:
             raw = env.get(name, "").strip()
             return RateLimit.parse(name, raw) if raw else default
 
+        metrics_token = env.get("METRICS_TOKEN", "").strip() or None
+        if metrics_token is not None and len(metrics_token) < 16:
+            raise SettingsError("METRICS_TOKEN", "must be at least 16 characters")
+        metrics_flag = env.get("METRICS", "").strip().lower()
+        if metrics_flag not in ("", "0", "1", "true", "false", "yes", "no", "on", "off"):
+            raise SettingsError("METRICS", "must be 1/true/yes/on or 0/false/no/off")
+        log_format = env.get("LOG_FORMAT", "").strip().lower() or "json"
+        if log_format not in ("json", "text"):
+            raise SettingsError("LOG_FORMAT", "must be json or text")
+
         return cls(
+            metrics_token=metrics_token,
+            metrics=metrics_flag not in ("0", "false", "no", "off"),
+            worker_metrics_port=int(number("WORKER_METRICS_PORT", 0, 0, 65535)),
+            log_format=log_format,
+            db_pool_size=int(number("DB_POOL_SIZE", 20, 1, 500)),
+            worker_db_pool_size=int(number("WORKER_DB_POOL_SIZE", 10, 2, 500)),
+            retain_notifications_days=int(number("RETAIN_NOTIFICATIONS_DAYS", 180, 0, 36500)),
+            retain_webhook_deliveries_days=int(
+                number("RETAIN_WEBHOOK_DELIVERIES_DAYS", 30, 0, 36500)
+            ),
+            retain_held_replies_days=int(number("RETAIN_HELD_REPLIES_DAYS", 90, 0, 36500)),
             rate_limit_auth_failures=rate("RATE_LIMIT_AUTH_FAILURES", RateLimit(30, 300)),
             rate_limit_rsvp_token=rate("RATE_LIMIT_RSVP_TOKEN", RateLimit(20, 3600)),
             rate_limit_rsvp_address=rate("RATE_LIMIT_RSVP_ADDRESS", RateLimit(600, 600)),
@@ -388,6 +425,52 @@ class Settings:
             admin_token=admin_token,
             dev_mail_dir=env.get("EVENTS_SVC_DEV_MAIL_DIR") or None,
         )
+
+
+#: what asyncpg understands in DATABASE_URL's sslmode
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def check_database_url(url: str) -> None:
+    """TLS to PostgreSQL is asked for in the URL (`?sslmode=require`, or `verify-full` with
+    `sslrootcert=/path/ca.pem`): asyncpg reads both; a mode it does not know, or a root
+    certificate that is not there, is refused here rather than at the first connection."""
+    query = parse_qs(urlsplit(url).query)
+    mode = query.get("sslmode", [""])[-1]
+    if mode and mode not in SSL_MODES:
+        raise SettingsError("DATABASE_URL", f"sslmode={mode} is not one of {', '.join(SSL_MODES)}")
+    for name in ("sslrootcert", "sslcert", "sslkey"):
+        path = query.get(name, [""])[-1]
+        if path and not os.path.isfile(path):
+            raise SettingsError("DATABASE_URL", f"{name}={path}: no such file")
+    if mode in ("verify-ca", "verify-full") and not query.get("sslrootcert"):
+        default = os.path.expanduser("~/.postgresql/root.crt")
+        if not os.path.isfile(default):
+            raise SettingsError(
+                "DATABASE_URL",
+                f"sslmode={mode} needs the server's CA: add sslrootcert=/path/ca.pem",
+            )
+
+
+def check_redis_url(url: str) -> None:
+    """redis://, rediss:// (TLS; `?ssl_ca_certs=/path/ca.pem` for a private CA) or unix://.
+    Sentinel URLs are refused with what to do instead."""
+    parts = urlsplit(url)
+    if "sentinel" in parts.scheme:
+        raise SettingsError(
+            "REDIS_URL",
+            "Redis Sentinel is not supported: give the primary's address (a managed Redis's "
+            "endpoint, or a proxy that follows failovers, e.g. HAProxy checking `role:master`); "
+            "workers and the API ride out the failover's reconnect",
+        )
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise SettingsError("REDIS_URL", "must be a redis://, rediss:// or unix:// URL")
+    query = parse_qs(parts.query)
+    ca = query.get("ssl_ca_certs", [""])[-1]
+    if ca and parts.scheme != "rediss":
+        raise SettingsError("REDIS_URL", "ssl_ca_certs needs a rediss:// URL")
+    if ca and not os.path.isfile(ca):
+        raise SettingsError("REDIS_URL", f"ssl_ca_certs={ca}: no such file")
 
 
 @lru_cache(maxsize=1)

@@ -24,6 +24,7 @@ TEST_DB = os.environ.get("EVENTS_SVC_TEST_DB", "events_svc_test")
 TEST_REDIS_DB = int(os.environ.get("EVENTS_SVC_TEST_REDIS_DB", "15"))
 ADMIN_TOKEN = "test-admin-token-0123456789"
 INBOUND_TOKEN = "test-inbound-token-0123456789"
+METRICS_TOKEN = "test-metrics-token-0123456789"
 
 _state: dict[str, Any] = {}
 
@@ -61,6 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "SECRET_KEY": "test-secret-key-" + "x" * 40,
             "ADMIN_TOKEN": ADMIN_TOKEN,
             "INBOUND_TOKEN": INBOUND_TOKEN,
+            "METRICS_TOKEN": METRICS_TOKEN,
             "PUBLIC_BASE_URL": "https://events.example.org",
             "MAIL_FROM": "events@events.example.org",
             "SMTP_URL": f"smtp://127.0.0.1:{_state['smtp_port']}",

@@ -6,10 +6,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+
+def database_target(url: str) -> tuple[str, int | str]:
+    """(host, port) of a postgresql:// URL, or ("unix", socket path) when it names a socket
+    directory (`?host=/dir`), as the suite's embedded PostgreSQL does."""
+    parts = urlsplit(url)
+    socket_dir = parse_qs(parts.query).get("host", [""])[0]
+    port = parts.port or 5432
+    if socket_dir.startswith("/"):
+        return ("unix", f"{socket_dir}/.s.PGSQL.{port}")
+    return (parts.hostname or "127.0.0.1", port)
+
+
+def through(proxy: TcpProxy, url: str) -> str:
+    """`url` with the proxy (on 127.0.0.1) as its server; a socket directory is dropped."""
+    parts = urlsplit(url)
+    user = parts.netloc.rsplit("@", 1)[0] if "@" in parts.netloc else ""
+    host = f"127.0.0.1:{proxy.port}"
+    query = "&".join(
+        f"{k}={v}" for k, values in parse_qs(parts.query).items() if k != "host" for v in values
+    )
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}" if user else host, query=query))
 
 
 class TcpProxy:
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(self, target_host: str, target_port: int | str) -> None:
+        """Relays to target_host:target_port, or to the Unix socket target_port when
+        target_host is "unix"."""
         self.target = (target_host, target_port)
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -23,7 +48,11 @@ class TcpProxy:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
+            host, port = self.target
+            if host == "unix":
+                up_reader, up_writer = await asyncio.open_unix_connection(str(port))
+            else:
+                up_reader, up_writer = await asyncio.open_connection(host, int(port))
         except OSError:
             writer.close()
             return

@@ -54,6 +54,7 @@ from events_svc.sender.flight import Flight
 from events_svc.sender.smtp import SmtpPool
 from events_svc.settings import Settings, get_settings
 from events_svc.webhooks.service import http_client
+from workers import ops
 from workers.console_mail import send_console_mail, sweep_console_mail
 from workers.notifications import (
     extend_reminder_horizon,
@@ -81,7 +82,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     # statements get more time than the API's: a worker can wait out a slow moment, and its
     # sweeps and reminder planning touch many rows
     await start_database_pool(
-        max_size=10, connect_timeout=settings.db_timeout, command_timeout=WORKER_STATEMENT_TIMEOUT
+        max_size=settings.worker_db_pool_size,
+        connect_timeout=settings.db_timeout,
+        command_timeout=WORKER_STATEMENT_TIMEOUT,
     )
     ctx["settings"] = settings
     ctx["smtp"] = SmtpPool(
@@ -94,7 +97,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["flight"] = Flight(connections=settings.smtp_pool_size)
     await heartbeat(ctx["redis"], ctx["worker_name"])
     await _recover_local_dead(ctx["redis"])
-    await _remember_redis(ctx["redis"])
+    # a worker that starts on an emptied Redis (its start was retried while Redis restarted,
+    # or no worker ran then) queues the due rows again too, not only one already running
+    await _requeue_if_forgotten(ctx["redis"], now=datetime.now(UTC))
     ctx["heartbeat"] = asyncio.create_task(_beat(ctx["redis"], ctx["worker_name"]))
     ctx["leases"] = asyncio.create_task(_renew_leases(ctx["redis"], ctx["flight"]))
     ctx["reclaim"] = asyncio.create_task(_reclaim(ctx["redis"]))
@@ -208,6 +213,15 @@ async def _remember_redis(redis: Any) -> bool:
     return bool(await redis.set(REDIS_MEMORY_KEY, "1", nx=True))
 
 
+async def _requeue_if_forgotten(redis: Any, *, now: datetime) -> None:
+    """When Redis lost its memory, every due row is queued again, and only then is Redis
+    marked: a round that failed half-way (Redis or the database still waking up) is tried
+    again by the next one instead of leaving the rows to the sweep's grace."""
+    if not await redis.exists(REDIS_MEMORY_KEY):
+        await _requeue_due(redis, "Redis lost its queue", now=now)
+        await _remember_redis(redis)
+
+
 async def _reclaim(redis: Any) -> None:
     """Hand the rows of a dead worker to the queue again, each at its due time (so they go
     ahead of later work), within seconds of its last heartbeat; and every due row at once
@@ -217,8 +231,7 @@ async def _reclaim(redis: Any) -> None:
         try:
             now = datetime.now(UTC)
             slot = int(now.timestamp() // 10)
-            if await _remember_redis(redis):
-                await _requeue_due(redis, "Redis lost its queue", now=now)
+            await _requeue_if_forgotten(redis, now=now)
             dead = await take_dead_workers(redis)
             if dead:
                 await _requeue_due(redis, f"worker(s) {dead} died", now=now)
@@ -308,6 +321,7 @@ def cron_jobs(settings: Settings) -> list[Any]:
             keep_result=0,
             timeout=3600,
         ),
+        *ops.cron_jobs(),
         cron(
             sweep_console_mail,
             name=SWEEP_CONSOLE_MAIL,
@@ -343,6 +357,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "on_startup": startup,
         "on_shutdown": shutdown,
+        "on_job_start": ops.bind_job,
         # A batch job claims its rows when it starts, so a crash strands what the running jobs
         # hold (heartbeats hand it to another worker within seconds); 40 x BATCH_SIZE (10)
         # rows keep the SMTP connections busy (bench/fanout.py: 16 jobs x 25 rows was 40%

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from events_svc import telemetry
 from events_svc.jobs import enqueue_webhooks
 from events_svc.settings import Settings
 from events_svc.webhooks import service
@@ -20,6 +21,7 @@ async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
     outcome = await service.deliver(
         delivery_id=uuid.UUID(delivery_id), settings=settings, client=ctx["http"]
     )
+    telemetry.webhook_outcome(outcome.status)
     if outcome.status == "retry" and outcome.row is not None:
         # The next attempt is its own job (new id); the sweep re-creates it if Redis loses it.
         await enqueue_webhooks(ctx["redis"], [outcome.row], defer_until=outcome.retry_at)

@@ -14,6 +14,40 @@ from events_svc.calendar.timeutil import zone
 
 
 @dataclass(frozen=True, slots=True)
+class ItineraryEntry:
+    """One block of an exchange visit's itinerary (local times in the event's zone)."""
+
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    place: str = ""
+
+
+def itinerary_entries(raw: Any) -> tuple[ItineraryEntry, ...]:
+    """Stored itinerary JSON (text or decoded) -> blocks, in the stored order."""
+    blocks = json.loads(raw) if isinstance(raw, str) else raw
+    return tuple(
+        ItineraryEntry(
+            title=b["title"],
+            starts_at=datetime.fromisoformat(b["starts_at"]),
+            ends_at=datetime.fromisoformat(b["ends_at"]),
+            place=b.get("place") or "",
+        )
+        for b in blocks or ()
+    )
+
+
+def itinerary_lines(itinerary: Sequence[ItineraryEntry]) -> list[str]:
+    """One line a block: "09:30–11:00 title · place" (dates too when it spans days)."""
+    one_day = len({b.starts_at.date() for b in itinerary}) == 1
+    return [
+        f"{span(b.starts_at, b.ends_at, one_day=one_day)} {b.title}"
+        + (f" · {b.place}" if b.place else "")
+        for b in itinerary
+    ]
+
+
+@dataclass(frozen=True, slots=True)
 class EventData:
     """What a calendar shows of an event; times are local wall-clock in `timezone`."""
 
@@ -40,6 +74,9 @@ class EventData:
     exdates: tuple[datetime, ...] = ()
     #: the programme, shown in messages (in the reader's language) and in the DESCRIPTION
     agenda: tuple[AgendaEntry, ...] = ()
+    #: an exchange visit's blocks, shown like the agenda (the DESCRIPTION has them after
+    #: the description)
+    itinerary: tuple[ItineraryEntry, ...] = ()
     #: for a series: its occurrences changed one by one, each with `recurrence_id` (the
     #: cancelled ones are also in `exdates`, and a feed shows only the EXDATE)
     overrides: tuple[EventData, ...] = ()
@@ -110,7 +147,8 @@ def event_data(
         uid=row["uid"],
         sequence=row[f"{prefix}sequence"],
         title=row["title"],
-        description=with_itinerary(row["description"], row.get("itinerary")),
+        description=row["description"],
+        itinerary=itinerary_entries(row.get("itinerary")),
         location=row["location"],
         online_url=row["online_url"],
         url=event_ics_url(base_url, row[f"{prefix}id"]),
@@ -148,16 +186,9 @@ def event_data(
 
 def with_itinerary(description: str, itinerary: Any) -> str:
     """The description followed by the itinerary, one block a line ("09:30–11:00 title ·
-    place"), so calendars and e-mails show the programme."""
-    blocks = json.loads(itinerary) if isinstance(itinerary, str) else itinerary
-    if not blocks:
+    place"), so calendars show the programme (both languages' heading, as for the agenda)."""
+    entries = itinerary if isinstance(itinerary, tuple) else itinerary_entries(itinerary)
+    if not entries:
         return description
-    starts = [datetime.fromisoformat(b["starts_at"]) for b in blocks]
-    one_day = len({s.date() for s in starts}) == 1
-    lines = []
-    for block, start in zip(blocks, starts, strict=True):
-        when = span(start, datetime.fromisoformat(block["ends_at"]), one_day=one_day)
-        place = f" · {block['place']}" if block.get("place") else ""
-        lines.append(f"{when} {block['title']}{place}")
-    head = "行程 / Itinerary"
-    return "\n\n".join(p for p in (description.strip(), head + "\n" + "\n".join(lines)) if p)
+    block = "行程 / Itinerary\n" + "\n".join(itinerary_lines(entries))
+    return "\n\n".join(p for p in (description.strip(), block) if p)

@@ -13,7 +13,10 @@ from events_svc.calendar.agenda import (
 )
 from events_svc.calendar.eventdata import (
     EventData,
+    ItineraryEntry,
     event_data,
+    itinerary_entries,
+    itinerary_lines,
 )
 from events_svc.calendar.pieces import (
     itip,
@@ -34,10 +37,13 @@ from events_svc.calendar.vevent import (
 __all__ = [
     "AgendaEntry",
     "EventData",
+    "ItineraryEntry",
     "PRODID",
     "Party",
     "Pieces",
     "agenda_changes",
+    "itinerary_entries",
+    "itinerary_lines",
     "agenda_entries",
     "calendar",
     "event_data",

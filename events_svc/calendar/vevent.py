@@ -12,7 +12,7 @@ from icalendar import Alarm, Calendar, Event, vCalAddress, vDuration, vRecur, vT
 
 from events_svc import __version__
 from events_svc.calendar.agenda import agenda_text
-from events_svc.calendar.eventdata import EventData
+from events_svc.calendar.eventdata import EventData, with_itinerary
 from events_svc.calendar.timeutil import zone
 from events_svc.calendar.vtimezone import vtimezone
 
@@ -56,7 +56,7 @@ def _address(party: Party) -> vCalAddress:
 
 
 def _description(event: EventData) -> str:
-    parts = [event.description.strip(), agenda_text(event.agenda)]
+    parts = [with_itinerary(event.description, event.itinerary).strip(), agenda_text(event.agenda)]
     if event.online_url:
         parts.append(event.online_url)
     return "\n\n".join(p for p in parts if p)

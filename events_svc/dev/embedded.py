@@ -37,6 +37,17 @@ def free_port() -> int:
         return port
 
 
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on host:port now (uvicorn's bind would fail otherwise)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def start_postgres(data_dir: Path) -> tuple[Any, str]:
     """Start (or reuse) an embedded PostgreSQL with its data in `data_dir`; (server, url)."""
     import warnings
@@ -257,11 +268,20 @@ def run_dev(*, port: int, var_dir: str, demo: bool = False) -> int:
     """Run API, worker, PostgreSQL, Redis and the mail catcher until Ctrl-C."""
     import asyncio
 
+    from events_svc.dev import envfile
     from events_svc.dev.mailcatcher import MailCatcher
 
+    if not port_is_free(port):
+        print(
+            f"events-svc dev: port {port} is in use (another events-svc dev or serve?);"
+            " stop it or use --port",
+            file=sys.stderr,
+        )
+        return 1
     var = Path(var_dir).resolve()
     var.mkdir(parents=True, exist_ok=True)
     mail_dir = var / "mail"
+    env_file = var / "dev.env"
     print(f"events-svc dev: data under {var}", flush=True)
 
     pg_server, database_url = start_postgres(var / "postgres")
@@ -269,6 +289,7 @@ def run_dev(*, port: int, var_dir: str, demo: bool = False) -> int:
     catcher = MailCatcher(mail_dir, port=free_port())
     catcher.start()
     stopping = False
+    status = 0
 
     def _stop(signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -284,6 +305,8 @@ def run_dev(*, port: int, var_dir: str, demo: bool = False) -> int:
             "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}"),
             "SECRET_KEY": os.environ.get("SECRET_KEY") or _secret(var / "secret_key", 48),
             "ADMIN_TOKEN": os.environ.get("ADMIN_TOKEN") or _secret(var / "admin_token", 24),
+            # calendar replies can be posted to /inbound/email (the walkthrough's reply.eml)
+            "INBOUND_TOKEN": os.environ.get("INBOUND_TOKEN") or _secret(var / "inbound_token", 24),
             "MAIL_FROM": os.environ.get("MAIL_FROM", "events@localhost.localdomain"),
             "EVENTS_SVC_DEV_MAIL_DIR": str(mail_dir),
             # local receivers (http://127.0.0.1:...) are what webhooks reach in development
@@ -300,6 +323,8 @@ def run_dev(*, port: int, var_dir: str, demo: bool = False) -> int:
             key_file.chmod(0o600)
         signal.signal(signal.SIGINT, _stop)
         signal.signal(signal.SIGTERM, _stop)
+        # other commands run beside dev (`events-svc org create`, ...) read these
+        envfile.write(env_file, env)
         with _children(env, port) as procs:
             base = f"http://127.0.0.1:{port}"
             _wait_http(f"{base}/healthz", 60, procs[0])
@@ -318,6 +343,10 @@ def run_dev(*, port: int, var_dir: str, demo: bool = False) -> int:
                         # link from the mail catcher)
                         "console_sign_in": env["PUBLIC_BASE_URL"] + sign_in,
                         "console_admin": DEV_ORG_EMAIL,
+                        "inbound_token": env["INBOUND_TOKEN"],
+                        "database_url": database_url,
+                        "redis_url": redis.url,
+                        "env_file": str(env_file),
                     },
                     ensure_ascii=False,
                     indent=2,
@@ -327,36 +356,50 @@ def run_dev(*, port: int, var_dir: str, demo: bool = False) -> int:
             if demo:
                 # the seed's story, through the same code as `events-svc demo`; its mail goes
                 # to the catcher like everything else
-                subprocess.run(  # noqa: S603
+                loaded = subprocess.run(  # noqa: S603
                     [sys.executable, "-m", "events_svc.cli", "demo"], env=env, check=False
                 )
-                # and the console for the seed's organizations, as their admins
-                links = asyncio.run(
-                    _demo_sign_in_links(database_url, redis_url=redis.url, secret=env["SECRET_KEY"])
-                )
-                print(
-                    json.dumps(
-                        {
-                            "console_sign_in_demo": {
-                                k: env["PUBLIC_BASE_URL"] + v for k, v in links.items()
-                            }
-                        },
-                        ensure_ascii=False,
-                        indent=2,
-                    ),
-                    flush=True,
-                )
-            print("events-svc dev: ready; Ctrl-C stops everything", flush=True)
+                if loaded.returncode != 0:
+                    print(
+                        "events-svc dev: the demo could not be loaded (see above); stopping",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    status = 1
+                    stopping = True
+                else:
+                    # and the console for the seed's organizations, as their admins
+                    links = asyncio.run(
+                        _demo_sign_in_links(
+                            database_url, redis_url=redis.url, secret=env["SECRET_KEY"]
+                        )
+                    )
+                    print(
+                        json.dumps(
+                            {
+                                "console_sign_in_demo": {
+                                    k: env["PUBLIC_BASE_URL"] + v for k, v in links.items()
+                                }
+                            },
+                            ensure_ascii=False,
+                            indent=2,
+                        ),
+                        flush=True,
+                    )
+            if not stopping:
+                print("events-svc dev: ready; Ctrl-C stops everything", flush=True)
             while not stopping:
                 if any(p.poll() is not None for p in procs):
                     print("events-svc dev: a child process exited; stopping", file=sys.stderr)
+                    status = 1
                     break
                 time.sleep(0.3)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        env_file.unlink(missing_ok=True)  # its URLs lead nowhere once dev stops
         catcher.stop()
         redis.stop()
         pg_server.cleanup()
         print("events-svc dev: stopped", flush=True)
-    return 0
+    return status

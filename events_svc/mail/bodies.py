@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import html
 
-from events_svc.calendar.ics import AgendaEntry, EventData, span
+from events_svc.calendar.ics import AgendaEntry, EventData, itinerary_lines, span
 from events_svc.mail.context import RSVP_ANSWERS, CertificateFacts, MailContext
-from events_svc.mail.i18n import Locale, date_range, recurrence, t, when
+from events_svc.mail.i18n import Locale, date_range, recurrence, series_exceptions, t, when
 
 
 def _single_line(value: str) -> str:
@@ -72,6 +72,27 @@ def _session_line(entry: AgendaEntry, ev: EventData, loc: Locale) -> str:
     return line
 
 
+def _exceptions(ctx: MailContext) -> list[str]:
+    """A series' cancelled and moved occurrences, as the attached calendar has them."""
+    ev = ctx.event
+    if not ev.recurrence or ctx.certificate is not None:
+        return []
+    length = ev.ends_at - ev.starts_at
+    moved = [
+        (o.recurrence_id, o.starts_at, o.ends_at)
+        for o in ev.overrides
+        if o.recurrence_id is not None
+        and o.recurrence_id not in ev.exdates
+        and (o.starts_at != o.recurrence_id or o.ends_at - o.starts_at != length)
+    ]
+    return series_exceptions(ev.exdates, moved, ctx.locale)
+
+
+def _shows_programme(ctx: MailContext) -> bool:
+    """Invitations, updates and reminders show what the event holds; other mail does not."""
+    return ctx.method == "REQUEST" or ctx.kind == "reminder"
+
+
 def _subject_key(ctx: MailContext) -> str:
     return "subject.uninvited" if ctx.uninvited else f"subject.{ctx.kind}"
 
@@ -93,6 +114,9 @@ def text_body(ctx: MailContext) -> str:
     sep = "：" if loc == "zh-CN" else ": "
     lines = [t(_intro_key(ctx), loc, org=ctx.org_name), "", ev.title, ""]
     lines += [f"{label}{sep}{value}" for label, value, _ in _rows(ctx)]
+    exceptions = _exceptions(ctx)
+    if exceptions:
+        lines += ["", f"{t('label.exceptions', loc)}{sep}", *(f"  {x}" for x in exceptions)]
     if ctx.note.strip():
         lines += ["", f"{t('label.note', loc)}{sep}", ctx.note.strip()]
     if ctx.agenda_changes:
@@ -103,6 +127,9 @@ def text_body(ctx: MailContext) -> str:
         ]
     if ev.description.strip() and (ctx.method == "REQUEST" or ctx.kind == "reminder"):
         lines += ["", f"{t('label.details', loc)}{sep}", ev.description.strip()]
+    if ev.itinerary and _shows_programme(ctx):
+        lines += ["", f"{t('label.itinerary', loc)}{sep}"]
+        lines += [f"  {line}" for line in itinerary_lines(ev.itinerary)]
     if ev.agenda and (ctx.method == "REQUEST" or ctx.kind == "reminder"):
         lines += ["", f"{t('label.agenda', loc)}{sep}"]
         lines += [f"  {_session_line(entry, ev, loc)}" for entry in ev.agenda]
@@ -144,6 +171,10 @@ def html_body(ctx: MailContext) -> str:
         f'<h2 style="margin:8px 0 12px">{e(ev.title)}</h2>',
         f'<table style="border-collapse:collapse">{rows}</table>',
     ]
+    exceptions = _exceptions(ctx)
+    if exceptions:
+        items = "".join(f"<li>{e(x)}</li>" for x in exceptions)
+        blocks.append(f"<h3>{e(t('label.exceptions', loc))}</h3><ul>{items}</ul>")
     if ctx.note.strip():
         blocks.append(
             f"<h3>{e(t('label.note', loc))}</h3>"
@@ -164,6 +195,9 @@ def html_body(ctx: MailContext) -> str:
             f"<h3>{e(t('label.details', loc))}</h3>"
             f'<p style="white-space:pre-wrap">{e(ev.description.strip())}</p>'
         )
+    if ev.itinerary and _shows_programme(ctx):
+        items = "".join(f"<li>{e(line)}</li>" for line in itinerary_lines(ev.itinerary))
+        blocks.append(f"<h3>{e(t('label.itinerary', loc))}</h3><ul>{items}</ul>")
     if ctx.links.rsvp:
         button = (
             "display:inline-block;padding:8px 16px;margin:0 8px 8px 0;border-radius:6px;"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -144,6 +145,10 @@ TEXT: dict[str, dict[Locale, str]] = {
     "label.role": {"zh-CN": "您的身份", "en": "Your role"},
     "label.note": {"zh-CN": "主办方留言", "en": "Note from the organizer"},
     "label.details": {"zh-CN": "活动说明", "en": "Details"},
+    "label.itinerary": {"zh-CN": "行程", "en": "Itinerary"},
+    "label.exceptions": {"zh-CN": "调整的场次", "en": "Changed sessions"},
+    "exception.moved": {"zh-CN": "{was} 改至 {now}", "en": "{was} moved to {now}"},
+    "exception.cancelled": {"zh-CN": "{was} 取消", "en": "{was} cancelled"},
     "label.ics": {"zh-CN": "日历文件（.ics）", "en": "Calendar file (.ics)"},
     "label.check_in": {
         "zh-CN": "签到二维码（到场时出示）",
@@ -171,6 +176,12 @@ TEXT: dict[str, dict[Locale, str]] = {
     "role.optional": {"zh-CN": "可选参加者", "en": "Optional participant"},
     "role.non-participant": {"zh-CN": "知会（无需参加）", "en": "For information only"},
 }
+
+
+def org_name(name: str, name_en: str | None, locale: Locale) -> str:
+    """An organization's name in the reader's language: its English name for English
+    readers where it has one, else its own."""
+    return name_en if locale == "en" and name_en else name
 
 
 def t(key: str, locale: Locale, **values: str) -> str:
@@ -224,6 +235,23 @@ def short_when(start: datetime, locale: Locale) -> str:
     if locale == "zh-CN":
         return f"{start.year}年{start.month}月{start.day}日 {start:%H:%M}"
     return f"{start.day} {_EN_MONTHS[start.month - 1][:3]} {start.year} {start:%H:%M}"
+
+
+def series_exceptions(
+    exdates: Sequence[datetime],
+    moved: Sequence[tuple[datetime, datetime, datetime]],
+    locale: Locale,
+) -> list[str]:
+    """The occurrences of a series that do not fall as its rule says, in time order:
+    '2027年3月18日 14:00 改至 2027年3月19日 15:00–18:00' / '… cancelled'. `moved` holds
+    (original start, new start, new end)."""
+    items: list[tuple[datetime, str]] = [
+        (was, t("exception.cancelled", locale, was=short_when(was, locale))) for was in exdates
+    ]
+    for was, start, end in moved:
+        now = f"{short_when(start, locale)}–{end:%H:%M}"
+        items.append((was, t("exception.moved", locale, was=short_when(was, locale), now=now)))
+    return [text for _when, text in sorted(items)]
 
 
 def recurrence(rule: str | None, tzid: str, locale: Locale) -> str:

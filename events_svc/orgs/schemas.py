@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-# \Z, not $: "$" also matches before a final newline
-Slug = Annotated[
-    str, msgspec.Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z", max_length=63)
-]
+# The pattern is published in the OpenAPI document, so it is written in what both ECMA-262
+# (JSON Schema's dialect) and Python read alike: no \Z. Python's "$" also matches before a
+# final newline, which "(?!\n)" refuses (in JavaScript it is always true at the end).
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$(?!\n)"
+Slug = Annotated[str, msgspec.Meta(pattern=SLUG_PATTERN, max_length=63)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
 OrgKind = Literal[

@@ -8,7 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from events_svc import paging
-from events_svc.deps import BEARER, CALLER, Limit, Offset
+from events_svc.deps import BEARER, CALLER, Cursor, Limit
 from events_svc.events.service import event_uuid
 from events_svc.openapi import problems
 from events_svc.orgs.service import Caller
@@ -31,15 +31,16 @@ class ReminderController(Controller):
         self,
         caller: NamedDependency[Caller],
         event_id: FromPath[str],
-        offset: Offset = None,
+        cursor: Cursor = None,
         limit: Limit = None,
     ) -> ReminderPage:
-        size, start = paging.page_limit(limit), paging.page_offset(offset)
-        rows = await service.list_reminders(
-            org_id=caller.org_id, event_id=event_uuid(event_id), offset=start, limit=size + 1
+        rows, next_cursor = await service.list_reminders(
+            org_id=caller.org_id,
+            event_id=event_uuid(event_id),
+            cursor=cursor,
+            limit=paging.page_limit(limit),
         )
-        more = len(rows) > size
         return ReminderPage(
-            items=msgspec.convert(rows[:size], list[ReminderOut], from_attributes=True),
-            next_offset=start + size if more else None,
+            items=msgspec.convert(rows, list[ReminderOut], from_attributes=True),
+            next=next_cursor,
         )

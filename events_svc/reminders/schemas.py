@@ -20,4 +20,4 @@ class ReminderOut(msgspec.Struct):
 
 class ReminderPage(msgspec.Struct):
     items: list[ReminderOut]
-    next_offset: int | None
+    next: str | None  #: pass as `cursor` for the next page; null on the last

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from events_svc import paging
 from events_svc.calendar import reminder_rules as rules
 from events_svc.errors import InvalidInput, NotFound
 from events_svc.events.tables import Event, changed_occurrences
@@ -180,9 +181,11 @@ async def due_soon(*, now: datetime, within: float, limit: int = 50_000) -> list
 
 
 async def list_reminders(
-    *, org_id: uuid.UUID, event_id: uuid.UUID, offset: int = 0, limit: int = PAGE
-) -> list[ReminderRecord]:
-    """Each reminder of the event per person: rule, occurrence, due, sent, outcome."""
+    *, org_id: uuid.UUID, event_id: uuid.UUID, cursor: str | None = None, limit: int = PAGE
+) -> tuple[list[ReminderRecord], str | None]:
+    """Each reminder of the event per person: rule, occurrence, due, sent, outcome, by due
+    time; and the cursor of the next page (None on the last)."""
+    after = paging.decode_keyset(cursor, "reminders", size=3) if cursor else None
     owned = await Event.raw(
         "SELECT 1 FROM event e WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts))",
         event_id,
@@ -191,17 +194,30 @@ async def list_reminders(
     )
     if not owned:
         raise NotFound("event not found")
+    # keyset paging: the page starts after the last (due time, address, id) given
     rows = await Notification.raw(
-        "SELECT p.email, n.detail AS rule, n.occurrence, n.next_attempt_at AS due_at,"
-        " n.status, n.sent_at, n.attempts, n.last_error"
+        "SELECT n.id, p.email, p.email_key, n.detail AS rule, n.occurrence,"
+        " n.next_attempt_at AS due_at, n.status, n.sent_at, n.attempts, n.last_error"
         " FROM notification n JOIN person p ON p.id = n.person"
-        " WHERE n.event = {} AND n.kind = 'reminder'"
-        " ORDER BY n.next_attempt_at, p.email_key OFFSET {} LIMIT {}",
+        " WHERE n.event = {} AND n.kind = 'reminder' AND ({}::boolean"
+        " OR (n.next_attempt_at, p.email_key, n.id) > ({}::timestamptz, {}::text, {}::uuid))"
+        " ORDER BY n.next_attempt_at, p.email_key, n.id LIMIT {}",
         event_id,
-        offset,
-        limit,
+        after is None,
+        after[0] if after else None,
+        after[1][0] if after else None,
+        after[2] if after else None,
+        limit + 1,
     )
-    return [
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        next_cursor = paging.encode_cursor(
+            "reminders", last["due_at"].isoformat(), last["email_key"], str(last["id"])
+        )
+    items = [
         ReminderRecord(
             email=r["email"],
             rule=_rule_out(r["rule"]),
@@ -214,6 +230,7 @@ async def list_reminders(
         )
         for r in rows
     ]
+    return items, next_cursor
 
 
 def _rule_out(key: str) -> dict[str, str]:

@@ -242,8 +242,9 @@ def attendance_csv(data: dict[str, Any]) -> Response[bytes]:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     questions = data.get("questions") or []
+    # the columns are named as in the JSON attendance view; then one per registration question
     writer.writerow(
-        ["email", "name", "role", "answer", "waitlisted", "comment", "answered_at", "via"]
+        ["email", "name", "role", "rsvp", "waitlisted", "comment", "responded_at", "source"]
         + ["checked_in"]
         + [_cell(q["label"]) for q in questions]
     )

@@ -7,7 +7,8 @@ from typing import Any
 
 from litestar import Request
 
-from events_svc.mail.i18n import LOCALES, Locale, recurrence, when
+from events_svc.calendar.ics import agenda_entries, itinerary_entries, itinerary_lines, span
+from events_svc.mail.i18n import LOCALES, Locale, org_name, recurrence, when
 from events_svc.web.i18n import register
 from events_svc.web.shell import reader_locale, render
 
@@ -38,6 +39,12 @@ TEXT: dict[str, dict[Locale, str]] = {
     "when": {"zh-CN": "时间", "en": "When"},
     "repeats": {"zh-CN": "重复", "en": "Repeats"},
     "where": {"zh-CN": "地点", "en": "Where"},
+    "online": {"zh-CN": "线上参会", "en": "Join online"},
+    "details": {"zh-CN": "活动说明", "en": "Details"},
+    "itinerary": {"zh-CN": "行程", "en": "Itinerary"},
+    "agenda": {"zh-CN": "议程", "en": "Agenda"},
+    "role.speaker": {"zh-CN": "主讲", "en": "Speaker"},
+    "role.chair": {"zh-CN": "主持", "en": "Chair"},
     "legend": {"zh-CN": "您的回复", "en": "Your answer"},
     "qr": {"zh-CN": "签到二维码", "en": "Check-in code"},
     "qr_about": {
@@ -50,6 +57,40 @@ register("rsvp", TEXT)
 
 def t(key: str, locale: Locale, **values: Any) -> str:
     return TEXT[key][locale].format(**values)
+
+
+def hosts(row: dict[str, Any], loc: Locale) -> str:
+    """The event's host and co-hosts, in the reader's language where they have a name in it."""
+    names = [
+        org_name(row["org_name"], row.get("org_name_en"), loc),
+        *(row.get("cohost_names_en" if loc == "en" else "cohost_names") or ()),
+    ]
+    return ("、" if loc == "zh-CN" else ", ").join(names)
+
+
+def programme(row: dict[str, Any], loc: Locale) -> dict[str, Any]:
+    """What the event holds: its description, an exchange visit's itinerary and the agenda
+    (lines of text; the template escapes them)."""
+    lines: list[str] = []
+    agenda = agenda_entries(row.get("agenda"))
+    if agenda:
+        one_day = len({a.starts_at.date() for a in agenda}) == 1
+        sep, joiner = ("：", "、") if loc == "zh-CN" else (": ", ", ")
+        for entry in agenda:
+            line = f"{span(entry.starts_at, entry.ends_at, one_day=one_day)} {entry.title}"
+            line += f" · {entry.room}" if entry.room else ""
+            if entry.speakers:
+                line += " — " + joiner.join(
+                    f"{t(f'role.{sp.role}', loc)}{sep}{sp.name or sp.email}"
+                    for sp in entry.speakers
+                )
+            lines.append(line)
+    itinerary = itinerary_entries(row.get("itinerary"))
+    return {
+        "description": (row.get("description") or "").strip(),
+        "itinerary": itinerary_lines(itinerary) if itinerary else [],
+        "agenda": lines,
+    }
 
 
 def render_page(
@@ -74,6 +115,8 @@ def render_page(
         details.append((t("repeats", loc), repeats))
     if row["location"]:
         details.append((t("where", loc), row["location"]))
+    if row.get("online_url") and row["status"] != "cancelled":
+        details.append((t("online", loc), row["online_url"]))
     state = "waitlisted" if row["waitlist_position"] else row["rsvp"]
     current = t(f"state.{row['rsvp']}", loc) if state != "waitlisted" else t("state.tentative", loc)
     choice = selected or (row["rsvp"] if row["rsvp"] != "needs-action" else None)
@@ -84,7 +127,9 @@ def render_page(
         request=request,
         locale=loc,
         row=row,
+        hosts=hosts(row, loc),
         details=details,
+        programme=programme(row, loc),
         current=current,
         choice=choice,
         action=action,

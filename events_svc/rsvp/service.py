@@ -44,7 +44,12 @@ async def invitation_for_token(*, secret: str, token: str) -> dict[str, Any]:
         "SELECT i.id, i.event, i.person, i.role, i.rsvp, i.comment, i.generation,"
         " i.removed_at, i.waitlisted_at, i.responded_at, p.email, p.name AS person_name,"
         " p.locale, e.title, e.description, e.location, e.online_url, e.starts_at, e.ends_at,"
-        " e.timezone, e.recurrence, e.status, e.capacity, e.id AS event_id, o.name AS org_name"
+        " e.timezone, e.recurrence, e.status, e.capacity, e.id AS event_id, o.name AS org_name,"
+        " o.name_en AS org_name_en, e.itinerary, e.agenda,"
+        " coalesce((SELECT array_agg(c.name ORDER BY c.slug) FROM organization c"
+        "  WHERE c.id = ANY(e.cohosts)), ARRAY[]::text[]) AS cohost_names,"
+        " coalesce((SELECT array_agg(coalesce(c.name_en, c.name) ORDER BY c.slug)"
+        "  FROM organization c WHERE c.id = ANY(e.cohosts)), ARRAY[]::text[]) AS cohost_names_en"
         " FROM invitation i JOIN person p ON p.id = i.person JOIN event e ON e.id = i.event"
         " JOIN organization o ON o.id = e.org WHERE i.id = {}",
         invitation_id,

@@ -26,15 +26,19 @@ _CLAIM_SQL = (
     "   AND (s.claimed_at >= {} OR s.claimed_by = ANY({}::text[])))"
     " RETURNING n.id, n.key, n.kind, n.event, n.person, n.sequence, n.occurrence, n.detail,"
     " n.attempts, n.created_at, e.id AS event_id, e.uid, e.sequence AS event_sequence, e.title,"
+    " n.next_attempt_at,"  # a reminder's lateness (telemetry)
     " e.description, e.location, e.online_url, e.starts_at, e.ends_at, e.timezone,"
     " e.recurrence, e.status, e.itinerary, e.agenda, e.created_at AS event_created_at,"
-    " e.updated_at AS event_updated_at, o.name AS org_name, o.email AS org_email,"
+    " e.updated_at AS event_updated_at, o.name AS org_name, o.name_en AS org_name_en,"
+    " o.email AS org_email,"
     " p.email, p.name AS person_name, p.locale, p.feed_token,"
     " i.id AS invitation_id, i.role, i.rsvp, i.message, i.generation, i.removed_at,"
     " i.waitlisted_at,"
     " e.reminders, o.default_reminders AS org_default_reminders,"
     " coalesce((SELECT array_agg(c.name ORDER BY c.slug) FROM organization c"
-    "  WHERE c.id = ANY(e.cohosts)), ARRAY[]::text[]) AS cohost_names"
+    "  WHERE c.id = ANY(e.cohosts)), ARRAY[]::text[]) AS cohost_names,"
+    " coalesce((SELECT array_agg(coalesce(c.name_en, c.name) ORDER BY c.slug)"
+    "  FROM organization c WHERE c.id = ANY(e.cohosts)), ARRAY[]::text[]) AS cohost_names_en"
 )
 
 

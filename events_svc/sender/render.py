@@ -16,7 +16,7 @@ from events_svc.calendar.ics import (
     itip,
 )
 from events_svc.feeds.service import person_feed_urls
-from events_svc.mail.i18n import LOCALES, Locale
+from events_svc.mail.i18n import LOCALES, Locale, org_name
 from events_svc.mail.render import CertificateFacts, Links, MailContext, render_message
 from events_svc.notifications.service import REQUEST_KINDS
 from events_svc.rsvp.tokens import reply_address, rsvp_url
@@ -42,6 +42,12 @@ def render(
     )
     method: Literal["REQUEST", "CANCEL"] | None = None
     ics = b""
+    locale: Locale = ctx["locale"] if ctx["locale"] in LOCALES else "zh-CN"
+    # a co-hosted event speaks for all its hosts, named in the reader's language
+    hosts = [
+        org_name(ctx["org_name"], ctx.get("org_name_en"), locale),
+        *(ctx.get("cohost_names_en" if locale == "en" else "cohost_names") or ()),
+    ]
     if row["kind"] == "reminder":
         # The reminder speaks of its occurrence, and carries no calendar: the event is already
         # in the person's calendar, and a REQUEST would show as a new invitation.
@@ -54,7 +60,7 @@ def render(
             # one occurrence only: its VEVENT with RECURRENCE-ID, as it is now
             event = event.instance(reminder_rules.parse_occurrence(row["occurrence"]))
             method = "CANCEL" if event.status == "cancelled" else "REQUEST"
-        organizer = Party(email=_organizer_email(ctx, settings), name=ctx["org_name"])
+        organizer = Party(email=_organizer_email(ctx, settings), name=hosts[0])
         attendee = Party(
             email=ctx["email"], name=ctx["person_name"], role=ctx["role"], rsvp=ctx["rsvp"]
         )
@@ -62,12 +68,9 @@ def render(
         if event.recurrence_id is not None:
             # the text speaks of the occurrence where it is now, as a single event
             event = replace(event, recurrence_id=None)
-    locale: Locale = ctx["locale"] if ctx["locale"] in LOCALES else "zh-CN"
     kind = row["kind"]
     if method == "CANCEL" and kind == "update":
         kind = "cancellation"  # the occurrence was cancelled after this update was decided
-    # a co-hosted event speaks for all its hosts
-    hosts = [ctx["org_name"], *(ctx.get("cohost_names") or ())]
     changes: tuple[tuple[str, AgendaEntry], ...] = ()
     if kind == "agenda":
         changes = tuple(agenda_changes(agenda_entries(ctx.get("agenda_before")), event.agenda))

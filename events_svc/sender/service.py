@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from events_svc import telemetry
 from events_svc.events.tables import changed_occurrences
 from events_svc.jobs import backoff
 from events_svc.notifications.service import AGENDA_KINDS
@@ -188,6 +189,7 @@ async def _process(
         else:
             log.exception("notification %s: unexpected error", row["id"])
             outcome, record = _unexpected(row, exc, settings=settings, now=now)
+    telemetry.message_outcome(row, outcome.status, outcome.detail)
     if record is None:
         if flight is not None:
             flight.drop(row["id"])
@@ -257,6 +259,7 @@ async def _attempt(
             Outcome("retry", str(exc), retry_at=retry_at, row=row),
             _retried(row, retry_at=retry_at, error=str(exc)),
         )
+    telemetry.message_sent(row, message_id=message_id, response=result.response)
     agenda = ctx["agenda"] if row["kind"] in AGENDA_KINDS else None
     payload = None if agenda is None else agenda if isinstance(agenda, str) else json.dumps(agenda)
     return Outcome("sent", result.response), _recorded_sent(

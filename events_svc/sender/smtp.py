@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import aiosmtplib
 
+from events_svc import telemetry
 from events_svc.settings import SmtpSettings
 
 log = logging.getLogger("events_svc.mail.smtp")
@@ -58,6 +59,7 @@ class SmtpPool:
         message is handed over: False (or an error it raises) sends nothing. Raises
         PermanentSendError when the message needs SMTPUTF8 (a non-ASCII address in the
         envelope or the headers) and the server does not offer it."""
+        started = telemetry.smtp_timer()
         try:
             result = await self._send(
                 sender=sender, recipient=recipient, message=message, before_send=before_send
@@ -65,6 +67,8 @@ class SmtpPool:
         except TransientSendError:
             self.failing = True
             raise
+        finally:
+            telemetry.smtp_done(started)
         if self.failing:
             self.failing = False
             self.recovered = True

@@ -39,6 +39,8 @@ def _certificate_out(row: dict[str, Any]) -> dict[str, Any]:
         "last_session": row["last_session"].date().isoformat(),
         "timezone": row["timezone"],
         "issued_by": list(row["issuers"]),
+        # English names where the issuers have one (older certificates: the names above)
+        "issued_by_en": list(row["issuers_en"] or row["issuers"]),
         "issued_at": row["issued_at"],
         "revoked_at": row["revoked_at"],
         "locale": row["locale"],

@@ -26,8 +26,11 @@ _EVENT_SQL = (
     "SELECT e.id, e.org, e.kind, e.title, e.status, e.sequence, e.starts_at, e.ends_at,"
     " e.timezone, e.starts_at_utc, e.ends_at_utc, e.series_ends_at_utc, e.recurrence,"
     " e.completion_threshold, e.cohosts, o.name AS org_name,"
+    " coalesce(o.name_en, o.name) AS org_name_en,"
     " coalesce((SELECT array_agg(c.name ORDER BY c.slug) FROM organization c"
-    "  WHERE c.id = ANY(e.cohosts)), ARRAY[]::text[]) AS cohost_names"
+    "  WHERE c.id = ANY(e.cohosts)), ARRAY[]::text[]) AS cohost_names,"
+    " coalesce((SELECT array_agg(coalesce(c.name_en, c.name) ORDER BY c.slug)"
+    "  FROM organization c WHERE c.id = ANY(e.cohosts)), ARRAY[]::text[]) AS cohost_names_en"
     " FROM event e JOIN organization o ON o.id = e.org"
     # the tenancy rule of every event query: its host or a co-host
     " WHERE e.id = {} AND (e.org = {} OR {} = ANY(e.cohosts))"
@@ -222,9 +225,10 @@ async def _issue(
     assert standing.first is not None and standing.last is not None
     certificate_id = uuid.uuid4()
     issued = await Certificate.raw(
-        "INSERT INTO certificate (id, code, event, person, person_name, title, issuers, hours,"
-        " sessions_attended, sessions_total, first_session, last_session, timezone, issued_at)"
-        " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})"
+        "INSERT INTO certificate (id, code, event, person, person_name, title, issuers,"
+        " issuers_en, hours, sessions_attended, sessions_total, first_session, last_session,"
+        " timezone, issued_at)"
+        " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})"
         " ON CONFLICT (event, person) DO NOTHING RETURNING id",
         certificate_id,
         secrets.token_urlsafe(CODE_BYTES),
@@ -233,6 +237,7 @@ async def _issue(
         person["name"],
         event["title"],
         [event["org_name"], *event["cohost_names"]],
+        [event["org_name_en"], *event["cohost_names_en"]],
         standing.hours,
         standing.attended,
         course.measured_against(),

@@ -39,6 +39,13 @@ TEXT: dict[str, dict[Locale, str]] = {
 register("cert", TEXT)
 
 
+def _issuers(cert: dict[str, Any], locale: str) -> list[str]:
+    """The issuers' names in the reader's language (English names where they have one)."""
+    if locale == "en":
+        return list(cert.get("issued_by_en") or cert["issued_by"])
+    return list(cert["issued_by"])
+
+
 def t(key: str, locale: Locale, **values: Any) -> str:
     return TEXT[key][locale].format(**values)
 
@@ -70,7 +77,7 @@ def render_certificate(
             ),
         ),
         (t("dates", locale), date_range(first, last, locale)),
-        (t("issuers", locale), sep.join(cert["issued_by"])),
+        (t("issuers", locale), sep.join(_issuers(cert, locale))),
         (t("issued_at", locale), _day(cert["issued_at"], cert["timezone"], locale)),
         (t("code", locale), cert["code"]),
     ]

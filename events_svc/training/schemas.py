@@ -69,5 +69,6 @@ class CertificateOut(msgspec.Struct):
     last_session: str
     timezone: str
     issued_by: list[str]  #: the issuing organizations' names (host first)
+    issued_by_en: list[str]  #: the same in English, where an issuer has an English name
     issued_at: datetime
     revoked_at: datetime | None

@@ -50,6 +50,9 @@ class Certificate(Table, tablename="certificate"):
     person_name = Varchar(length=200, default="")  #: the name as it was when issued
     title = Varchar(length=300, default="")  #: the course's title when issued
     issuers = Array(base_column=Varchar(length=300), default=list)  #: host, then co-hosts
+    #: the same in English (an issuer without an English name: its own name); empty on
+    #: certificates issued before English names were kept
+    issuers_en = Array(base_column=Varchar(length=300), default=list)
     hours = DoublePrecision(default=0.0)  #: attended sessions' hours, one decimal
     sessions_attended = Integer(default=0)
     sessions_total = Integer(default=0)  #: the sessions completion was measured against

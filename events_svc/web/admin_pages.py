@@ -220,7 +220,8 @@ class WebhookPages(Controller):
     ) -> Template:
         user = user_of_request(request)
         ident = webhooks.webhook_uuid(webhook_id)
-        rows = await webhooks.list_deliveries(org_id=user.organizer.org_id, webhook_id=ident)
+        # the newest page (the API pages further with its `next` cursor)
+        rows, _ = await webhooks.list_deliveries(org_id=user.organizer.org_id, webhook_id=ident)
         hook = next(
             (
                 h

@@ -9,7 +9,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from events_svc import paging
-from events_svc.deps import BEARER, CALLER, Limit, Offset
+from events_svc.deps import BEARER, CALLER, Cursor, Limit
 from events_svc.openapi import problems
 from events_svc.orgs.service import Caller
 from events_svc.settings import Settings
@@ -83,18 +83,16 @@ class WebhookController(Controller):
         self,
         caller: NamedDependency[Caller],
         webhook_id: FromPath[str],
-        offset: Offset = None,
+        cursor: Cursor = None,
         limit: Limit = None,
     ) -> DeliveryPage:
-        size, start = paging.page_limit(limit), paging.page_offset(offset)
-        rows = await service.list_deliveries(
+        rows, next_cursor = await service.list_deliveries(
             org_id=caller.org_id,
             webhook_id=service.webhook_uuid(webhook_id),
-            offset=start,
-            limit=size + 1,
+            cursor=cursor,
+            limit=paging.page_limit(limit),
         )
-        more = len(rows) > size
         return DeliveryPage(
-            items=msgspec.convert(rows[:size], list[DeliveryOut], from_attributes=True),
-            next_offset=start + size if more else None,
+            items=msgspec.convert(rows, list[DeliveryOut], from_attributes=True),
+            next=next_cursor,
         )

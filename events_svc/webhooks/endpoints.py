@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import msgspec
 
-from events_svc import __version__
+from events_svc import __version__, paging
 from events_svc.errors import Conflict, InvalidInput, NotFound
 from events_svc.webhooks import destinations
 from events_svc.webhooks.destinations import DestinationRefused, ResolutionFailed
@@ -181,9 +181,11 @@ async def revoke_webhook(
 
 
 async def list_deliveries(
-    *, org_id: uuid.UUID, webhook_id: uuid.UUID, offset: int = 0, limit: int = PAGE
-) -> list[DeliveryRecord]:
-    """A webhook's deliveries, newest first, with their outcome so far."""
+    *, org_id: uuid.UUID, webhook_id: uuid.UUID, cursor: str | None = None, limit: int = PAGE
+) -> tuple[list[DeliveryRecord], str | None]:
+    """A webhook's deliveries, newest first, with their outcome so far; and the cursor of
+    the next page (None on the last)."""
+    after = paging.decode_keyset(cursor, "deliveries", size=2) if cursor else None
     owned = await Webhook.raw(
         "SELECT 1 FROM webhook WHERE id = {} AND org = {}", webhook_id, org_id
     )
@@ -192,12 +194,24 @@ async def list_deliveries(
     rows = await WebhookDelivery.raw(
         "SELECT id, kind, status, attempts, last_status_code, last_error, next_attempt_at,"
         " created_at, delivered_at FROM webhook_delivery WHERE webhook = {}"
-        " ORDER BY created_at DESC, id DESC OFFSET {} LIMIT {}",
+        # keyset paging: the page starts after the last (created_at, id) given
+        " AND ({}::boolean OR (created_at, id) < ({}::timestamptz, {}::uuid))"
+        " ORDER BY created_at DESC, id DESC LIMIT {}",
         webhook_id,
-        offset,
-        limit,
+        after is None,
+        after[0] if after else None,
+        after[2] if after else None,
+        limit + 1,
     )
-    return [DeliveryRecord(**{**r, "id": str(r["id"])}) for r in rows]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        next_cursor = paging.encode_cursor(
+            "deliveries", last["created_at"].isoformat(), str(last["id"])
+        )
+    return [DeliveryRecord(**{**r, "id": str(r["id"])}) for r in rows], next_cursor
 
 
 async def emit(

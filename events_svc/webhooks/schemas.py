@@ -53,4 +53,4 @@ class DeliveryOut(msgspec.Struct):
 
 class DeliveryPage(msgspec.Struct):
     items: list[DeliveryOut]
-    next_offset: int | None
+    next: str | None  #: pass as `cursor` for the next page; null on the last

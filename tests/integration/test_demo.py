@@ -75,3 +75,19 @@ async def test_demo_loads_the_story_once(
     attended = {p["email"]: p["attended"] for p in completion["people"]}
     assert attended["wang.dudao@bjswa.example.org"] == 2
     assert attended["zhao.dudao@bjswa.example.org"] == 0
+
+
+def test_a_demo_that_cannot_load_says_why_and_exits_non_zero(monkeypatch: Any, capsys: Any) -> None:
+    """`events-svc demo` (and so `events-svc dev --demo`) refuses with the reason, never with a
+    traceback, and exits 1."""
+    from events_svc import cli
+    from events_svc.errors import InvalidInput
+
+    async def refuse(settings: Any) -> dict[str, object]:
+        raise InvalidInput.field("items.0.starts_at", "not within the event")
+
+    monkeypatch.setattr(cli, "_demo", refuse)
+    assert cli.main(["demo"]) == 1
+    err = capsys.readouterr().err
+    assert "events-svc demo: cannot load beside the data there" in err
+    assert "items.0.starts_at" in err and "Traceback" not in err

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -94,8 +95,13 @@ def test_dev_runs_everything_embedded_and_stops_cleanly(tmp_path: Path) -> None:
             time.sleep(0.2)
         names = sorted(p.name for p in mail_dir.glob("*.eml"))
         assert len(names) == 3
-        page = _request("GET", f"{base}/dev/mail").decode()
+        with urllib.request.urlopen(f"{base}/dev/mail", timeout=30) as resp:  # noqa: S310
+            assert resp.headers["Content-Type"] == "text/html; charset=utf-8"  # charset once
+            page = resp.read().decode()
         assert all(n in page for n in names) and "invitation" in page
+        # readable times and who sent each message
+        assert re.search(r">20\d\d-\d\d-\d\d \d\d:\d\d:\d\d<", page)
+        assert "<th>From</th>" in page and "Demo Social Work Association" in page
         shown = _request("GET", f"{base}/dev/mail/{names[0]}").decode()
         assert "text/calendar" in shown and "METHOD:REQUEST" in shown
         # the printed console link signs the ready-made organization's admin in at once
@@ -110,6 +116,15 @@ def test_dev_runs_everything_embedded_and_stops_cleanly(tmp_path: Path) -> None:
             assert done.status_code == 303, done.text
             home = browser.get(f"{base}/console")
             assert home.status_code == 200 and "示例社会工作协会" in home.text
+        assert "height:85vh" in shown  # the HTML preview is not cut at 480 px
+        found = _request("GET", f"{base}/dev/mail/messages?to=jane@partner.example.org&wait=5")
+        (jane,) = found
+        assert jane["kind"] == "invitation" and jane["rsvp_url"].startswith(f"{base}/rsvp/")
+        assert jane["reply_address"].startswith("events+")
+        # every other command finds dev's settings in var/dev.env while it runs
+        shared = (tmp_path / "var" / "dev.env").read_text()
+        assert "DATABASE_URL=" in shared and "INBOUND_TOKEN=" in shared
+        assert info["env_file"] == str(tmp_path / "var" / "dev.env")
     finally:
         _stop(proc)
     assert proc.returncode == 0
@@ -117,6 +132,7 @@ def test_dev_runs_everything_embedded_and_stops_cleanly(tmp_path: Path) -> None:
     assert children, "dev should have started children (API, worker, Redis)"
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert not (tmp_path / "var" / "postgres" / "postmaster.pid").exists(), "PostgreSQL stopped"
+    assert not (tmp_path / "var" / "dev.env").exists()
     # data persists under ./var: a second start has the same key and the event
     again, info2 = _start_dev(tmp_path)
     try:
@@ -125,3 +141,24 @@ def test_dev_runs_everything_embedded_and_stops_cleanly(tmp_path: Path) -> None:
         assert [e["id"] for e in listed["items"]] == [event["id"]]
     finally:
         _stop(again)
+
+
+def test_dev_on_a_port_in_use_says_so_and_exits_non_zero(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "events_svc.cli", "dev", "--port", str(port), "--var", "var"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert f"port {port} is in use" in done.stderr and "--port" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "var").exists()  # it stopped before starting anything

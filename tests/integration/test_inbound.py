@@ -584,7 +584,8 @@ async def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
 class _PostgresProxy:
     """A TCP relay to PostgreSQL that the test can cut: a database outage, for real."""
 
-    def __init__(self, target: tuple[str, int]) -> None:
+    def __init__(self, target: tuple[str, int] | str) -> None:
+        """`target` is (host, port), or the path of a Unix socket (the embedded server's)."""
         from events_svc.dev.embedded import free_port
 
         self.target = target
@@ -604,7 +605,10 @@ class _PostgresProxy:
         await self.server.wait_closed()
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        if isinstance(self.target, str):
+            up_reader, up_writer = await asyncio.open_unix_connection(self.target)
+        else:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
         self.writers |= {writer, up_writer}
 
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
@@ -624,15 +628,24 @@ class _PostgresProxy:
 async def test_inbound_smtp_asks_for_a_retry_while_the_database_is_down(
     client: Any, forum: Any
 ) -> None:
-    from urllib.parse import urlsplit, urlunsplit
+    from urllib.parse import parse_qs, urlsplit, urlunsplit
 
     from events_svc.dev.embedded import free_port
 
     event, key = forum
     url = urlsplit(os.environ["DATABASE_URL"])
-    proxy = _PostgresProxy((url.hostname or "127.0.0.1", url.port or 5432))
+    # the embedded server (no DATABASE_URL given to the suite) listens on a Unix socket only
+    socket_dir = parse_qs(url.query).get("host", [""])[0]
+    target: tuple[str, int] | str = (
+        f"{socket_dir}/.s.PGSQL.{url.port or 5432}"
+        if socket_dir.startswith("/")
+        else (url.hostname or "127.0.0.1", url.port or 5432)
+    )
+    proxy = _PostgresProxy(target)
     await proxy.start()
-    via_proxy = urlunsplit(url._replace(netloc=f"{url.username}@127.0.0.1:{proxy.port}"))
+    via_proxy = urlunsplit(
+        url._replace(netloc=f"{url.username or 'postgres'}@127.0.0.1:{proxy.port}", query="")
+    )
     port = free_port()
     process = subprocess.Popen(  # noqa: ASYNC220 - a child that outlives this coroutine's awaits
         [sys.executable, "-m", "events_svc.cli", "inbound-smtp", "--port", str(port)],

@@ -16,14 +16,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 
 from events_svc.notifications.tables import Notification
 from tests.helpers import auth, event_body
-from tests.tcp_proxy import TcpProxy
+from tests.tcp_proxy import TcpProxy, database_target, through
 
 
 async def _invite(client: Any, key: str, emails: list[str]) -> str:
@@ -123,8 +122,7 @@ async def test_a_sent_message_is_recorded_after_the_database_comes_back(
     [row] = await claims.claim_many(
         notification_ids=[row_id], now=datetime.now(UTC), lease=60, worker="a:1"
     )
-    db = urlsplit(settings.database_url)
-    proxy = TcpProxy(db.hostname or "127.0.0.1", db.port or 5432)
+    proxy = TcpProxy(*database_target(settings.database_url))
     await proxy.start()
     # the worker's database connections go through the proxy for this test
     await DB.close_connection_pool()
@@ -277,11 +275,59 @@ async def test_a_worker_outlives_a_redis_restart(
             server.wait()
 
 
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs the redis-server binary")
+async def test_a_worker_that_starts_on_an_emptied_redis_sends_what_is_due_at_once(
+    client: Any, make_org: Any, smtp: Any, tmp_path: Path
+) -> None:
+    """The race behind a flaky run of the test above: on a busy machine the worker was still
+    starting when Redis went away, so its start was retried, and the start that succeeded
+    on the emptied Redis marked it as remembered without queuing the due rows again; they
+    waited for the sweep's grace. Here the worker starts while Redis is away on purpose."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "REDIS_URL": f"redis://127.0.0.1:{port}/0",
+        "SWEEP_GRACE_SECONDS": "600",  # the sweep would be far too late
+    }
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen(  # noqa: S603, ASYNC220
+        [sys.executable, "-m", "events_svc.cli", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        _org, key = await make_org()
+        emails = [f"early{i:02d}@x.example.org" for i in range(5)]
+        await _invite(client, key, emails)  # enqueued elsewhere: only the rows tell the worker
+
+        async def waiting_for_redis() -> bool:  # the worker's start found Redis away
+            return "redis connection error" in log.read_text()
+
+        await _wait(waiting_for_redis, 30)
+        server = _redis_server(port, tmp_path)
+        await _redis_up(port)
+
+        async def all_sent() -> bool:
+            return await Notification.count().where(Notification.status == "sent") == 5
+
+        try:
+            await _wait(all_sent, 30)
+        except AssertionError:
+            raise AssertionError(log.read_text()[-3000:]) from None
+        assert sorted(r.recipients[0] for r in smtp.received) == emails
+    finally:
+        try:
+            await _stop(worker)
+        finally:
+            if server is not None:
+                server.send_signal(signal.SIGKILL)
+                server.wait()
+
+
 def _through(proxy: TcpProxy, url: str) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)
-    host = f"127.0.0.1:{proxy.port}"
-    return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+    return through(proxy, url)
 
 
 async def test_the_api_answers_503_within_2_s_while_the_database_is_down_or_frozen(
@@ -291,8 +337,7 @@ async def test_the_api_answers_503_within_2_s_while_the_database_is_down_or_froz
     Retry-After at once; frozen, 503 within the 2 s timeout (never a hanging request or a
     500); back, 200 again without a restart."""
     _org, key = await make_org()
-    db = urlsplit(settings.database_url)
-    proxy = TcpProxy(db.hostname or "127.0.0.1", db.port or 5432)
+    proxy = TcpProxy(*database_target(settings.database_url))
     await proxy.start()
     port = _free_port()
     api = subprocess.Popen(  # noqa: S603, ASYNC220

@@ -269,3 +269,32 @@ async def test_bad_reminder_input_is_refused(client: Any, make_org: Any) -> None
     assert (
         await client.get(f"/events/{ev['id']}/reminders", headers=auth(other_key))
     ).status_code == 404
+
+
+async def test_reminders_page_with_a_next_cursor_like_every_listing(
+    client: Any, make_org: Any
+) -> None:
+    _org, key = await make_org()
+    ev = await _event_with_invitees(
+        client,
+        key,
+        [*TWO, {"email": "li.si@gdswa.example.org", "name": "李四"}],
+        reminders=[{"before": "P1D"}, {"before": "PT1H"}],
+    )
+    seen: list[dict[str, Any]] = []
+    query = "?limit=4"
+    for _page in range(3):
+        resp = await client.get(f"/events/{ev['id']}/reminders{query}", headers=auth(key))
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert set(body) == {"items", "next"}
+        seen += body["items"]
+        if body["next"] is None:
+            break
+        query = f"?limit=4&cursor={body['next']}"
+    assert len(seen) == 6 and body["next"] is None
+    assert len({(i["email"], i["rule"]["before"]) for i in seen}) == 6
+    assert [i["due_at"] for i in seen] == sorted(i["due_at"] for i in seen)
+    for cursor in ("x", "WyJkZWxpdmVyaWVzIiwgIngiLCAieSJd"):  # junk; another listing's cursor
+        resp = await client.get(f"/events/{ev['id']}/reminders?cursor={cursor}", headers=auth(key))
+        assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "cursor"

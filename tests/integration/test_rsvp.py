@@ -139,7 +139,10 @@ async def test_decline_through_the_page_and_the_organizer_sees_it(
     assert csv.headers["content-type"] == "text/csv; charset=utf-8"
     assert csv.content.startswith(b"\xef\xbb\xbf")
     lines = csv.content.decode("utf-8-sig").splitlines()
-    assert lines[0] == "email,name,role,answer,waitlisted,comment,answered_at,via,checked_in"
+    # the CSV's columns are the JSON's names
+    assert lines[0] == "email,name,role,rsvp,waitlisted,comment,responded_at,source,checked_in"
+    person = (await client.get(f"/events/{ev['id']}/attendance", headers=auth(key))).json()
+    assert set(lines[0].split(",")) <= set(person["people"][0])
     assert lines[1].startswith("zhang.san@example.org,张三,required,accepted,,出差，抱歉,")
 
 

@@ -229,7 +229,12 @@ async def test_missing_fields_and_bad_paging_name_the_field(client: Any, make_or
     )
     assert resp.status_code == 400 and resp.json()["errors"][0]["field"] == "body"
     hook = await _register(client, key, "https://hooks.example.org/in")
-    for query, field in [("limit=0", "limit"), ("limit=1000", "limit"), ("offset=-1", "offset")]:
+    for query, field in [
+        ("limit=0", "limit"),
+        ("limit=1000", "limit"),
+        ("cursor=-1", "cursor"),
+        ("cursor=WyJldmVudHMiLCAieCIsICJ5Il0", "cursor"),  # another listing's cursor
+    ]:
         resp = await client.get(f"/webhooks/{hook['id']}/deliveries?{query}", headers=auth(key))
         assert resp.status_code in (400, 422), resp.text
         assert field in [e["field"] for e in resp.json()["errors"]], resp.json()
@@ -274,7 +279,7 @@ async def test_a_delivery_is_signed_and_recorded(
     assert list(payload) == ["id", "type", "created_at", "data"]
 
     listed = await _deliveries(client, key, hook["id"])
-    assert listed["next_offset"] is None
+    assert listed["next"] is None
     [item] = listed["items"]
     assert item["id"] == payload["id"] and item["kind"] == "rsvp.changed"
     assert item["status"] == "delivered" and item["attempts"] == 1
@@ -453,10 +458,10 @@ async def test_deliveries_are_listed_newest_first_in_pages(
     for n in range(5):
         await _emit(app, org["id"], {"n": n})
     first = await _deliveries(client, key, hook["id"], "?limit=2")
-    assert len(first["items"]) == 2 and first["next_offset"] == 2
-    rest = await _deliveries(client, key, hook["id"], "?limit=2&offset=2")
-    last = await _deliveries(client, key, hook["id"], "?limit=2&offset=4")
-    assert len(last["items"]) == 1 and last["next_offset"] is None
+    assert len(first["items"]) == 2 and first["next"]
+    rest = await _deliveries(client, key, hook["id"], f"?limit=2&cursor={first['next']}")
+    last = await _deliveries(client, key, hook["id"], f"?limit=2&cursor={rest['next']}")
+    assert len(last["items"]) == 1 and last["next"] is None
     items = first["items"] + rest["items"] + last["items"]
     assert len({i["id"] for i in items}) == 5
     assert [i["created_at"] for i in items] == sorted(

@@ -114,10 +114,19 @@ EXPECT: dict[tuple[str, str], Expect] = {
     # health and the OpenAPI documents
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
+    ("GET", "/healthz/workers"): PUBLIC,
+    # METRICS_TOKEN only: no organization key, nor the admin or inbound token, opens it
+    ("GET", "/metrics"): Expect(other=UNAUTH, cohost=UNAUTH, former=UNAUTH, owner=UNAUTH),
+    # send progress (issue 16): an event's like its invitations; the organization's own
+    ("GET", E + "/deliveries"): COHOSTED,
+    ("POST", E + "/deliveries/{notification_id:str}/retry"): COHOSTED,
+    ("GET", "/orgs/me/deliveries"): OWN_ORG,
     ("GET", "/schema"): PUBLIC,
-    ("GET", "/schema/scalar"): PUBLIC,
     ("GET", "/schema/openapi.json"): PUBLIC,
-    ("GET", "/schema/oauth2-redirect.html"): PUBLIC,
+    # Swagger UI's files, served by the app (the docs work offline)
+    ("GET", "/schema/swagger-ui/swagger-ui.css"): PUBLIC,
+    ("GET", "/schema/swagger-ui/swagger-ui-bundle.js"): PUBLIC,
+    ("GET", "/schema/swagger-ui/start.js"): PUBLIC,
     # Litestar's catch-all under /schema: every other path there is a 404, for everybody
     ("GET", "/schema/{path:str}"): Expect(**{c: HIDDEN for c in CALLERS}),
     # organizations
@@ -604,6 +613,10 @@ CALLS: dict[tuple[str, str], Callable[[dict[str, str]], Call]] = {
     ),
     ("POST", "/console/api-keys/{prefix:str}/revoke"): lambda p: Call(
         f"/console/api-keys/{p['prefix']}/revoke", form={}
+    ),
+    ("GET", E + "/deliveries"): lambda p: Call(f"/events/{p['course']}/deliveries"),
+    ("POST", E + "/deliveries/{notification_id:str}/retry"): lambda p: Call(
+        f"/events/{p['course']}/deliveries/{p['notification_id']}/retry"
     ),
 }
 

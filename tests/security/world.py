@@ -37,6 +37,20 @@ async def _ok(resp: Any, status: int = 200) -> Any:
 _worlds = itertools.count(1)
 
 
+async def _beat_for_the_run(settings: Any) -> None:
+    import time
+
+    from arq.connections import create_pool
+
+    from events_svc.jobs import BEATS_KEY, redis_settings
+
+    redis = await create_pool(redis_settings(settings.redis_url))
+    try:
+        await redis.hset(BEATS_KEY, "matrix-worker", str(time.time() + 3600))
+    finally:
+        await redis.aclose()
+
+
 async def build_world(client: Any, settings: Any, *, ended: bool) -> World:
     """Orgs and keys, an agreement, a co-hosted training course with an invitee and a
     certificate, a co-hosted exchange visit, a contact, a webhook, a pending membership.
@@ -181,6 +195,15 @@ async def build_world(client: Any, settings: Any, *, ended: bool) -> World:
     )
     person_row = await Person.select(Person.id).where(Person.email_key == invitee).first()
     assert person_row is not None
+    # a message that failed (for the retry route), and a worker whose heartbeat stays fresh
+    # through the run (for /healthz/workers, which answers 503 when none is)
+    failed = await HeldReply.raw(
+        "UPDATE notification SET status = 'failed', last_error = '550 5.1.1 no such user'"
+        " WHERE id = (SELECT id FROM notification WHERE event = {} LIMIT 1) RETURNING id",
+        uuid.UUID(course["id"]),
+    )
+    assert failed
+    await _beat_for_the_run(settings)
     if ended:
         await _ok(await client.post(f"/partnerships/{deal['id']}/end", headers=owner))
 
@@ -236,6 +259,7 @@ async def build_world(client: Any, settings: Any, *, ended: bool) -> World:
             "editor": editor,
             "browser": browser,
             "browser_csrf": browser_token(settings.secret_key, browser),
+            "notification_id": str(failed[0]["id"]),
         },
     )
 
