@@ -4,6 +4,7 @@ up to ten questions, checked the same way on create and on patch."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,8 @@ from events_svc.errors import FieldError, InvalidInput
 from events_svc.events.schemas import RegistrationQuestion
 
 CHOICE_TYPES = ("one_choice", "several_choices")
+#: a question's id: it names the answer (`answers.<id>`) and the form field (`q_<id>`)
+_ID = re.compile(r"[a-z0-9_-]{1,40}")
 
 
 def questions(value: Sequence[RegistrationQuestion]) -> str | None:
@@ -25,6 +28,10 @@ def questions(value: Sequence[RegistrationQuestion]) -> str | None:
     for i, q in enumerate(value):
         field = f"registration_questions.{i}"
         qid = q.id or f"q{i + 1}"
+        if not _ID.fullmatch(qid):
+            errors.append(
+                FieldError(field=f"{field}.id", message="lower-case letters, digits, _ and - only")
+            )
         if qid in seen:
             errors.append(FieldError(field=f"{field}.id", message=f"{qid!r} is used twice"))
         seen.add(qid)

@@ -78,7 +78,7 @@ class RegistrationQuestion(msgspec.Struct, forbid_unknown_fields=True, omit_defa
         msgspec.Meta(max_length=30),
     ] = []
     #: a stable key for the answers (default: q1, q2, ... by position)
-    id: Annotated[str, msgspec.Meta(pattern="^[a-z0-9_-]{1,40}$")] | None = None
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=40)] | None = None
 
 
 class RegistrationQuestionOut(msgspec.Struct):

@@ -81,6 +81,13 @@ async def test_settings_through_the_api_are_checked_field_by_field(client, make_
     )
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "registration_questions.0.choices"
+    bad_id = await client.post(
+        "/events",
+        json=event_body(registration_questions=[{"id": "所在机构\n", "label": "所在机构"}]),
+        headers=auth(key),
+    )
+    assert bad_id.status_code == 422
+    assert bad_id.json()["errors"][0]["field"] == "registration_questions.0.id"
     eleven = [{"label": f"问题{i}"} for i in range(11)]
     too_many = await client.post(
         "/events", json=event_body(registration_questions=eleven), headers=auth(key)
