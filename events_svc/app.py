@@ -25,7 +25,6 @@ from events_svc.inbound.controllers import HeldReplyController, InboundControlle
 from events_svc.invitations.controllers import InvitationController
 from events_svc.jobs import redis_pool
 from events_svc.metrics_http import healthz_workers, metrics, request_middleware
-from events_svc.notifications.controllers import ProgressController
 from events_svc.organizers.controllers import ActivityController, OrganizerController
 from events_svc.orgs.controllers import OrgController
 from events_svc.partnerships.controllers import PartnershipController
@@ -84,7 +83,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         OrgController,
         OrganizerController,
         ActivityController,
-        ProgressController,
         ContactController,
         EventController,
         InvitationController,

@@ -150,8 +150,8 @@ async def test_activity_names_who_changed_what(app: Any, client: Any, make_org: 
     assert moved.status_code == 303
     refused = await client.post(f"/console/events/{ev['id']}/cancel", data={})  # no CSRF
     assert refused.status_code == 403
-    sent = (await client.get(f"/events/{ev['id']}/progress", headers=auth(key))).json()
-    assert sent["total"] == 1 and sent["pending"] == 1  # the invitation, not yet sent
+    sent = (await client.get(f"/events/{ev['id']}/deliveries", headers=auth(key))).json()
+    assert sent["remaining"] == 1  # the invitation, not yet sent
     api = (await client.get(f"/events/{ev['id']}/activity", headers=auth(key))).json()
     assert [(a["action"], a["actor"].split(":")[0]) for a in api] == [
         ("invite", "organizer"),

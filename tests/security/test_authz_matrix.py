@@ -184,7 +184,6 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("PATCH", E + "/occurrences/{occurrence:str}"): COHOSTED,
     ("GET", E + "/reminders"): COHOSTED,
     ("GET", E + "/activity"): COHOSTED,
-    ("GET", E + "/progress"): COHOSTED,
     # invitations and answers
     ("GET", E + "/invitations"): COHOSTED,
     ("POST", E + "/invitations"): COHOSTED,
@@ -422,7 +421,6 @@ CALLS: dict[tuple[str, str], Callable[[dict[str, str]], Call]] = {
     ),
     ("GET", E + "/reminders"): lambda p: Call(f"/events/{p['course']}/reminders"),
     ("GET", E + "/activity"): lambda p: Call(f"/events/{p['course']}/activity"),
-    ("GET", E + "/progress"): lambda p: Call(f"/events/{p['course']}/progress"),
     ("GET", E + "/invitations"): lambda p: Call(f"/events/{p['course']}/invitations"),
     ("POST", E + "/invitations"): lambda p: Call(
         f"/events/{p['course']}/invitations",
