@@ -213,6 +213,21 @@ _T: dict[str, tuple[str, str]] = {
     "visit_host": ("接待机构（交流访问；留空为本机构）", "Host of the visit (empty: us)"),
     "visiting": ("来访机构（机构代码）", "Visiting organizations (their slugs)"),
     "itinerary": ("行程（交流访问，每行一项）", "Itinerary (exchange visits, one block per line)"),
+    "registration": ("公开报名", "Self-registration"),
+    "registration.closed": ("不开放报名", "Closed"),
+    "registration.open": ("开放报名（仅限公开活动）", "Open (public events only)"),
+    "registration_deadline": ("报名截止时间（活动时区）", "Registration deadline (event's zone)"),
+    "registration_deadline_hint": ("留空表示截止到活动开始。", "Empty: until the event starts."),
+    "registration_questions": (
+        "报名问题（每行一题，最多 10 题）",
+        "Questions (one per line, up to 10)",
+    ),
+    "registration_questions_hint": (
+        "格式：题目 | 题型 | required 或 optional | 选项1; 选项2。题型：short_text（单行）、"
+        "long_text（多行）、one_choice（单选）、several_choices（多选）；选项只用于选择题。",
+        "Format: label | kind | required or optional | choice 1; choice 2. Kinds: short_text,"
+        " long_text, one_choice, several_choices; choices only for the two choice kinds.",
+    ),
     "tab.delegations": ("代表团", "Delegations"),
     "delegations_visit_only": ("代表团用于交流访问。", "Delegations are for exchange visits."),
     "leader": ("团长", "Leader"),

@@ -9,6 +9,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
+from events_svc.calendar.timeutil import TimeRuleError, zone
 from events_svc.errors import InvalidInput
 from events_svc.events.records import EventRecord
 from events_svc.web.forms import text_of
@@ -40,6 +41,9 @@ FIELDS = {
     "host",
     "visiting",
     "itinerary",
+    "registration",
+    "registration_deadline",
+    "registration_questions",
 }
 #: a service's field -> the form field its error is shown at
 RENAME = {"rrule": "recurrence", "count": "recurrence", "until": "recurrence"}
@@ -72,6 +76,10 @@ class EventForm:
     host: str = ""  #: exchange visits: whose premises (a slug; empty: ours)
     visiting: str = ""  #: exchange visits: the visiting organizations' slugs
     itinerary: str = ""  #: one block per line: date start-end | title | place
+    registration: str = "closed"  #: closed / open
+    registration_deadline: str = ""  #: datetime-local in the event's zone
+    #: one question per line: `label | kind | required | choice1; choice2`
+    registration_questions: str = ""
 
     @classmethod
     def from_post(cls, form: Any) -> EventForm:
@@ -99,6 +107,9 @@ class EventForm:
             host=text_of(form, "host").strip(),
             visiting=text_of(form, "visiting"),
             itinerary=text_of(form, "itinerary"),
+            registration=text_of(form, "registration", "closed"),
+            registration_deadline=text_of(form, "registration_deadline").strip(),
+            registration_questions=text_of(form, "registration_questions"),
         )
 
     @classmethod
@@ -128,6 +139,11 @@ class EventForm:
                 f" | {b['title']}" + (f" | {b['place']}" if b["place"] else "")
                 for b in row.itinerary or []
             ),
+            registration=row.registration,
+            registration_deadline=_local(row.registration_deadline, row.timezone),
+            registration_questions="\n".join(
+                question_line(q) for q in row.registration_questions or []
+            ),
         )
 
     def recurrence(self) -> str | None:
@@ -156,8 +172,9 @@ class EventForm:
             return rule + f";COUNT={int(self.count)}"
         raise InvalidInput.field("recurrence", "say how many times, or until which day")
 
-    def values(self) -> dict[str, Any]:
-        """The API's field values (EventCreate), as text and numbers; msgspec converts."""
+    def values(self, *, existing: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The API's field values (EventCreate), as text and numbers; msgspec converts.
+        `existing`: the event's stored questions, whose ids a question keeps by its label."""
         capacity: Any = None
         if self.capacity:
             capacity = int(self.capacity) if self.capacity.isdigit() else self.capacity
@@ -180,7 +197,43 @@ class EventForm:
             "host": self.host or None,
             "visiting": _slugs(self.visiting),
             "itinerary": self._itinerary(),
+            "registration": self.registration,
+            "registration_deadline": _seconds(self.registration_deadline) or None,
+            "registration_questions": self._questions(existing or []),
         }
+
+    def _questions(self, existing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Questions, one per line (`所在机构 | short_text | required`, choices after a
+        fourth `|`, split by `;`). Only the line's shape is read here; the rules about
+        labels and choices are registration_rules' (the API's)."""
+        found: list[dict[str, Any]] = []
+        for n, raw in enumerate(self.registration_questions.splitlines(), start=1):
+            if not raw.strip():
+                continue
+            parts = [p.strip() for p in raw.split("|")]
+            if len(parts) > 4:
+                raise InvalidInput.field("registration_questions", f"line {n} does not read")
+            label, kind, need, choices = (parts + ["", "", ""])[:4]
+            kind = kind or "short_text"
+            if kind not in QUESTION_KINDS:
+                raise InvalidInput.field(
+                    "registration_questions",
+                    f"line {n}: the kind must be one of " + ", ".join(QUESTION_KINDS),
+                )
+            if need.lower() not in _REQUIRED and need.lower() not in _OPTIONAL:
+                raise InvalidInput.field(
+                    "registration_questions", f"line {n}: write required or optional"
+                )
+            found.append(
+                {
+                    "label": label,
+                    "type": kind,
+                    "required": need.lower() in _REQUIRED,
+                    "choices": [c.strip() for c in re.split(r"[;；]", choices) if c.strip()],
+                }
+            )
+        _keep_ids(found, existing)
+        return found
 
     def _itinerary(self) -> list[dict[str, str]] | None:
         """Blocks of a visit, one per line (`2027-06-10 09:30-10:30 | 参观 | 地点`)."""
@@ -202,6 +255,44 @@ class EventForm:
                 }
             )
         return blocks or None
+
+
+QUESTION_KINDS = ("short_text", "long_text", "one_choice", "several_choices")
+_REQUIRED = ("required", "必填")
+_OPTIONAL = ("", "optional", "选填")
+
+
+def question_line(q: dict[str, Any]) -> str:
+    """A stored question as the form's line."""
+    line = f"{q['label']} | {q['type']} | {'required' if q['required'] else 'optional'}"
+    return line + (f" | {'; '.join(q['choices'])}" if q.get("choices") else "")
+
+
+def _keep_ids(found: list[dict[str, Any]], existing: list[dict[str, Any]]) -> None:
+    """A question keeps its stored id (answers are filed under it) when its label is the
+    same; a new one takes the first free `qN`."""
+    left = {q["label"]: q["id"] for q in existing}
+    for q in found:
+        if q["label"] in left:
+            q["id"] = left.pop(q["label"])
+    used = {q["id"] for q in found if "id" in q}
+    n = 1
+    for q in found:
+        if "id" not in q:
+            while f"q{n}" in used:
+                n += 1
+            q["id"] = f"q{n}"
+            used.add(q["id"])
+
+
+def _local(instant: datetime | None, tz_name: str) -> str:
+    """An instant as the form's datetime-local in the event's zone."""
+    if instant is None:
+        return ""
+    try:
+        return instant.astimezone(zone(tz_name)).strftime("%Y-%m-%dT%H:%M")
+    except TimeRuleError:
+        return instant.strftime("%Y-%m-%dT%H:%M")
 
 
 _WHEN = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s+(\d{1,2}:\d{2})\s*[-–~]\s*(\d{1,2}:\d{2})\s*$")

@@ -349,8 +349,8 @@ class EventPages(Controller):
         form = EventForm.from_post(await request.form())
         action = f"/console/events/{row.id}/edit"
         try:
-            wanted = form.values()
-            before = EventForm.from_event(row).values()
+            wanted = form.values(existing=row.registration_questions)
+            before = EventForm.from_event(row).values(existing=row.registration_questions)
             # only what changed: an unchanged start must not raise SEQUENCE or mail anyone
             changes = {k: v for k, v in wanted.items() if v != before.get(k)}
             patch = msgspec.convert(changes, EventPatch)

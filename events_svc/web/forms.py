@@ -39,7 +39,21 @@ _ZH: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"must not be before starts_on"), "结束日期不能早于开始日期"),
     (re.compile(r"use a non-empty subset"), "请至少选择一种事件"),
     (re.compile(r"not one of your contacts"), "不是本机构的联系人（请先在“联系人”中添加）"),
+    (
+        re.compile(r"line (\d+): the kind must be one of"),
+        r"第 \1 行：题型应为 short_text、long_text、one_choice 或 several_choices",
+    ),
+    (
+        re.compile(r"line (\d+): write required or optional"),
+        r"第 \1 行：第三项应为 required（必填）或 optional（选填）",
+    ),
     (re.compile(r"line (\d+) does not read"), "有一行格式不对"),
+    (re.compile(r"needs two or more choices"), "选择题至少要有两个选项（用 ; 分隔）"),
+    (re.compile(r"choices repeat"), "选项重复"),
+    (re.compile(r"question has no choices"), "只有选择题才有选项"),
+    (re.compile(r"must be one line of text"), "题目不能为空"),
+    (re.compile(r"only a public event can open registration"), "只有公开活动才能开放报名"),
+    (re.compile(r"Expected `array` of length <= (\d+)"), r"最多 \1 项"),
     (re.compile(r"the last day is not a date"), "结束日期无效"),
     (re.compile(r"the number of times must be a number"), "次数必须是数字"),
     (re.compile(r"say how many times"), "请填写重复次数或结束日期"),
@@ -64,8 +78,8 @@ def say(message: str, locale: Locale) -> str:
     if locale == "en":
         return message
     for pattern, text in _ZH:
-        if pattern.search(message):
-            return text
+        if found := pattern.search(message):
+            return found.expand(text)  # a text may name a group, e.g. the line
     return f"输入有误（{message}）"
 
 
