@@ -109,6 +109,15 @@ def _intro_key(ctx: MailContext) -> str:
     return "intro.uninvited" if ctx.uninvited else f"intro.{ctx.kind}"
 
 
+#: the check-in image's Content-ID in the shared HTML, replaced by the message's own
+QR_CID_SLOT = "check-in-qr@cid.invalid"
+
+
+def shows_qr(ctx: MailContext) -> bool:
+    """A reminder shows the person's check-in QR code (an image part of the message)."""
+    return ctx.kind == "reminder" and bool(ctx.links.rsvp and ctx.links.checkin)
+
+
 def text_body(ctx: MailContext) -> str:
     loc, ev = ctx.locale, ctx.event
     sep = "：" if loc == "zh-CN" else ": "
@@ -214,6 +223,12 @@ def html_body(ctx: MailContext) -> str:
             blocks.append(
                 f'<p><a href="{e(ctx.links.rsvp)}#check-in-qr">{e(t("label.check_in", loc))}'
                 "</a></p>"
+            )
+        if shows_qr(ctx):
+            # the image is a part of the message (multipart/related), not a remote fetch
+            blocks.append(
+                f'<p><img src="cid:{QR_CID_SLOT}" width="200" height="200"'
+                f' alt="{e(t("label.check_in", loc))}"></p>'
             )
     links = [f'<a href="{e(ctx.links.ics)}">{e(t("label.ics", loc))}</a>']
     if ctx.links.feed_https:

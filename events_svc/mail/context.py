@@ -33,6 +33,8 @@ class Links:
     #: the person's own link to give their feed a new address (next to the feed link)
     feed_rotate: str | None = None
     rsvp: str | None = None  #: the person's RSVP page (answers as ?response=...)
+    #: the person's signed check-in link, shown as a QR code image in reminders
+    checkin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,10 @@ from datetime import datetime
 from email.utils import make_msgid
 from functools import lru_cache
 
-from events_svc.mail.bodies import html_body, text_body
+from events_svc.mail.bodies import QR_CID_SLOT, html_body, shows_qr, text_body
 from events_svc.mail.context import MailContext
 from events_svc.mail.headers import address_header, encode_header, headers, recipient_header
+from events_svc.mail.qr import qr_png
 
 
 def _base64(data: bytes) -> bytes:
@@ -45,6 +46,9 @@ def render_message(ctx: MailContext, *, now: datetime) -> tuple[bytes, str]:
       multipart/alternative: text/plain, text/html, text/calendar; method=...; charset=UTF-8
       application/ics (invite.ics, the same calendar, for clients that read only attachments)
 
+    Without a calendar (reminders and news), multipart/alternative is the whole message; a
+    reminder's HTML is a multipart/related with the person's check-in QR code (image/png).
+
     The parts below the top-level headers hold only constant ASCII headers and encoded
     bodies, so they are written directly: building them as EmailMessage objects cost
     about 4 ms a message, five times everything else together.
@@ -63,8 +67,28 @@ def render_message(ctx: MailContext, *, now: datetime) -> tuple[bytes, str]:
     header_block += recipient_header(ctx.recipient_name, ctx.recipient_email)
     # ASCII that we generate, with no user text in it
     header_block += f"Message-ID: {message_id}\r\n".encode()
-    plain, html_part = _personal_bodies(ctx)
     crlf = b"\r\n"
+    cid = f"check-in-qr.{token}@{ctx.message_id_domain or 'events-svc.invalid'}"
+    plain, html_part = _personal_bodies(ctx, cid=cid)
+    if shows_qr(ctx) and ctx.links.checkin:
+        # the HTML and its QR code image, which it names by Content-ID (RFC 2387, RFC 2392)
+        related = f"rel-{token}"
+        html_part = b"".join(
+            [
+                f'Content-Type: multipart/related; type="text/html"; boundary="{related}"\r\n'
+                "\r\n".encode(),
+                f"--{related}\r\n".encode(),
+                html_part,
+                crlf,
+                f"--{related}\r\n".encode(),
+                b"Content-Type: image/png\r\n",
+                b"Content-Transfer-Encoding: base64\r\n",
+                f"Content-ID: <{cid}>\r\n".encode(),
+                b'Content-Disposition: inline; filename="check-in.png"\r\n\r\n',
+                _base64(qr_png(ctx.links.checkin)),
+                f"--{related}--\r\n".encode(),
+            ]
+        )
     text_parts = [
         f"--{alternative}\r\n".encode(),
         plain,
@@ -112,6 +136,7 @@ _FEED_HTTPS_SLOT = "https://feed.invalid/personal-feed"
 _FEED_WEBCAL_SLOT = "webcal://feed.invalid/personal-feed"
 _FEED_ROTATE_SLOT = "https://rotate.invalid/personal-feed-link"
 _RSVP_SLOT = "https://rsvp.invalid/personal-answer"
+_CHECKIN_SLOT = "https://check-in.invalid/personal"
 
 
 def _body_key(ctx: MailContext) -> MailContext:
@@ -126,6 +151,8 @@ def _body_key(ctx: MailContext) -> MailContext:
         )
     if links.rsvp:
         links = replace(links, rsvp=_RSVP_SLOT)
+    if links.checkin:
+        links = replace(links, checkin=_CHECKIN_SLOT)  # the body names the image, not the URL
     return replace(
         ctx,
         recipient_email="",
@@ -137,9 +164,10 @@ def _body_key(ctx: MailContext) -> MailContext:
     )
 
 
-def _personal_bodies(ctx: MailContext) -> tuple[bytes, bytes]:
-    """The encoded text and HTML parts; a recipient's feed links go into the shared texts
-    (rendering those is the costly part, encoding is cheap)."""
+def _personal_bodies(ctx: MailContext, *, cid: str) -> tuple[bytes, bytes]:
+    """The encoded text and HTML parts; a recipient's feed links (and the QR image's
+    Content-ID) go into the shared texts (rendering those is the costly part, encoding is
+    cheap)."""
     key = _body_key(ctx)
     personal = [
         (slot, value)
@@ -148,6 +176,7 @@ def _personal_bodies(ctx: MailContext) -> tuple[bytes, bytes]:
             (_FEED_WEBCAL_SLOT, ctx.links.feed_webcal),
             (_FEED_ROTATE_SLOT, ctx.links.feed_rotate),
             (_RSVP_SLOT, ctx.links.rsvp),
+            (QR_CID_SLOT, cid if shows_qr(ctx) else None),
         )
         if value
     ]

@@ -1,6 +1,7 @@
 """The check-in link of one invitation and its QR code: `/check-in/<invitation id>.<HMAC of
 it under SECRET_KEY>`. The invitee's RSVP page and reminders show it; an organizer of the
-event who opens it checks the person in. The link names nobody to anyone else."""
+event who opens it checks the person in. The link names nobody to anyone else. (The PNG
+that reminders carry is events_svc.mail.qr's.)"""
 
 from __future__ import annotations
 
@@ -44,12 +45,3 @@ def qr_svg(url: str, *, title: str = "") -> str:
     size = code.symbol_size(scale=4, border=4)[0]
     svg: str = code.svg_inline(scale=4, border=4, light="#fff", title=title or None)
     return svg.replace("<svg ", f'<svg viewBox="0 0 {size} {size}" role="img" ', 1)
-
-
-def qr_png(url: str) -> bytes:
-    """The QR code of `url` as a PNG (for e-mail, where inline SVG is not shown)."""
-    import io
-
-    out = io.BytesIO()
-    segno.make(url, error="m").save(out, kind="png", scale=5, border=4)
-    return out.getvalue()

@@ -19,6 +19,7 @@ from events_svc.feeds.service import person_feed_urls
 from events_svc.mail.i18n import LOCALES, Locale, org_name
 from events_svc.mail.render import CertificateFacts, Links, MailContext, render_message
 from events_svc.notifications.service import REQUEST_KINDS
+from events_svc.rsvp.checkin_link import checkin_url
 from events_svc.rsvp.tokens import reply_address, rsvp_url
 from events_svc.settings import Settings
 
@@ -92,6 +93,7 @@ def render(
             ctx,
             settings,
             answerable=kind not in ("cancellation", "certificate", "feed-link"),
+            checkin=kind == "reminder",
         ),
         certificate=_certificate_facts(ctx, settings) if kind == "certificate" else None,
         method=method,
@@ -117,7 +119,9 @@ def _certificate_facts(ctx: dict[str, Any], settings: Settings) -> CertificateFa
     )
 
 
-def _links(ics_url: str, ctx: dict[str, Any], settings: Settings, *, answerable: bool) -> Links:
+def _links(
+    ics_url: str, ctx: dict[str, Any], settings: Settings, *, answerable: bool, checkin: bool
+) -> Links:
     """The event file, the person's feed with the link that gives it a new address, and
     (unless the message takes something back) the person's RSVP page."""
     from events_svc.feeds.tokens import rotation_url  # here: keeps this change to _links
@@ -134,4 +138,14 @@ def _links(ics_url: str, ctx: dict[str, Any], settings: Settings, *, answerable:
         answer = rsvp_url(
             settings.public_base_url, settings.secret_key, ctx["invitation_id"], ctx["generation"]
         )
-    return Links(ics=ics_url, feed_https=https, feed_webcal=webcal, feed_rotate=rotate, rsvp=answer)
+    here = None
+    if checkin and answer is not None:
+        here = checkin_url(settings.public_base_url, settings.secret_key, ctx["invitation_id"])
+    return Links(
+        ics=ics_url,
+        feed_https=https,
+        feed_webcal=webcal,
+        feed_rotate=rotate,
+        rsvp=answer,
+        checkin=here,
+    )

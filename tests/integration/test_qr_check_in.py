@@ -5,15 +5,20 @@ anyone else learns nothing."""
 from __future__ import annotations
 
 import re
+import struct
 import uuid
-from datetime import datetime, timedelta
+import zlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import zxingcpp
 
 from events_svc.invitations.tables import Invitation
+from events_svc.notifications.tables import Notification
+from events_svc.rsvp.checkin_link import checkin_url
 from events_svc.rsvp.tokens import make_token
+from events_svc.sender import service as sender
 from tests.console.helpers import session_for
 from tests.helpers import auth, event_body
 
@@ -58,6 +63,53 @@ def decode_svg_qr(svg: str) -> list[str]:
             start = (my * scale + dy) * side + mx * scale
             pixels[start : start + scale] = bytes(scale)
     return [r.text for r in zxingcpp.read_barcodes(_Gray(bytes(pixels), side, side))]
+
+
+def decode_png_qr(png: bytes) -> list[str]:
+    """Read a 1-bit greyscale or palette PNG (what segno writes) into grey pixels and let
+    zxing-cpp read it."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, data, palette = 8, b"", b""
+    width = height = depth = colour = 0
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind, chunk = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", chunk[:10])
+        elif kind == b"PLTE":
+            palette = chunk
+        elif kind == b"IDAT":
+            data += chunk
+    assert depth == 1 and colour in (0, 3), (depth, colour)
+    raw = zlib.decompress(data)
+    stride = (width + 7) // 8
+    pixels = bytearray()
+    previous = bytes(stride)
+    for y in range(height):
+        kind, line = (
+            raw[y * (stride + 1)],
+            bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)]),
+        )
+        for i in range(stride):  # the PNG row filters, one byte a pixel group
+            left, up = line[i - 1] if i else 0, previous[i]
+            corner = previous[i - 1] if i else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 255
+            elif kind == 2:
+                line[i] = (line[i] + up) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 255
+            elif kind == 4:
+                p = left + up - corner
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                near = left if pa <= pb and pa <= pc else up if pb <= pc else corner
+                line[i] = (line[i] + near) & 255
+        previous = bytes(line)
+        for x in range(width):
+            bit = (line[x // 8] >> (7 - x % 8)) & 1
+            pixels.append(palette[bit * 3] if colour == 3 else 255 * bit)
+    return [r.text for r in zxingcpp.read_barcodes(_Gray(bytes(pixels), height, width))]
 
 
 async def _training_now(client: Any, key: str) -> dict[str, Any]:
@@ -148,3 +200,49 @@ async def test_qr_code_checks_in_at_a_forum(client, make_org, app):
     assert attendance["people"][0]["checked_in"] is True
     csv = await client.get(f"/events/{event['id']}/attendance.csv", headers=auth(key))
     assert csv.content.decode("utf-8-sig").splitlines()[1].endswith(",yes")
+
+
+async def test_a_reminder_shows_the_check_in_qr_code_as_an_image(
+    client: Any, make_org: Any, settings: Any, smtp: Any, worker: Any
+) -> None:
+    _org, key = await make_org()
+    ev = (
+        await client.post(
+            "/events", json=event_body(reminders=[{"before": "PT1H"}]), headers=auth(key)
+        )
+    ).json()
+    invited = await client.post(
+        f"/events/{ev['id']}/invitations",
+        json={"invitees": [{"email": "chen@agency.example.org", "name": "陈社工"}]},
+        headers=auth(key),
+    )
+    assert invited.status_code == 202, invited.text
+    await Notification.update({Notification.status: "sent"}).where(
+        Notification.kind == "invitation"
+    )
+    (row,) = await Notification.select(Notification.id).where(Notification.kind == "reminder")
+    start = datetime(2027, 6, 10, 1, 30, tzinfo=UTC)  # event_body's 09:30 in Shanghai
+    done = await sender.deliver(
+        notification_id=row["id"],
+        settings=settings,
+        smtp=worker.smtp,
+        now=start - timedelta(minutes=50),
+    )
+    assert done.status == "sent" and len(smtp.received) == 1
+    msg = smtp.received[0].message
+    assert msg["X-Notification-Kind"] == "reminder"
+    # no calendar in a reminder: text, then the HTML with its image
+    assert msg.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in msg.iter_parts()] == [
+        "text/plain",
+        "multipart/related",
+    ]
+    html = msg.get_body(("html",)).get_content()
+    (cid,) = re.findall(r'<img src="cid:([^"]+)"', html)
+    (image,) = [p for p in msg.walk() if p.get_content_type() == "image/png"]
+    assert image["Content-ID"] == f"<{cid}>"
+    # the link to the RSVP page stays, in both bodies
+    assert "#check-in-qr" in html and "#check-in-qr" in msg.get_body(("plain",)).get_content()
+    (inv,) = await Invitation.select(Invitation.id)
+    expected = checkin_url(settings.public_base_url, settings.secret_key, inv["id"])
+    assert decode_png_qr(image.get_content()) == [expected]
