@@ -196,10 +196,40 @@ async def _enqueue_batches(
         return 0
 
 
+def row_job_id(prefix: str, row_id: object, attempts: int, sweep_slot: int | None = None) -> str:
+    """One job per (row, attempt) of a table whose row id is the job's key; a sweep's
+    re-enqueue adds its slot, so a job id Redis still remembers does not swallow it."""
+    job_id = f"{prefix}:{row_id}:a{attempts}"
+    return job_id if sweep_slot is None else f"{job_id}:s{sweep_slot}"
+
+
 def webhook_job_id(delivery_id: object, attempts: int, sweep_slot: int | None = None) -> str:
     """One job per (delivery, attempt), like `notification_job_id`: the row id is its key."""
-    job_id = f"webhook:{delivery_id}:a{attempts}"
-    return job_id if sweep_slot is None else f"{job_id}:s{sweep_slot}"
+    return row_job_id("webhook", delivery_id, attempts, sweep_slot)
+
+
+async def _enqueue_rows(
+    queue: ArqRedis | None,
+    function: str,
+    prefix: str,
+    rows: Iterable[dict[str, Any]],
+    *,
+    defer_until: datetime | None,
+    sweep_slot: int | None,
+) -> int:
+    """Enqueue `function(row id)` for rows with `id` and `attempts`, after commit; returns
+    how many were new to the queue. Redis being down is left to the sweep."""
+    jobs = [
+        (row_job_id(prefix, row["id"], row["attempts"], sweep_slot), (str(row["id"]),), defer_until)
+        for row in rows
+    ]
+    if queue is None or not jobs:
+        return 0
+    try:
+        return await enqueue_many(queue, function, jobs)
+    except Exception as exc:  # noqa: BLE001 - OSError or one of redis' own error classes
+        log.warning("enqueue failed; the sweep will pick the jobs up: %s", exc)
+        return 0
 
 
 async def enqueue_webhooks(
@@ -209,20 +239,10 @@ async def enqueue_webhooks(
     defer_until: datetime | None = None,
     sweep_slot: int | None = None,
 ) -> int:
-    """Enqueue `deliver_webhook` for rows with `id` and `attempts` (what `emit` returns);
-    returns how many were new to the queue. Runs after commit; Redis being down is left to
-    the sweep, as for notifications."""
-    jobs = [
-        (webhook_job_id(row["id"], row["attempts"], sweep_slot), (str(row["id"]),), defer_until)
-        for row in rows
-    ]
-    if queue is None or not jobs:
-        return 0
-    try:
-        return await enqueue_many(queue, DELIVER_WEBHOOK, jobs)
-    except Exception as exc:  # noqa: BLE001 - OSError or one of redis' own error classes
-        log.warning("enqueue failed; the sweep will pick the jobs up: %s", exc)
-        return 0
+    """Enqueue `deliver_webhook` for rows with `id` and `attempts` (what `emit` returns)."""
+    return await _enqueue_rows(
+        queue, DELIVER_WEBHOOK, "webhook", rows, defer_until=defer_until, sweep_slot=sweep_slot
+    )
 
 
 async def enqueue_console_mail(
@@ -232,24 +252,15 @@ async def enqueue_console_mail(
     sweep_slot: int | None = None,
     defer_until: datetime | None = None,
 ) -> int:
-    """Enqueue `send_console_mail` for rows with `id` and `attempts`, after commit; Redis being
-    down is left to the sweep."""
-    jobs = [
-        (
-            f"console-mail:{row['id']}:a{row['attempts']}"
-            + ("" if sweep_slot is None else f":s{sweep_slot}"),
-            (str(row["id"]),),
-            defer_until,
-        )
-        for row in rows
-    ]
-    if queue is None or not jobs:
-        return 0
-    try:
-        return await enqueue_many(queue, SEND_CONSOLE_MAIL, jobs)
-    except Exception as exc:  # noqa: BLE001 - OSError or one of redis' own error classes
-        log.warning("enqueue failed; the sweep will pick the jobs up: %s", exc)
-        return 0
+    """Enqueue `send_console_mail` for sign-in mail rows with `id` and `attempts`."""
+    return await _enqueue_rows(
+        queue,
+        SEND_CONSOLE_MAIL,
+        "console-mail",
+        rows,
+        defer_until=defer_until,
+        sweep_slot=sweep_slot,
+    )
 
 
 async def enqueue_registration_mail(
@@ -259,24 +270,15 @@ async def enqueue_registration_mail(
     sweep_slot: int | None = None,
     defer_until: datetime | None = None,
 ) -> int:
-    """Enqueue `send_registration_mail` for rows with `id` and `attempts`, after commit;
-    Redis being down is left to the sweep."""
-    jobs = [
-        (
-            f"registration-mail:{row['id']}:a{row['attempts']}"
-            + ("" if sweep_slot is None else f":s{sweep_slot}"),
-            (str(row["id"]),),
-            defer_until,
-        )
-        for row in rows
-    ]
-    if queue is None or not jobs:
-        return 0
-    try:
-        return await enqueue_many(queue, SEND_REGISTRATION_MAIL, jobs)
-    except Exception as exc:  # noqa: BLE001 - OSError or one of redis' own error classes
-        log.warning("enqueue failed; the sweep will pick the jobs up: %s", exc)
-        return 0
+    """Enqueue `send_registration_mail` for registration rows with `id` and `attempts`."""
+    return await _enqueue_rows(
+        queue,
+        SEND_REGISTRATION_MAIL,
+        "registration-mail",
+        rows,
+        defer_until=defer_until,
+        sweep_slot=sweep_slot,
+    )
 
 
 # --- worker heartbeats ---------------------------------------------------------------------
