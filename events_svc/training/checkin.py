@@ -17,6 +17,13 @@ from events_svc.calendar.timeutil import (
 from events_svc.errors import Conflict, InvalidInput, NotFound
 from events_svc.events.tables import Event
 from events_svc.training.course import CODE_BYTES, Course, Progress, course_sessions, progress
+from events_svc.training.records import (
+    AttendanceRecord,
+    CertificateRefRecord,
+    CheckedInByRecord,
+    CompletionRecord,
+    PersonCompletionRecord,
+)
 from events_svc.training.tables import Attendance, Certificate
 from events_svc.validation import validate_email
 
@@ -85,9 +92,9 @@ def _parse_occurrence(value: str) -> datetime:
 class CheckIn:
     """What a check-in did, and what to enqueue after commit."""
 
-    attendance: dict[str, Any]
+    attendance: AttendanceRecord
     recorded: bool  #: False: the person was already checked in for this session
-    status: dict[str, Any]  #: the person's completion now
+    status: PersonCompletionRecord  #: the person's completion now
     notifications: list[dict[str, Any]]
 
 
@@ -165,12 +172,12 @@ async def check_in(
         status = _status_out(person, course, standing, certificate.get(person["person"]))
         who = await Event.raw("SELECT slug FROM organization WHERE id = {}", row["checked_in_org"])
     return CheckIn(
-        attendance={
-            "email": person["email"],
-            "occurrence": f"{local:%Y-%m-%dT%H:%M:%S}",
-            "checked_in_at": row["checked_in_at"],
-            "checked_in_by": {"organization": who[0]["slug"], "key": row["checked_in_by"]},
-        },
+        attendance=AttendanceRecord(
+            email=person["email"],
+            occurrence=f"{local:%Y-%m-%dT%H:%M:%S}",
+            checked_in_at=row["checked_in_at"],
+            checked_in_by=CheckedInByRecord(organization=who[0]["slug"], key=row["checked_in_by"]),
+        ),
         recorded=bool(inserted),
         status=status,
         notifications=queued,
@@ -266,25 +273,25 @@ def _status_out(
     course: Course,
     standing: Progress,
     certificate: dict[str, Any] | None,
-) -> dict[str, Any]:
-    return {
-        "email": person["email"],
-        "name": person["name"],
-        "attended": standing.attended,
-        "held": course.held,
-        "total": course.total,
-        "hours": standing.hours,
-        "completed": standing.completed,
-        "certificate": (
-            {
-                "code": certificate["code"],
-                "issued_at": certificate["issued_at"],
-                "revoked_at": certificate["revoked_at"],
-            }
+) -> PersonCompletionRecord:
+    return PersonCompletionRecord(
+        email=person["email"],
+        name=person["name"],
+        attended=standing.attended,
+        held=course.held,
+        total=course.total,
+        hours=standing.hours,
+        completed=standing.completed,
+        certificate=(
+            CertificateRefRecord(
+                code=certificate["code"],
+                issued_at=certificate["issued_at"],
+                revoked_at=certificate["revoked_at"],
+            )
             if certificate
             else None
         ),
-    }
+    )
 
 
 # --- completion ------------------------------------------------------------------------------
@@ -292,7 +299,7 @@ def _status_out(
 
 async def completion(
     *, org_id: uuid.UUID, event_id: uuid.UUID, now: datetime | None = None
-) -> dict[str, Any]:
+) -> CompletionRecord:
     """Every enrolled person's attendance, hours and completion of the course."""
     now = now or datetime.now(UTC)
     event = await _training(org_id=org_id, event_id=event_id)
@@ -305,13 +312,13 @@ async def completion(
     attended = await _attended(event_id)
     certificates = await _certificates(event_id)
     threshold = event["completion_threshold"]
-    return {
-        "event": str(event_id),
-        "title": event["title"],
-        "threshold": threshold,
-        "held": course.held,
-        "total": course.total,
-        "people": [
+    return CompletionRecord(
+        event=str(event_id),
+        title=event["title"],
+        threshold=threshold,
+        held=course.held,
+        total=course.total,
+        people=[
             _status_out(
                 p,
                 course,
@@ -320,4 +327,4 @@ async def completion(
             )
             for p in people
         ],
-    }
+    )

@@ -25,7 +25,14 @@ from events_svc.rsvp.controllers import _cell, _wants_json
 from events_svc.settings import Settings
 from events_svc.training import service
 from events_svc.training.page import render_certificate
-from events_svc.training.schemas import CertificateOut, CheckInIn, CheckInOut, Completion
+from events_svc.training.schemas import (
+    CertificateOut,
+    CheckedInBy,
+    CheckInIn,
+    CheckInOut,
+    Completion,
+    PersonCompletion,
+)
 from events_svc.web.shell import PAGE_HEADERS, reader_locale
 
 #: a public page anyone may open: no caching of a revocable statement, no search engines,
@@ -66,9 +73,16 @@ class AttendanceController(rsvp_controllers.AttendanceController):
             occurrence=data.occurrence,
         )
         await enqueue_notifications(queue, done.notifications)
-        body = msgspec.convert(
-            {**done.attendance, "recorded": done.recorded, "completion": done.status},
-            CheckInOut,
+        seen = done.attendance
+        body = CheckInOut(
+            email=seen.email,
+            occurrence=seen.occurrence,
+            checked_in_at=seen.checked_in_at,
+            checked_in_by=CheckedInBy(
+                organization=seen.checked_in_by.organization, key=seen.checked_in_by.key
+            ),
+            recorded=done.recorded,
+            completion=msgspec.convert(done.status, PersonCompletion, from_attributes=True),
         )
         return Response(body, status_code=HTTP_201_CREATED if done.recorded else HTTP_200_OK)
 
@@ -88,7 +102,7 @@ class CompletionController(Controller):
         self, caller: NamedDependency[Caller], event_id: FromPath[str]
     ) -> Completion:
         data = await service.completion(org_id=caller.org_id, event_id=event_uuid(event_id))
-        return msgspec.convert(data, Completion)
+        return msgspec.convert(data, Completion, from_attributes=True)
 
     @get(
         "/completion.csv",
@@ -105,18 +119,18 @@ class CompletionController(Controller):
         writer.writerow(
             ["email", "name", "attended", "held", "total", "hours", "completed", "certificate"]
         )
-        for p in data["people"]:
-            cert = p["certificate"]
+        for p in data.people:
+            cert = p.certificate
             writer.writerow(
                 [
-                    _cell(p["email"]),
-                    _cell(p["name"]),
-                    p["attended"],
-                    p["held"],
-                    "" if p["total"] is None else p["total"],
-                    f"{p['hours']:.1f}",
-                    "yes" if p["completed"] else "",
-                    (cert["code"] + (" (revoked)" if cert["revoked_at"] else "")) if cert else "",
+                    _cell(p.email),
+                    _cell(p.name),
+                    p.attended,
+                    p.held,
+                    "" if p.total is None else p.total,
+                    f"{p.hours:.1f}",
+                    "yes" if p.completed else "",
+                    (cert.code + (" (revoked)" if cert.revoked_at else "")) if cert else "",
                 ]
             )
         return Response(
@@ -148,8 +162,10 @@ class CertificateController(Controller):
         await ratelimit.hit(request, "certificates", settings.rate_limit_certificates)
         cert = await service.certificate(code=code)
         if _wants_json(request):
-            return Response(msgspec.convert(cert, CertificateOut), headers=_PAGE_HEADERS)
-        asked = request.query_params.get("lang") or reader_locale(request, cert["locale"])
+            return Response(
+                msgspec.convert(cert, CertificateOut, from_attributes=True), headers=_PAGE_HEADERS
+            )
+        asked = request.query_params.get("lang") or reader_locale(request, cert.locale)
         locale: Locale = next((loc for loc in LOCALES if loc == asked), "zh-CN")
         body = render_certificate(cert, locale=locale, request=request)
         return Response(body, media_type="text/html", headers=_PAGE_HEADERS)
@@ -164,4 +180,4 @@ class CertificateController(Controller):
     )
     async def revoke(self, caller: NamedDependency[Caller], code: FromPath[str]) -> CertificateOut:
         cert = await service.revoke(org_id=caller.org_id, code=code)
-        return msgspec.convert(cert, CertificateOut)
+        return msgspec.convert(cert, CertificateOut, from_attributes=True)

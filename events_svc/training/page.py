@@ -10,6 +10,7 @@ from litestar import Request
 
 from events_svc.calendar.timeutil import zone
 from events_svc.mail.i18n import Locale, date_range
+from events_svc.training.records import CertificateRecord
 from events_svc.web.i18n import register
 from events_svc.web.shell import render
 
@@ -39,11 +40,11 @@ TEXT: dict[str, dict[Locale, str]] = {
 register("cert", TEXT)
 
 
-def _issuers(cert: dict[str, Any], locale: str) -> list[str]:
+def _issuers(cert: CertificateRecord, locale: str) -> list[str]:
     """The issuers' names in the reader's language (English names where they have one)."""
     if locale == "en":
-        return list(cert.get("issued_by_en") or cert["issued_by"])
-    return list(cert["issued_by"])
+        return list(cert.issued_by_en or cert.issued_by)
+    return list(cert.issued_by)
 
 
 def t(key: str, locale: Locale, **values: Any) -> str:
@@ -57,32 +58,32 @@ def _day(value: datetime, tzid: str, locale: Locale) -> str:
 
 
 def render_certificate(
-    cert: dict[str, Any], *, locale: Locale, request: Request[Any, Any, Any] | None = None
+    cert: CertificateRecord, *, locale: Locale, request: Request[Any, Any, Any] | None = None
 ) -> str:
     """The page stating what the certificate certifies, and whether it still holds."""
-    first = datetime.combine(date.fromisoformat(cert["first_session"]), datetime.min.time())
-    last = datetime.combine(date.fromisoformat(cert["last_session"]), datetime.min.time())
+    first = datetime.combine(date.fromisoformat(cert.first_session), datetime.min.time())
+    last = datetime.combine(date.fromisoformat(cert.last_session), datetime.min.time())
     sep = "、" if locale == "zh-CN" else ", "
     details = [
-        (t("name", locale), cert["name"]),
-        (t("course", locale), cert["course"]),
-        (t("hours", locale), t("hours_value", locale, hours=f"{cert['hours']:.1f}")),
+        (t("name", locale), cert.name),
+        (t("course", locale), cert.course),
+        (t("hours", locale), t("hours_value", locale, hours=f"{cert.hours:.1f}")),
         (
             t("sessions", locale),
             t(
                 "sessions_value",
                 locale,
-                attended=cert["sessions_attended"],
-                total=cert["sessions_total"],
+                attended=cert.sessions_attended,
+                total=cert.sessions_total,
             ),
         ),
         (t("dates", locale), date_range(first, last, locale)),
         (t("issuers", locale), sep.join(_issuers(cert, locale))),
-        (t("issued_at", locale), _day(cert["issued_at"], cert["timezone"], locale)),
-        (t("code", locale), cert["code"]),
+        (t("issued_at", locale), _day(cert.issued_at, cert.timezone, locale)),
+        (t("code", locale), cert.code),
     ]
     revoked_when = (
-        _day(cert["revoked_at"], cert["timezone"], locale) if cert["revoked_at"] is not None else ""
+        _day(cert.revoked_at, cert.timezone, locale) if cert.revoked_at is not None else ""
     )
     return render(
         "certificate.html",
