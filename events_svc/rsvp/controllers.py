@@ -27,6 +27,7 @@ from events_svc.orgs.service import Caller
 from events_svc.rsvp import service
 from events_svc.rsvp.checkin_link import checkin_url, qr_svg
 from events_svc.rsvp.page import render_page, t
+from events_svc.rsvp.records import AttendanceRecord, InvitationView
 from events_svc.rsvp.schemas import Attendance, RsvpAnswer
 from events_svc.settings import Settings
 from events_svc.web.shell import PAGE_HEADERS, reader_locale
@@ -37,9 +38,9 @@ MAX_COMMENT = 2000
 _PAGE_HEADERS = {**PAGE_HEADERS, "X-Robots-Tag": "noindex"}
 
 
-def _qr(row: dict[str, Any], settings: Settings) -> str:
+def _qr(row: InvitationView, settings: Settings) -> str:
     """The invitee's check-in QR code (inline SVG) for their page."""
-    url = checkin_url(settings.public_base_url, settings.secret_key, row["id"])
+    url = checkin_url(settings.public_base_url, settings.secret_key, row.id)
     return qr_svg(url, title="check-in")
 
 
@@ -48,15 +49,15 @@ def _wants_json(request: Request[Any, Any, Any]) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def _answer_out(row: dict[str, Any]) -> RsvpAnswer:
+def _answer_out(row: InvitationView) -> RsvpAnswer:
     return RsvpAnswer(
-        event=str(row["event_id"]),
-        title=row["title"],
-        email=row["email"],
-        rsvp=row["rsvp"],
-        waitlisted=row["waitlist_position"] is not None,
-        waitlist_position=row["waitlist_position"],
-        comment=row["comment"],
+        event=str(row.event_id),
+        title=row.title,
+        email=row.email,
+        rsvp=row.rsvp,
+        waitlisted=row.waitlist_position is not None,
+        waitlist_position=row.waitlist_position,
+        comment=row.comment,
     )
 
 
@@ -149,7 +150,7 @@ class RsvpController(Controller):
                 row,
                 action=f"/rsvp/{token}",
                 selected=None,
-                message=t("invalid", reader_locale(request, row["locale"])),
+                message=t("invalid", reader_locale(request, row.locale)),
                 message_kind="error",
                 request=request,
                 qr=_qr(row, settings),
@@ -158,7 +159,7 @@ class RsvpController(Controller):
         if comment is not None and len(comment) > MAX_COMMENT:
             raise InvalidInput.field("comment", f"at most {MAX_COMMENT} characters")
         answer = await service.respond(
-            invitation_id=row["id"],
+            invitation_id=row.id,
             response=response,
             comment=comment,
             source="link",
@@ -168,7 +169,7 @@ class RsvpController(Controller):
         row = await service.invitation_for_token(secret=settings.secret_key, token=token)
         if as_json:
             return Response(_answer_out(row), headers=_PAGE_HEADERS)
-        locale: Locale = reader_locale(request, row["locale"])
+        locale: Locale = reader_locale(request, row.locale)
         body = render_page(
             row,
             action=f"/rsvp/{token}",
@@ -222,7 +223,7 @@ class AttendanceController(Controller):
         self, caller: NamedDependency[Caller], event_id: FromPath[str]
     ) -> Attendance:
         data = await service.attendance(org_id=caller.org_id, event_id=event_uuid(event_id))
-        return msgspec.convert(data, Attendance)
+        return msgspec.convert(data, Attendance, from_attributes=True)
 
     @get(
         "/attendance.csv",
@@ -237,32 +238,31 @@ class AttendanceController(Controller):
         return attendance_csv(data)
 
 
-def attendance_csv(data: dict[str, Any]) -> Response[bytes]:
+def attendance_csv(data: AttendanceRecord) -> Response[bytes]:
     """The attendance list as a CSV download (the API's and the console's)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    questions = data.get("questions") or []
+    questions = data.questions
     # the columns are named as in the JSON attendance view; then one per registration question
     writer.writerow(
         ["email", "name", "role", "rsvp", "waitlisted", "comment", "responded_at", "source"]
         + ["checked_in"]
-        + [_cell(q["label"]) for q in questions]
+        + [_cell(q.label) for q in questions]
     )
-    for p in data["people"]:
-        given = p.get("answers") or {}
-        extra = [given.get(q["id"], "") for q in questions]
+    for p in data.people:
+        extra = [p.answers.get(q.id, "") for q in questions]
         writer.writerow(
             [
-                _cell(p["email"]),
-                _cell(p["name"]),
-                p["role"],
-                p["rsvp"],
-                "yes" if p["waitlisted"] else "",
-                _cell(p["comment"]),
-                p["responded_at"].isoformat() if p["responded_at"] else "",
-                p["source"],
+                _cell(p.email),
+                _cell(p.name),
+                p.role,
+                p.rsvp,
+                "yes" if p.waitlisted else "",
+                _cell(p.comment),
+                p.responded_at.isoformat() if p.responded_at else "",
+                p.source,
             ]
-            + ["yes" if p.get("checked_in") else ""]
+            + ["yes" if p.checked_in else ""]
             + [_cell("; ".join(v) if isinstance(v, list) else str(v)) for v in extra]
         )
     return Response(

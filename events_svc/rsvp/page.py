@@ -7,8 +7,9 @@ from typing import Any
 
 from litestar import Request
 
-from events_svc.calendar.ics import agenda_entries, itinerary_entries, itinerary_lines, span
+from events_svc.calendar.ics import itinerary_lines, span
 from events_svc.mail.i18n import LOCALES, Locale, org_name, recurrence, when
+from events_svc.rsvp.records import InvitationView
 from events_svc.web.i18n import register
 from events_svc.web.shell import reader_locale, render
 
@@ -59,20 +60,20 @@ def t(key: str, locale: Locale, **values: Any) -> str:
     return TEXT[key][locale].format(**values)
 
 
-def hosts(row: dict[str, Any], loc: Locale) -> str:
+def hosts(row: InvitationView, loc: Locale) -> str:
     """The event's host and co-hosts, in the reader's language where they have a name in it."""
     names = [
-        org_name(row["org_name"], row.get("org_name_en"), loc),
-        *(row.get("cohost_names_en" if loc == "en" else "cohost_names") or ()),
+        org_name(row.org_name, row.org_name_en, loc),
+        *(row.cohost_names_en if loc == "en" else row.cohost_names),
     ]
     return ("、" if loc == "zh-CN" else ", ").join(names)
 
 
-def programme(row: dict[str, Any], loc: Locale) -> dict[str, Any]:
+def programme(row: InvitationView, loc: Locale) -> dict[str, Any]:
     """What the event holds: its description, an exchange visit's itinerary and the agenda
     (lines of text; the template escapes them)."""
     lines: list[str] = []
-    agenda = agenda_entries(row.get("agenda"))
+    agenda = row.agenda
     if agenda:
         one_day = len({a.starts_at.date() for a in agenda}) == 1
         sep, joiner = ("：", "、") if loc == "zh-CN" else (": ", ", ")
@@ -85,16 +86,16 @@ def programme(row: dict[str, Any], loc: Locale) -> dict[str, Any]:
                     for sp in entry.speakers
                 )
             lines.append(line)
-    itinerary = itinerary_entries(row.get("itinerary"))
+    itinerary = row.itinerary
     return {
-        "description": (row.get("description") or "").strip(),
+        "description": row.description.strip(),
         "itinerary": itinerary_lines(itinerary) if itinerary else [],
         "agenda": lines,
     }
 
 
 def render_page(
-    row: dict[str, Any],
+    row: InvitationView,
     *,
     action: str,
     selected: str | None,
@@ -105,22 +106,22 @@ def render_page(
 ) -> str:
     """The page for one invitation: the event, the current answer, the form, and the
     check-in QR code (`qr`, inline SVG)."""
-    own: Locale = row["locale"] if row["locale"] in LOCALES else "zh-CN"
+    own: Locale = row.locale if row.locale in LOCALES else "zh-CN"
     loc = reader_locale(request, own)
     details = [
-        (t("when", loc), when(row["starts_at"], row["ends_at"], row["timezone"], loc)),
+        (t("when", loc), when(row.starts_at, row.ends_at, row.timezone, loc)),
     ]
-    repeats = recurrence(row["recurrence"], row["timezone"], loc)
+    repeats = recurrence(row.recurrence, row.timezone, loc)
     if repeats:
         details.append((t("repeats", loc), repeats))
-    if row["location"]:
-        details.append((t("where", loc), row["location"]))
-    if row.get("online_url") and row["status"] != "cancelled":
-        details.append((t("online", loc), row["online_url"]))
-    state = "waitlisted" if row["waitlist_position"] else row["rsvp"]
-    current = t(f"state.{row['rsvp']}", loc) if state != "waitlisted" else t("state.tentative", loc)
-    choice = selected or (row["rsvp"] if row["rsvp"] != "needs-action" else None)
-    if row["waitlist_position"]:
+    if row.location:
+        details.append((t("where", loc), row.location))
+    if row.online_url and row.status != "cancelled":
+        details.append((t("online", loc), row.online_url))
+    state = "waitlisted" if row.waitlist_position else row.rsvp
+    current = t(f"state.{row.rsvp}", loc) if state != "waitlisted" else t("state.tentative", loc)
+    choice = selected or (row.rsvp if row.rsvp != "needs-action" else None)
+    if row.waitlist_position:
         choice = selected or "accepted"
     return render(
         "rsvp.html",

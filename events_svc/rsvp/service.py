@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from events_svc.calendar.agenda import agenda_entries
+from events_svc.calendar.eventdata import itinerary_entries
 from events_svc.calendar.timeutil import zone
 from events_svc.errors import Conflict, NotFound
 from events_svc.events.hosted import hosted_event
@@ -19,6 +21,14 @@ from events_svc.events.tables import Event
 from events_svc.invitations.tables import Invitation
 from events_svc.invitations.waitlist import accepted_count, promote_waitlist, rsvp_changed
 from events_svc.reminders import service as reminders
+from events_svc.rsvp.records import (
+    AttendanceRecord,
+    AttendeeRecord,
+    InvitationView,
+    OccurrenceAnswerRecord,
+    QuestionRefRecord,
+    WaitlistRecord,
+)
 from events_svc.rsvp.tokens import read_token
 from events_svc.validation import email_key
 
@@ -36,7 +46,7 @@ PARTSTAT_ANSWERS: dict[str, Response] = {
 # --- reading ---------------------------------------------------------------------------------
 
 
-async def invitation_for_token(*, secret: str, token: str) -> dict[str, Any]:
+async def invitation_for_token(*, secret: str, token: str) -> InvitationView:
     """The invitation a token names, with its event and person; 404 when forged, or when the
     invitation was withdrawn (or renewed: a new invitation has a new link)."""
     invitation_id, generation = read_token(secret, token)
@@ -56,20 +66,49 @@ async def invitation_for_token(*, secret: str, token: str) -> dict[str, Any]:
     )
     if not rows or rows[0]["generation"] != generation or rows[0]["removed_at"] is not None:
         raise NotFound("no invitation for this link")
-    row = dict(rows[0])
-    row["waitlist_position"] = await _waitlist_position(row)
-    return row
+    row = rows[0]
+    return InvitationView(
+        id=row["id"],
+        event_id=row["event_id"],
+        person=row["person"],
+        role=row["role"],
+        rsvp=row["rsvp"],
+        comment=row["comment"],
+        waitlisted_at=row["waitlisted_at"],
+        waitlist_position=await _waitlist_position(row["event"], row["waitlisted_at"], row["id"]),
+        email=row["email"],
+        person_name=row["person_name"],
+        locale=row["locale"],
+        title=row["title"],
+        description=row["description"],
+        location=row["location"],
+        online_url=row["online_url"],
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        timezone=row["timezone"],
+        recurrence=row["recurrence"],
+        status=row["status"],
+        capacity=row["capacity"],
+        org_name=row["org_name"],
+        org_name_en=row["org_name_en"],
+        cohost_names=list(row["cohost_names"]),
+        cohost_names_en=list(row["cohost_names_en"]),
+        itinerary=itinerary_entries(row["itinerary"]),
+        agenda=agenda_entries(row["agenda"]),
+    )
 
 
-async def _waitlist_position(row: dict[str, Any]) -> int | None:
-    if row["waitlisted_at"] is None:
+async def _waitlist_position(
+    event_id: uuid.UUID, waitlisted_at: datetime | None, invitation_id: uuid.UUID
+) -> int | None:
+    if waitlisted_at is None:
         return None
     ahead = await Invitation.raw(
         "SELECT count(*) AS n FROM invitation WHERE event = {} AND removed_at IS NULL"
         " AND waitlisted_at IS NOT NULL AND (waitlisted_at, id) < ({}, {})",
-        row["event"],
-        row["waitlisted_at"],
-        row["id"],
+        event_id,
+        waitlisted_at,
+        invitation_id,
     )
     return int(ahead[0]["n"]) + 1
 
@@ -374,7 +413,7 @@ async def _occurrence_reply(
 # --- the organizer's view --------------------------------------------------------------------
 
 
-async def attendance(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
+async def attendance(*, org_id: uuid.UUID, event_id: uuid.UUID) -> AttendanceRecord:
     """Counts per answer, the waitlist in order, and every invitee's answer and comment."""
     event = await hosted_event(org_id=org_id, event_id=event_id)
     people = await Invitation.raw(
@@ -394,15 +433,15 @@ async def attendance(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any
         " WHERE i.event = {} AND i.removed_at IS NULL ORDER BY a.recurrence_id",
         event_id,
     )
-    by_invitation: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    by_invitation: dict[uuid.UUID, list[OccurrenceAnswerRecord]] = {}
     for a in answers:
         by_invitation.setdefault(a["invitation"], []).append(
-            {
-                "occurrence": a["recurrence_id"].strftime("%Y-%m-%dT%H:%M:%S"),
-                "rsvp": a["rsvp"],
-                "comment": a["comment"],
-                "answered_at": a["updated_at"],
-            }
+            OccurrenceAnswerRecord(
+                occurrence=a["recurrence_id"].strftime("%Y-%m-%dT%H:%M:%S"),
+                rsvp=a["rsvp"],
+                comment=a["comment"],
+                answered_at=a["updated_at"],
+            )
         )
     counts = {"accepted": 0, "tentative": 0, "declined": 0, "needs-action": 0, "waitlisted": 0}
     for p in people:
@@ -414,34 +453,35 @@ async def attendance(*, org_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any
         (p for p in people if p["waitlisted_at"] is not None),
         key=lambda p: (p["waitlisted_at"], p["id"]),
     )
-    return {
-        "event": str(event_id),
-        "capacity": event["capacity"],
-        "counts": counts,
-        "waitlist": [
-            {"email": p["email"], "name": p["name"], "since": p["waitlisted_at"]} for p in waitlist
+    return AttendanceRecord(
+        event=str(event_id),
+        capacity=event["capacity"],
+        counts=counts,
+        waitlist=[
+            WaitlistRecord(email=p["email"], name=p["name"], since=p["waitlisted_at"])
+            for p in waitlist
         ],
-        "people": [
-            {
-                "email": p["email"],
-                "name": p["name"],
-                "role": p["role"],
-                "rsvp": p["rsvp"],
-                "waitlisted": p["waitlisted_at"] is not None,
-                "comment": p["comment"],
-                "responded_at": p["responded_at"],
-                "source": p["response_source"],
-                "occurrences": by_invitation.get(p["id"], []),
-                "answers": _json(p["answers"]) or {},
-                "checked_in": p["checked_in"],
-            }
+        people=[
+            AttendeeRecord(
+                email=p["email"],
+                name=p["name"],
+                role=p["role"],
+                rsvp=p["rsvp"],
+                waitlisted=p["waitlisted_at"] is not None,
+                comment=p["comment"],
+                responded_at=p["responded_at"],
+                source=p["response_source"],
+                occurrences=by_invitation.get(p["id"], []),
+                answers=_json(p["answers"]) or {},
+                checked_in=p["checked_in"],
+            )
             for p in people
         ],
-        "questions": [
-            {"id": q["id"], "label": q["label"]}
+        questions=[
+            QuestionRefRecord(id=q["id"], label=q["label"])
             for q in stored_questions(event["registration_questions"])
         ],
-    }
+    )
 
 
 def _json(value: Any) -> Any:
