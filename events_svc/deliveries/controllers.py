@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
 
 from arq.connections import ArqRedis
 from litestar import Controller, get, post
@@ -15,11 +15,19 @@ from litestar.params import FromPath
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from events_svc import paging
+from events_svc.deliveries.schemas import (
+    EventDeliveries,
+    FailureOut,
+    FailurePage,
+    OrgDeliveries,
+    Retried,
+)
 from events_svc.deps import BEARER, CALLER, QUEUE, Cursor, Limit
 from events_svc.errors import NotFound
 from events_svc.events.service import event_uuid
 from events_svc.jobs import enqueue_notifications
 from events_svc.notifications import deliveries as progress
+from events_svc.notifications.records import DeliveriesRecord
 from events_svc.openapi import problems
 from events_svc.orgs.service import Caller
 
@@ -31,19 +39,29 @@ def _after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
     return when, ident
 
 
-def _page(result: dict[str, Any], *, size: int) -> dict[str, Any]:
+def _page(result: DeliveriesRecord, *, size: int) -> FailurePage:
     """The failures as a page of the one listing shape: `items` and the `next` cursor."""
-    failures = result.pop("failures")
-    items = failures[:size]
-    more = len(failures) > size
+    items = result.failures[:size]
+    more = len(result.failures) > size
     last = items[-1] if items else None
-    result["failures"] = {
-        "items": items,
-        "next": paging.encode_cursor("failures", last["created_at"].isoformat(), str(last["id"]))
+    return FailurePage(
+        items=[
+            FailureOut(
+                id=f.id,
+                event_id=f.event_id,
+                kind=f.kind,
+                email=f.email,
+                attempts=f.attempts,
+                smtp_reply=f.smtp_reply,
+                created_at=f.created_at,
+                last_attempt_due_at=f.last_attempt_due_at,
+            )
+            for f in items
+        ],
+        next=paging.encode_cursor("failures", last.created_at.isoformat(), str(last.id))
         if more and last
         else None,
-    }
-    return result
+    )
 
 
 class DeliveryController(Controller):
@@ -63,16 +81,26 @@ class DeliveryController(Controller):
         event_id: FromPath[str],
         cursor: Cursor = None,
         limit: Limit = None,
-    ) -> dict[str, Any]:
+    ) -> EventDeliveries:
         size = paging.page_limit(limit)
+        ident = event_uuid(event_id)
         result = await progress.event_deliveries(
             org_id=caller.org_id,
-            event_id=event_uuid(event_id),
+            event_id=ident,
             now=datetime.now(UTC),
             after=_after(cursor),
             limit=size + 1,
         )
-        return _page(result, size=size)
+        return EventDeliveries(
+            event_id=ident,
+            counts=result.counts,
+            totals=result.totals,
+            sent_last_minute=result.sent_last_minute,
+            rate_per_second=result.rate_per_second,
+            remaining=result.remaining,
+            eta_seconds=result.eta_seconds,
+            failures=_page(result, size=size),
+        )
 
     @get(
         "/orgs/me/deliveries",
@@ -81,12 +109,20 @@ class DeliveryController(Controller):
     )
     async def org_deliveries(
         self, caller: NamedDependency[Caller], cursor: Cursor = None, limit: Limit = None
-    ) -> dict[str, Any]:
+    ) -> OrgDeliveries:
         size = paging.page_limit(limit)
         result = await progress.org_deliveries(
             org_id=caller.org_id, now=datetime.now(UTC), after=_after(cursor), limit=size + 1
         )
-        return _page(result, size=size)
+        return OrgDeliveries(
+            counts=result.counts,
+            totals=result.totals,
+            sent_last_minute=result.sent_last_minute,
+            rate_per_second=result.rate_per_second,
+            remaining=result.remaining,
+            eta_seconds=result.eta_seconds,
+            failures=_page(result, size=size),
+        )
 
     @post(
         "/events/{event_id:str}/deliveries/{notification_id:str}/retry",
@@ -100,7 +136,7 @@ class DeliveryController(Controller):
         queue: NamedDependency[ArqRedis],
         event_id: FromPath[str],
         notification_id: FromPath[str],
-    ) -> dict[str, Any]:
+    ) -> Retried:
         try:
             ident = uuid.UUID(notification_id)
         except ValueError:
@@ -112,5 +148,5 @@ class DeliveryController(Controller):
             now=datetime.now(UTC),
         )
         # a slot of its own: the job id of the attempt that failed may still be remembered
-        await enqueue_notifications(queue, [row], sweep_slot=int(time.time() * 1000))
-        return {"id": row["id"], "status": "queued"}
+        await enqueue_notifications(queue, [asdict(row)], sweep_slot=int(time.time() * 1000))
+        return Retried(id=row.id, status="queued")

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from events_svc.errors import Conflict, NotFound
+from events_svc.notifications.records import DeliveriesRecord, FailureRecord, RequeuedRecord
 from events_svc.notifications.tables import Notification
 
 #: the window the send rate is measured over
@@ -38,7 +39,7 @@ _FAILURES = (
 )
 
 
-def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _progress(rows: list[dict[str, Any]], failures: list[dict[str, Any]]) -> DeliveriesRecord:
     counts: dict[str, dict[str, int]] = {}
     totals: dict[str, int] = {}
     recent = 0
@@ -48,17 +49,18 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         recent += int(r["recent"])
     remaining = totals.get("queued", 0) + totals.get("sending", 0)
     rate = recent / RATE_WINDOW.total_seconds()
-    return {
-        "counts": counts,
-        "totals": totals,
-        "sent_last_minute": recent,
-        "rate_per_second": round(rate, 3),
-        "remaining": remaining,
+    return DeliveriesRecord(
+        counts=counts,
+        totals=totals,
+        sent_last_minute=recent,
+        rate_per_second=round(rate, 3),
+        remaining=remaining,
         # rows due now (or being sent) at the last minute's pace; None when nothing moved
-        "eta_seconds": round(remaining / rate, 1)
+        eta_seconds=round(remaining / rate, 1)
         if rate > 0 and remaining
         else (0.0 if not remaining else None),
-    }
+        failures=[FailureRecord(**f) for f in failures],
+    )
 
 
 async def _visible_event(*, org_id: uuid.UUID, event_id: uuid.UUID) -> None:
@@ -82,7 +84,7 @@ def _after(after: After) -> tuple[bool, datetime | None, uuid.UUID | None]:
 
 async def event_deliveries(
     *, org_id: uuid.UUID, event_id: uuid.UUID, now: datetime, after: After, limit: int
-) -> dict[str, Any]:
+) -> DeliveriesRecord:
     """An event's send: counts, rate, time left, and a page of its failures (`limit` + 1
     rows are read, so the caller can tell whether another page follows)."""
     await _visible_event(org_id=org_id, event_id=event_id)
@@ -92,12 +94,12 @@ async def event_deliveries(
     failures = await Notification.raw(
         _FAILURES.replace("%WHERE%", "n.event = {}"), event_id, *_after(after), limit
     )
-    return {"event_id": event_id, **_summary(list(rows)), "failures": list(failures)}
+    return _progress(list(rows), list(failures))
 
 
 async def org_deliveries(
     *, org_id: uuid.UUID, now: datetime, after: After, limit: int
-) -> dict[str, Any]:
+) -> DeliveriesRecord:
     """The same over every event the organization hosts or co-hosts."""
     rows = await Notification.raw(
         _COUNTS.replace("%WHERE%", _VISIBLE), now, now - RATE_WINDOW, org_id, org_id
@@ -105,7 +107,7 @@ async def org_deliveries(
     failures = await Notification.raw(
         _FAILURES.replace("%WHERE%", _VISIBLE), org_id, org_id, *_after(after), limit
     )
-    return {**_summary(list(rows)), "failures": list(failures)}
+    return _progress(list(rows), list(failures))
 
 
 _RETURNING = " RETURNING id, key, attempts, next_attempt_at"
@@ -113,7 +115,7 @@ _RETURNING = " RETURNING id, key, attempts, next_attempt_at"
 
 async def retry_one(
     *, org_id: uuid.UUID, event_id: uuid.UUID, notification_id: uuid.UUID, now: datetime
-) -> dict[str, Any]:
+) -> RequeuedRecord:
     """A failed message of the event goes back to the queue, due now; 409 unless failed."""
     await _visible_event(org_id=org_id, event_id=event_id)
     rows = await Notification.raw(
@@ -124,7 +126,7 @@ async def retry_one(
         event_id,
     )
     if rows:
-        return dict(rows[0])
+        return RequeuedRecord(**rows[0])
     found = await Notification.raw(
         "SELECT status FROM notification WHERE id = {} AND event = {}", notification_id, event_id
     )
