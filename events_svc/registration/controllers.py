@@ -41,5 +41,6 @@ class RegistrationController(Controller):
             limit=paging.page_limit(limit),
         )
         return RegistrationPage(
-            items=msgspec.convert(items, list[RegistrationOut]), next=next_cursor
+            items=msgspec.convert(items, list[RegistrationOut], from_attributes=True),
+            next=next_cursor,
         )

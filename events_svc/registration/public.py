@@ -10,12 +10,21 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
+from events_svc.calendar.agenda import agenda_entries
+from events_svc.calendar.eventdata import itinerary_entries
 from events_svc.calendar.timeutil import iter_occurrences, local_to_utc, zone
 from events_svc.errors import NotFound
 from events_svc.events.registration_rules import stored_questions
 from events_svc.events.tables import Event, changed_occurrences
 from events_svc.orgs.tables import Organization
-from events_svc.registration.service import open_for_registration
+from events_svc.registration.records import (
+    OrgRef,
+    PublicEvent,
+    PublicEventSummary,
+    PublicOrganization,
+    ScheduleEntry,
+)
+from events_svc.registration.service import open_for_registration, questions_of
 
 #: the schedule of a series shows this many occurrences from today
 SCHEDULE_LENGTH = 20
@@ -25,7 +34,7 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-async def organization(*, slug: str, now: datetime | None = None) -> dict[str, Any]:
+async def organization(*, slug: str, now: datetime | None = None) -> PublicOrganization:
     """An organization by slug with its upcoming public events (hosted or co-hosted)."""
     now = now or datetime.now(UTC)
     orgs = await Organization.raw(
@@ -34,7 +43,7 @@ async def organization(*, slug: str, now: datetime | None = None) -> dict[str, A
     )
     if not orgs:
         raise NotFound("organization not found")
-    org = dict(orgs[0])
+    org = orgs[0]
     events = await Event.raw(
         "SELECT id, title, kind, starts_at, ends_at, timezone, starts_at_utc, recurrence,"
         " location, online_url, registration, registration_deadline, status, ends_at_utc,"
@@ -48,11 +57,37 @@ async def organization(*, slug: str, now: datetime | None = None) -> dict[str, A
         org["id"],
         now,
     )
-    org["events"] = [{**dict(e), "open": open_for_registration(e, now) is None} for e in events]
-    return org
+    return PublicOrganization(
+        id=org["id"],
+        slug=org["slug"],
+        name=org["name"],
+        name_en=org["name_en"],
+        kind=org["kind"],
+        region=org["region"],
+        events=[
+            PublicEventSummary(
+                id=e["id"],
+                title=e["title"],
+                kind=e["kind"],
+                starts_at=e["starts_at"],
+                ends_at=e["ends_at"],
+                timezone=e["timezone"],
+                starts_at_utc=e["starts_at_utc"],
+                recurrence=e["recurrence"],
+                location=e["location"],
+                online_url=e["online_url"],
+                open=open_for_registration(e, now) is None,
+            )
+            for e in events
+        ],
+    )
 
 
-async def event(*, event_id: uuid.UUID, now: datetime | None = None) -> dict[str, Any]:
+def _org_ref(value: dict[str, Any]) -> OrgRef:
+    return OrgRef(slug=value["slug"], name=value["name"], name_en=value["name_en"])
+
+
+async def event(*, event_id: uuid.UUID, now: datetime | None = None) -> PublicEvent:
     """A public event for its page; a private or unknown one is a 404."""
     now = now or datetime.now(UTC)
     rows = await Event.raw(
@@ -71,21 +106,43 @@ async def event(*, event_id: uuid.UUID, now: datetime | None = None) -> dict[str
     )
     if not rows:
         raise NotFound("event not found")
-    row = dict(rows[0])
-    for key in ("cohost_orgs", "visiting_orgs", "venue", "agenda", "itinerary"):
-        row[key] = _json(row[key])
-    row["questions"] = stored_questions(row["registration_questions"])
-    row["closed_reason"] = open_for_registration(row, now)
-    row["schedule"] = await _schedule(row, now) if row["recurrence"] else []
-    return row
+    row = rows[0]
+    venue = _json(row["venue"])
+    return PublicEvent(
+        id=row["id"],
+        title=row["title"],
+        kind=row["kind"],
+        status=row["status"],
+        description=row["description"],
+        location=row["location"],
+        online_url=row["online_url"],
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        timezone=row["timezone"],
+        starts_at_utc=row["starts_at_utc"],
+        ends_at_utc=row["ends_at_utc"],
+        recurrence=row["recurrence"],
+        registration_deadline=row["registration_deadline"],
+        org_slug=row["org_slug"],
+        org_name=row["org_name"],
+        org_name_en=row["org_name_en"],
+        cohost_orgs=[_org_ref(o) for o in _json(row["cohost_orgs"])],
+        visiting_orgs=[_org_ref(o) for o in _json(row["visiting_orgs"])],
+        venue=_org_ref(venue) if venue else None,
+        agenda=agenda_entries(row["agenda"]),
+        itinerary=itinerary_entries(row["itinerary"]),
+        questions=questions_of(stored_questions(row["registration_questions"])),
+        closed_reason=open_for_registration(row, now),
+        schedule=await _schedule(row, now) if row["recurrence"] else [],
+    )
 
 
-async def _schedule(row: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+async def _schedule(row: dict[str, Any], now: datetime) -> list[ScheduleEntry]:
     """The next occurrences of a series, each as planned, moved or cancelled."""
     tz = zone(row["timezone"])
     length = row["ends_at"] - row["starts_at"]
     changed = {o["recurrence_id"]: o for o in (await changed_occurrences([row["id"]]))[row["id"]]}
-    out: list[dict[str, Any]] = []
+    out: list[ScheduleEntry] = []
     starts = iter_occurrences(row["recurrence"], start_local=row["starts_at"], tz=tz)
     upcoming = (
         s
@@ -95,16 +152,16 @@ async def _schedule(row: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     for start in islice(upcoming, SCHEDULE_LENGTH):
         occ = changed.get(start)
         if occ is None:
-            out.append({"starts_at": start, "ends_at": start + length, "state": "planned"})
+            out.append(ScheduleEntry(starts_at=start, ends_at=start + length, state="planned"))
         elif occ["status"] == "cancelled":
-            out.append({"starts_at": start, "ends_at": start + length, "state": "cancelled"})
+            out.append(ScheduleEntry(starts_at=start, ends_at=start + length, state="cancelled"))
         else:
             out.append(
-                {
-                    "starts_at": occ["starts_at"],
-                    "ends_at": occ["ends_at"],
-                    "state": "moved" if occ["starts_at"] != start else "changed",
-                    "was": start,
-                }
+                ScheduleEntry(
+                    starts_at=occ["starts_at"],
+                    ends_at=occ["ends_at"],
+                    state="moved" if occ["starts_at"] != start else "changed",
+                    was=start,
+                )
             )
     return out

@@ -27,6 +27,7 @@ from events_svc.invitations import service as invitations
 from events_svc.invitations import waitlist
 from events_svc.invitations.schemas import InviteeIn
 from events_svc.people.service import PersonIn, upsert_people
+from events_svc.registration.records import QuestionRecord, RegistrationLink, RegistrationRecord
 from events_svc.registration.tables import Registration
 from events_svc.validation import normalize_email
 
@@ -138,6 +139,20 @@ def check_answers(questions: list[dict[str, Any]], given: Mapping[str, Any]) -> 
     return out
 
 
+def questions_of(stored: list[dict[str, Any]]) -> list[QuestionRecord]:
+    """The stored questions (`stored_questions`) as records."""
+    return [
+        QuestionRecord(
+            id=q["id"],
+            label=q["label"],
+            type=q["type"],
+            required=bool(q.get("required")),
+            choices=list(q.get("choices") or ()),
+        )
+        for q in stored
+    ]
+
+
 def open_for_registration(event: Mapping[str, Any], now: datetime) -> str | None:
     """Why the event takes no registration now (a short reason), or None when it does."""
     if event["status"] == "cancelled":
@@ -237,7 +252,7 @@ async def register(
 # --- confirming ----------------------------------------------------------------------------
 
 
-async def peek(*, secret: str, token: str) -> dict[str, Any] | None:
+async def peek(*, secret: str, token: str) -> RegistrationLink | None:
     """The registration a link names, with its event's title (None for a forged link); a
     GET shows it and changes nothing (mail scanners follow links)."""
     ident = _token_id(secret, token)
@@ -248,7 +263,7 @@ async def peek(*, secret: str, token: str) -> dict[str, Any] | None:
         " FROM registration r JOIN event e ON e.id = r.event WHERE r.id = {}",
         ident,
     )
-    return dict(rows[0]) if rows else None
+    return RegistrationLink(**rows[0]) if rows else None
 
 
 async def confirm(*, secret: str, token: str, now: datetime | None = None) -> Confirmed:
@@ -336,7 +351,7 @@ async def list_registrations(
     event_id: uuid.UUID,
     cursor: str | None = None,
     limit: int = paging.DEFAULT_LIMIT,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[RegistrationRecord], str | None]:
     """Registrations of one of the caller's events, oldest first, with their answers."""
     exists = await Event.raw(
         "SELECT 1 FROM event e WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts))",
@@ -365,15 +380,15 @@ async def list_registrations(
         limit + 1,
     )
     items = [
-        {
-            "email": r["email"],
-            "name": r["name"],
-            "locale": r["locale"],
-            "answers": json.loads(r["answers"]) if isinstance(r["answers"], str) else r["answers"],
-            "status": "expired" if r["lapsed"] else r["status"],
-            "created_at": r["created_at"],
-            "confirmed_at": r["confirmed_at"],
-        }
+        RegistrationRecord(
+            email=r["email"],
+            name=r["name"],
+            locale=r["locale"],
+            answers=json.loads(r["answers"]) if isinstance(r["answers"], str) else r["answers"],
+            status="expired" if r["lapsed"] else r["status"],
+            created_at=r["created_at"],
+            confirmed_at=r["confirmed_at"],
+        )
         for r in rows[:limit]
     ]
     next_cursor = None

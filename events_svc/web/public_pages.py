@@ -21,6 +21,7 @@ from events_svc.errors import InvalidInput, NotFound
 from events_svc.jobs import enqueue_notifications, enqueue_registration_mail, enqueue_webhooks
 from events_svc.registration import public
 from events_svc.registration import service as registration
+from events_svc.registration.records import PublicEvent
 from events_svc.settings import Settings
 from events_svc.validation import email_key
 from events_svc.web import public_text  # noqa: F401 - registers the pages' texts
@@ -66,32 +67,32 @@ def _utc_stamp(value: datetime) -> str:
     return value.strftime("%Y%m%dT%H%M%SZ")
 
 
-def calendar_links(row: dict[str, Any], base_url: str) -> dict[str, str]:
+def calendar_links(row: PublicEvent, base_url: str) -> dict[str, str]:
     """.ics download, and Google Calendar / Outlook pages pre-filled with the event."""
-    page = f"{base_url}/e/{row['id']}"
-    details = (row["description"] or "")[:1500] + f"\n\n{page}"
-    where = row["location"] or row["online_url"] or ""
+    page = f"{base_url}/e/{row.id}"
+    details = row.description[:1500] + f"\n\n{page}"
+    where = row.location or row.online_url or ""
     google = {
         "action": "TEMPLATE",
-        "text": row["title"],
-        "dates": f"{_utc_stamp(row['starts_at_utc'])}/{_utc_stamp(row['ends_at_utc'])}",
+        "text": row.title,
+        "dates": f"{_utc_stamp(row.starts_at_utc)}/{_utc_stamp(row.ends_at_utc)}",
         "details": details,
         "location": where,
-        "ctz": row["timezone"],
+        "ctz": row.timezone,
     }
-    if row["recurrence"]:
-        google["recur"] = "RRULE:" + row["recurrence"]
+    if row.recurrence:
+        google["recur"] = "RRULE:" + row.recurrence
     outlook = {
         "path": "/calendar/action/compose",
         "rru": "addevent",
-        "subject": row["title"],
-        "startdt": row["starts_at_utc"].isoformat(),
-        "enddt": row["ends_at_utc"].isoformat(),
+        "subject": row.title,
+        "startdt": row.starts_at_utc.isoformat(),
+        "enddt": row.ends_at_utc.isoformat(),
         "body": details,
         "location": where,
     }
     return {
-        "ics": f"/events/{row['id']}.ics",
+        "ics": f"/events/{row.id}.ics",
         "google": "https://calendar.google.com/calendar/render?" + urlencode(google),
         "outlook": "https://outlook.live.com/calendar/0/deeplink/compose?" + urlencode(outlook),
     }
@@ -136,14 +137,14 @@ class PublicPages(Controller):
         settings: NamedDependency[Settings],
     ) -> Template:
         org = await public.organization(slug=slug)
-        english = public_locale(request) == "en" and org["name_en"]
-        name = org["name_en"] if english else org["name"]
+        english = public_locale(request) == "en" and org.name_en
+        name = org.name_en if english and org.name_en else org.name
         return _page(
             request,
             "public/org.html",
             org=org,
             name=name,
-            feed=feed_links(org["slug"], name, settings.public_base_url),
+            feed=feed_links(org.slug, name, settings.public_base_url),
         )
 
     @get("/e/{event_id:str}", summary="A public event's page, with the registration form")
@@ -214,24 +215,24 @@ class PublicPages(Controller):
             )
         row = await public.event(event_id=ident)
         answers: dict[str, Any] = {}
-        for q in row["questions"]:
-            key = "q_" + q["id"]
-            if q["type"] == "several_choices":
-                answers[q["id"]] = [v for v in form.getall(key, []) if isinstance(v, str)]
+        for q in row.questions:
+            key = "q_" + q.id
+            if q.type == "several_choices":
+                answers[q.id] = [v for v in form.getall(key, []) if isinstance(v, str)]
             elif key in form:
-                answers[q["id"]] = text_of(form, key)
+                answers[q.id] = text_of(form, key)
         given: dict[str, Any] = {
             "name": text_of(form, "name"),
             "email": email,
             "locale": text_of(form, "locale", "zh-CN"),
             "answers": answers,
         }
-        if row["closed_reason"] is not None:
+        if row.closed_reason is not None:
             return _page(
                 request,
                 "public/refused.html",
                 status=409,
-                reason_key=_reason_key(row["closed_reason"]),
+                reason_key=_reason_key(row.closed_reason),
                 event_id=str(ident),
             )
         if email:
@@ -296,20 +297,20 @@ class PublicPages(Controller):
         found = await registration.peek(secret=settings.secret_key, token=token)
         if found is None:
             return _page(request, "public/confirmed.html", status=410, outcome="gone")
-        if found["status"] == "confirmed":
+        if found.status == "confirmed":
             return _page(
                 request,
                 "public/confirmed.html",
                 outcome="already",
-                title=found["title"],
-                event_id=str(found["event_id"]),
+                title=found.title,
+                event_id=str(found.event_id),
             )
         return _page(
             request,
             "public/confirm.html",
-            title=found["title"],
+            title=found.title,
             action=f"/register/confirm/{token}",
-            event_id=str(found["event_id"]),
+            event_id=str(found.event_id),
         )
 
     @post(
