@@ -24,3 +24,14 @@ class DelegationRecord:
     leader: DelegateRecord | None  #: None until the organization names its delegation
     members: list[DelegateRecord]
     updated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class VisitRecord:
+    """An exchange visit an organization takes part in as a visitor."""
+
+    id: str
+    title: str
+    starts_at: str  #: local wall-clock time in `timezone`, ISO 8601 without offset
+    timezone: str
+    host_name: str

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from events_svc.delegations.records import DelegateRecord, DelegationRecord
+from events_svc.delegations.records import DelegateRecord, DelegationRecord, VisitRecord
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
 from events_svc.events.tables import Event
 from events_svc.invitations import service as invitations
@@ -165,7 +165,7 @@ async def list_for(*, org_id: uuid.UUID, event_id: uuid.UUID) -> list[Delegation
     return out
 
 
-async def visits_of(*, org_id: uuid.UUID) -> list[dict[str, Any]]:
+async def visits_of(*, org_id: uuid.UUID) -> list[VisitRecord]:
     """The exchange visits this organization is visiting (not cancelled, not over), each with
     the delegation it named so far."""
     rows = await Event.raw(
@@ -176,12 +176,12 @@ async def visits_of(*, org_id: uuid.UUID) -> list[dict[str, Any]]:
         org_id,
     )
     return [
-        {
-            "id": str(r["id"]),
-            "title": r["title"],
-            "starts_at": r["starts_at"].strftime("%Y-%m-%dT%H:%M:%S"),
-            "timezone": r["timezone"],
-            "host_name": r["host_name"],
-        }
+        VisitRecord(
+            id=str(r["id"]),
+            title=r["title"],
+            starts_at=r["starts_at"].strftime("%Y-%m-%dT%H:%M:%S"),
+            timezone=r["timezone"],
+            host_name=r["host_name"],
+        )
         for r in rows
     ]

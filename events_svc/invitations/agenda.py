@@ -178,7 +178,7 @@ async def set_agenda(
     return answer, queued, updates
 
 
-async def get_agenda(*, org_id: uuid.UUID, event_id: uuid.UUID) -> list[dict[str, Any]]:
+async def get_agenda(*, org_id: uuid.UUID, event_id: uuid.UUID) -> tuple[AgendaEntry, ...]:
     """The event's agenda as stored (local times, rooms, speakers), for its hosts."""
     rows = await Event.raw(
         "SELECT agenda FROM event e WHERE id = {} AND (e.org = {} OR {} = ANY(e.cohosts))",
@@ -188,6 +188,4 @@ async def get_agenda(*, org_id: uuid.UUID, event_id: uuid.UUID) -> list[dict[str
     )
     if not rows:
         raise NotFound("event not found")
-    stored = rows[0]["agenda"]
-    items = json.loads(stored) if isinstance(stored, str) else stored
-    return list(items or [])
+    return agenda_entries(rows[0]["agenda"])

@@ -9,6 +9,7 @@ The service keeps each session's id by its title, invites speakers and sends one
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from email.utils import parseaddr
 from typing import Any
 
@@ -19,6 +20,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
 
+from events_svc.calendar.agenda import AgendaEntry
 from events_svc.errors import Conflict, InvalidInput
 from events_svc.events import service as events
 from events_svc.events.schemas import AgendaItemIn
@@ -33,16 +35,13 @@ from events_svc.web.forms import FormErrors, say, text_of
 _LINE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s+(\d{1,2}:\d{2})\s*[-–~]\s*(\d{1,2}:\d{2})\s*$")
 
 
-def as_text(items: list[dict[str, Any]]) -> str:
+def as_text(items: Sequence[AgendaEntry]) -> str:
     """The stored agenda as the editor's lines."""
     lines = []
     for a in items:
-        speakers = "; ".join(
-            f"{s['name']} <{s['email']}>" if s.get("name") else s["email"]
-            for s in a.get("speakers", [])
-        )
-        when = f"{a['starts_at'][:10]} {a['starts_at'][11:16]}-{a['ends_at'][11:16]}"
-        parts = [when, a["title"], a.get("room", ""), speakers]
+        speakers = "; ".join(f"{s.name} <{s.email}>" if s.name else s.email for s in a.speakers)
+        when = f"{a.starts_at:%Y-%m-%d %H:%M}-{a.ends_at:%H:%M}"
+        parts = [when, a.title, a.room, speakers]
         lines.append(" | ".join(parts).rstrip(" |"))
     return "\n".join(lines)
 

@@ -3,6 +3,7 @@ naming its delegation (the API's PUT /events/{id}/delegations/{slug})."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from arq.connections import ArqRedis
@@ -43,15 +44,15 @@ class VisitPages(Controller):
         for visit in await delegations.visits_of(org_id=org_id):
             own = [
                 d
-                for d in await delegations.list_for(org_id=org_id, event_id=event_uuid(visit["id"]))
+                for d in await delegations.list_for(org_id=org_id, event_id=event_uuid(visit.id))
                 if d.organization == user.org_slug
             ]
             named = own[0] if own else None
             leader = named.leader.email if named and named.leader else ""
             members = "\n".join(m.email for m in named.members) if named else ""
-            if visit["id"] == failed and values is not None:
+            if visit.id == failed and values is not None:
                 leader, members = values["leader"], values["members"]
-            visits.append({**visit, "leader": leader, "members": members, "named": named})
+            visits.append({**asdict(visit), "leader": leader, "members": members, "named": named})
         return page(
             request,
             "console/visits.html",

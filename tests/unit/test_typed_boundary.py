@@ -24,9 +24,6 @@ ALLOWED = {
     "events_svc.delegations.service.put": "outbox rows to enqueue",
     "events_svc.invitations.resend.resend": "outbox rows to enqueue",
     "events_svc.organizers.signin.request_links": "console mail rows to enqueue",
-    # the agenda is a JSON document the organizer wrote (its items' shape is checked on the way
-    # in by AgendaPut); read back as stored, it is free-form by nature
-    "events_svc.invitations.agenda.get_agenda": "the stored agenda JSON",
     # not a service: the HTTP layer's own helper building OpenAPI response specs
     "events_svc.openapi.problems": "status -> OpenAPI response spec",
 }
