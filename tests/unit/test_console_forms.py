@@ -3,6 +3,7 @@ agenda's lines, and the Chinese wording of the services' messages."""
 
 from __future__ import annotations
 
+from events_svc.calendar.agenda import agenda_entries
 from events_svc.web.agenda_page import as_text, parse
 from events_svc.web.event_form import EventForm
 from events_svc.web.forms import parse_pasted, say
@@ -42,6 +43,7 @@ def test_agenda_lines_round_trip() -> None:
     assert [s.email for s in items[0].speakers] == ["zhang@example.org", "li@example.org"]
     stored = [
         {
+            "id": "a1",
             "title": "开幕式",
             "starts_at": "2027-06-10T09:30:00",
             "ends_at": "2027-06-10T10:30:00",
@@ -50,7 +52,8 @@ def test_agenda_lines_round_trip() -> None:
         }
     ]
     assert (
-        as_text(stored) == "2027-06-10 09:30-10:30 | 开幕式 | 第一会议室 | 张三 <zhang@example.org>"
+        as_text(agenda_entries(stored))
+        == "2027-06-10 09:30-10:30 | 开幕式 | 第一会议室 | 张三 <zhang@example.org>"
     )
 
 
