@@ -1,4 +1,7 @@
-"""Typed records the outbox's read side returns; controllers map them to response schemas."""
+"""Typed records the outbox's read side returns; controllers map them to response schemas.
+
+Rows of long lists (one per invitee, registration, failure ...) are frozen msgspec Structs:
+built in C, they cost a fifth of a frozen dataclass a row; single records stay dataclasses."""
 
 from __future__ import annotations
 
@@ -6,9 +9,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
 
-@dataclass(frozen=True, slots=True)
-class FailureRecord:
+
+class FailureRecord(msgspec.Struct, frozen=True):
     """A message that failed for good, with the SMTP server's last reply."""
 
     id: uuid.UUID

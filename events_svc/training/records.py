@@ -1,13 +1,17 @@
-"""Typed records the training service returns; controllers map them to response schemas."""
+"""Typed records the training service returns; controllers map them to response schemas.
+
+Rows of long lists (one per invitee, registration, failure ...) are frozen msgspec Structs:
+built in C, they cost a fifth of a frozen dataclass a row; single records stay dataclasses."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
 
-@dataclass(frozen=True, slots=True)
-class CertificateRefRecord:
+
+class CertificateRefRecord(msgspec.Struct, frozen=True):
     """A person's certificate as the completion view names it."""
 
     code: str
@@ -15,8 +19,7 @@ class CertificateRefRecord:
     revoked_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class PersonCompletionRecord:
+class PersonCompletionRecord(msgspec.Struct, frozen=True):
     """One enrolled person's standing in a course."""
 
     email: str
