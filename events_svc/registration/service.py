@@ -9,9 +9,6 @@ simultaneous confirmations are counted against capacity one at a time.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import uuid
 from collections.abc import Mapping
@@ -29,6 +26,7 @@ from events_svc.invitations.schemas import InviteeIn
 from events_svc.people.service import PersonIn, upsert_people
 from events_svc.registration.tables import Registration
 from events_svc.sidemail import service as sidemail
+from events_svc.signing import read_signed_id, signed_id
 from events_svc.validation import normalize_email
 
 MAX_ANSWER = 2000
@@ -70,15 +68,12 @@ class Confirmed:
 # --- the link ------------------------------------------------------------------------------
 
 
-def _mac(secret: str, registration_id: uuid.UUID) -> str:
-    digest = hmac.new(
-        secret.encode(), b"registration-confirm:" + registration_id.bytes, hashlib.sha256
-    )
-    return base64.urlsafe_b64encode(digest.digest()[:18]).decode()
+#: what the confirmation link's MAC is over, beside the registration's id
+_LABEL = b"registration-confirm"
 
 
 def confirm_token(secret: str, registration_id: uuid.UUID) -> str:
-    return f"{registration_id.hex}.{_mac(secret, registration_id)}"
+    return signed_id(secret, _LABEL, registration_id)
 
 
 def confirm_path(secret: str, registration_id: uuid.UUID) -> str:
@@ -86,14 +81,7 @@ def confirm_path(secret: str, registration_id: uuid.UUID) -> str:
 
 
 def _token_id(secret: str, token: str) -> uuid.UUID | None:
-    head, _, mac = token.partition(".")
-    if len(token) > 100 or len(head) != 32:
-        return None
-    try:
-        ident = uuid.UUID(hex=head)
-    except ValueError:
-        return None
-    return ident if hmac.compare_digest(mac.encode(), _mac(secret, ident).encode()) else None
+    return read_signed_id(secret, _LABEL, token)
 
 
 # --- registering ---------------------------------------------------------------------------
