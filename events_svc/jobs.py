@@ -39,14 +39,11 @@ EXTEND_REMINDERS = "extend_reminder_horizon"
 DELIVER_WEBHOOK = "deliver_webhook"
 #: cron: re-enqueue webhook deliveries still queued (Redis lost them) or held by a dead worker
 SWEEP_WEBHOOKS = "sweep_webhooks"
-#: send one console sign-in e-mail row: `send_console_mail(mail_id)`
-SEND_CONSOLE_MAIL = "send_console_mail"
-#: cron: re-enqueue console mail rows still queued (Redis lost them, or a crash the enqueue)
-SWEEP_CONSOLE_MAIL = "sweep_console_mail"
-#: send one registration's confirmation e-mail: `send_registration_mail(registration_id)`
-SEND_REGISTRATION_MAIL = "send_registration_mail"
-#: cron: expire unconfirmed registrations, re-enqueue confirmation e-mails Redis lost
-SWEEP_REGISTRATION_MAIL = "sweep_registration_mail"
+#: send one side-mail row (a sign-in link, a registration's confirmation): `send_side_mail(id)`
+SEND_SIDE_MAIL = "send_side_mail"
+#: cron: re-enqueue side-mail rows still queued (Redis lost them, or a crash the enqueue),
+#: and expire registrations nobody confirmed in time
+SWEEP_SIDE_MAIL = "sweep_side_mail"
 
 
 def redis_settings(url: str) -> RedisSettings:
@@ -245,39 +242,16 @@ async def enqueue_webhooks(
     )
 
 
-async def enqueue_console_mail(
+async def enqueue_side_mail(
     queue: ArqRedis | None,
     rows: Iterable[dict[str, Any]],
     *,
     sweep_slot: int | None = None,
     defer_until: datetime | None = None,
 ) -> int:
-    """Enqueue `send_console_mail` for sign-in mail rows with `id` and `attempts`."""
+    """Enqueue `send_side_mail` for side-mail rows with `id` and `attempts`."""
     return await _enqueue_rows(
-        queue,
-        SEND_CONSOLE_MAIL,
-        "console-mail",
-        rows,
-        defer_until=defer_until,
-        sweep_slot=sweep_slot,
-    )
-
-
-async def enqueue_registration_mail(
-    queue: ArqRedis | None,
-    rows: Iterable[dict[str, Any]],
-    *,
-    sweep_slot: int | None = None,
-    defer_until: datetime | None = None,
-) -> int:
-    """Enqueue `send_registration_mail` for registration rows with `id` and `attempts`."""
-    return await _enqueue_rows(
-        queue,
-        SEND_REGISTRATION_MAIL,
-        "registration-mail",
-        rows,
-        defer_until=defer_until,
-        sweep_slot=sweep_slot,
+        queue, SEND_SIDE_MAIL, "side-mail", rows, defer_until=defer_until, sweep_slot=sweep_slot
     )
 
 

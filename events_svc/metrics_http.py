@@ -42,13 +42,17 @@ SCRAPE_TIMEOUT = 2.0
 #: /healthz/workers answers 503 when no worker has beaten within this many seconds
 WORKERS_STALE_AFTER = HEARTBEAT_TTL
 
-_OUTBOX_SQL = (
-    # both statuses are in the partial index notification_due, failed in notification_failed
+_OUTBOX_ROWS = (
+    # for notification: both statuses are in the partial index notification_due, failed in
+    # notification_failed; side_mail (sign-in links, registration confirmations) is small
     "SELECT kind, CASE WHEN status = 'queued' AND next_attempt_at > now() THEN 'scheduled'"
     " ELSE status END AS status, count(*) AS n,"
     " coalesce(extract(epoch FROM now() - min(next_attempt_at)"
     "  FILTER (WHERE status = 'queued' AND next_attempt_at <= now())), 0) AS oldest"
-    " FROM notification WHERE status IN ('queued', 'sending', 'failed') GROUP BY 1, 2"
+    " FROM {table} WHERE status IN ('queued', 'sending', 'failed') GROUP BY 1, 2"
+)
+_OUTBOX_SQL = " UNION ALL ".join(
+    _OUTBOX_ROWS.format(table=t) for t in ("notification", "side_mail")
 )
 
 

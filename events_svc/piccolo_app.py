@@ -11,11 +11,12 @@ from events_svc.events.tables import Event, Occurrence
 from events_svc.inbound.tables import HeldReply
 from events_svc.invitations.tables import Invitation, OccurrenceAnswer
 from events_svc.notifications.tables import Notification
-from events_svc.organizers.tables import AuditEntry, ConsoleMail
+from events_svc.organizers.tables import AuditEntry
 from events_svc.orgs.tables import ApiKey, Organization, Organizer, OrgMembership
 from events_svc.partnerships.tables import Partnership, PartnershipParty
 from events_svc.people.tables import Person
 from events_svc.registration.tables import Registration
+from events_svc.sidemail.tables import SideMail
 from events_svc.training.tables import Attendance, Certificate
 from events_svc.webhooks.tables import Webhook, WebhookDelivery
 
@@ -39,9 +40,9 @@ TABLES = [
     Certificate,
     HeldReply,
     Organizer,
-    ConsoleMail,
     AuditEntry,
     Registration,
+    SideMail,
 ]
 
 APP_CONFIG = AppConfig(

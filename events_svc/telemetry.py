@@ -124,3 +124,30 @@ def message_outcome(row: dict[str, Any], status: str, detail: str = "") -> None:
 def webhook_outcome(status: str) -> None:
     if enabled:
         WEBHOOKS.labels(status).inc()
+
+
+def side_mail_outcome(
+    row: dict[str, Any], status: str, *, recipient: str | None = None, detail: str = ""
+) -> None:
+    """A side mail's outcome (a sign-in link, a registration's confirmation), counted by kind
+    like the outbox's messages; one log line with its id and recipient, never its link."""
+    outcome = _OUTCOMES.get(status)
+    if enabled and outcome is not None:
+        MESSAGES.labels(row["kind"], outcome).inc()
+    if outcome is None:
+        return
+    log.log(
+        logging.INFO if status == "sent" else logging.WARNING,
+        "%s %s to %s%s",
+        {"sent": "sent", "failed": "failed", "retry": "will retry"}.get(status, status),
+        row["kind"],
+        recipient,
+        f": {detail}" if detail else "",
+        extra={
+            "side_mail_id": str(row["id"]),
+            "kind": row["kind"],
+            "recipient": recipient,
+            "outcome": outcome,
+            "attempt": row.get("attempts"),
+        },
+    )

@@ -25,13 +25,11 @@ from events_svc.jobs import (
     PING,
     RECLAIM_EVERY,
     SCHEDULE_REMINDERS,
-    SEND_CONSOLE_MAIL,
     SEND_NOTIFICATION,
     SEND_NOTIFICATIONS,
-    SEND_REGISTRATION_MAIL,
-    SWEEP_CONSOLE_MAIL,
+    SEND_SIDE_MAIL,
     SWEEP_NOTIFICATIONS,
-    SWEEP_REGISTRATION_MAIL,
+    SWEEP_SIDE_MAIL,
     SWEEP_WEBHOOKS,
     WORKERS_KEY,
     enqueue_notifications,
@@ -55,7 +53,6 @@ from events_svc.sender.smtp import SmtpPool
 from events_svc.settings import Settings, get_settings
 from events_svc.webhooks.service import http_client
 from workers import ops
-from workers.console_mail import send_console_mail, sweep_console_mail
 from workers.notifications import (
     extend_reminder_horizon,
     schedule_reminders,
@@ -63,7 +60,7 @@ from workers.notifications import (
     send_notifications,
     sweep_notifications,
 )
-from workers.registration_mail import send_registration_mail, sweep_registration_mail
+from workers.side_mail import send_side_mail, sweep_side_mail
 from workers.webhooks import deliver_webhook, sweep_webhooks
 
 log = logging.getLogger("workers.main")
@@ -281,14 +278,7 @@ def functions() -> list[Any]:
         func(send_notification, name=SEND_NOTIFICATION, keep_result=0, max_tries=1, timeout=120),
         func(send_notifications, name=SEND_NOTIFICATIONS, keep_result=0, max_tries=1, timeout=600),
         func(deliver_webhook, name=DELIVER_WEBHOOK, keep_result=0, max_tries=1, timeout=180),
-        func(send_console_mail, name=SEND_CONSOLE_MAIL, keep_result=0, max_tries=1, timeout=120),
-        func(
-            send_registration_mail,
-            name=SEND_REGISTRATION_MAIL,
-            keep_result=0,
-            max_tries=1,
-            timeout=120,
-        ),
+        func(send_side_mail, name=SEND_SIDE_MAIL, keep_result=0, max_tries=1, timeout=120),
     ]
 
 
@@ -323,16 +313,8 @@ def cron_jobs(settings: Settings) -> list[Any]:
         ),
         *ops.cron_jobs(),
         cron(
-            sweep_console_mail,
-            name=SWEEP_CONSOLE_MAIL,
-            second=seconds,
-            unique=True,
-            run_at_startup=True,
-            keep_result=0,
-        ),
-        cron(
-            sweep_registration_mail,
-            name=SWEEP_REGISTRATION_MAIL,
+            sweep_side_mail,
+            name=SWEEP_SIDE_MAIL,
             second=seconds,
             unique=True,
             run_at_startup=True,

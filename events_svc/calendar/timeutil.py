@@ -105,6 +105,12 @@ def local_iso(local: datetime) -> str:
     return local.strftime("%Y-%m-%dT%H:%M:%S")
 
 
+def wall_clock(value: datetime, tz: ZoneInfo) -> str:
+    """A time to the minute as people in `tz` read it, with the zone: `2027-06-10 09:30
+    (Asia/Shanghai)`; an aware instant is converted into `tz` first."""
+    return f"{to_local(value, tz):%Y-%m-%d %H:%M} ({tz.key})"
+
+
 _UNTIL_RE = re.compile(r"UNTIL=([0-9T]+Z?)", re.IGNORECASE)
 
 

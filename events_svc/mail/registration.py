@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import html
 from datetime import datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
-from email.utils import format_datetime, make_msgid
+
+from events_svc.mail.link_mail import link_message
 
 SUBJECT = {"zh-CN": "请确认报名：{title}", "en": "Confirm your registration: {title}"}
 BODY = {
@@ -53,23 +50,14 @@ def render_confirmation(
         until=until,
         link=link,
     )
-    msg = EmailMessage(policy=SMTP_POLICY)
-    msg["Subject"] = SUBJECT[loc].format(title=title)
-    msg["From"] = Address(addr_spec=mail_from)
-    msg["To"] = Address(addr_spec=email)
-    msg["Date"] = format_datetime(now.replace(microsecond=0))
-    msg["Message-ID"] = make_msgid(domain=mail_from.rpartition("@")[2] or None)
-    msg["Content-Language"] = loc
-    msg["X-Notification-Kind"] = "registration-confirm"
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg.set_content(text)
-    paragraphs = "".join(
-        f"<p>{html.escape(p)}</p>" for p in text.split("\n\n") if p.strip() and p.strip() != link
+    return link_message(
+        kind="registration-confirm",
+        locale=loc,
+        subject=SUBJECT[loc].format(title=title),
+        text=text,
+        link=link,
+        button=BUTTON[loc],
+        email=email,
+        mail_from=mail_from,
+        now=now,
     )
-    msg.add_alternative(
-        f'<!doctype html><html lang="{loc}"><body>{paragraphs}'
-        f'<p><a href="{html.escape(link)}">{BUTTON[loc]}</a></p></body></html>',
-        subtype="html",
-    )
-    return msg.as_bytes()

@@ -1,8 +1,8 @@
 """Sign-in by e-mail link: asking for a link, the link itself, and redeeming it.
 
 A request makes a random nonce per organizer row of the address, keeps
-`{organizer, browser}` under it in Redis for `LINK_TTL` seconds, and writes a `console_mail`
-row naming the nonce (the e-mail goes out through that outbox). The link carries the nonce
+`{organizer, browser}` under it in Redis for `LINK_TTL` seconds, and queues a side mail
+(`sidemail`, kind `sign-in`) naming the nonce. The link carries the nonce
 and an HMAC of it under SECRET_KEY, computed when the message is rendered: the database row
 alone signs nobody in. Redeeming checks the HMAC, that the browser is the one that asked (a
 hash of its cookie), and deletes the Redis record: a link works once, and not after 15
@@ -22,10 +22,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from events_svc.organizers import service
-from events_svc.organizers.tables import ConsoleMail
+from events_svc.orgs.tables import Organizer
+from events_svc.sidemail import service as sidemail
 
 PREFIX = "events-svc:console:sign-in:"
 LINK_TTL = 15 * 60  # seconds
+#: the side-mail kind of the sign-in e-mail (its X-Notification-Kind too)
+MAIL_KIND = "sign-in"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +67,6 @@ async def request_links(
     if not found:
         return []
     now = now or datetime.now(UTC)
-    rows: list[dict[str, Any]] = []
     nonces = []
     for organizer in found:
         nonce = secrets.token_urlsafe(24)
@@ -80,19 +82,19 @@ async def request_links(
             ),
             ex=LINK_TTL,
         )
-        rows.append({"id": uuid.uuid4(), "organizer": organizer.id, "nonce": nonce})
-    async with ConsoleMail._meta.db.transaction():
-        for row in rows:
-            await ConsoleMail.insert(
-                ConsoleMail(
-                    id=row["id"],
-                    organizer=row["organizer"],
-                    nonce=row["nonce"],
-                    next_attempt_at=now,
-                    created_at=now,
+    queued: list[dict[str, Any]] = []
+    async with Organizer._meta.db.transaction():
+        for organizer, nonce in zip(found, nonces, strict=True):
+            queued.append(
+                await sidemail.queue(
+                    kind=MAIL_KIND,
+                    about=organizer.id,
+                    nonce=nonce,
+                    now=now,
+                    expires_at=now + timedelta(seconds=LINK_TTL),
                 )
             )
-    return [{"id": r["id"], "attempts": 0} for r in rows]
+    return queued
 
 
 async def dev_link(redis: Any, *, organizer_id: uuid.UUID, org_id: uuid.UUID, secret: str) -> str:
@@ -134,61 +136,15 @@ async def redeem(redis: Any, *, secret: str, token: str, browser: str | None) ->
     return Redeemed(organizer_id=uuid.UUID(record["organizer"]), org_id=uuid.UUID(record["org"]))
 
 
-# --- the outbox rows of sign-in mail (claimed and recorded by the worker) -------------------
+# --- what the sign-in e-mail says (the side-mail worker renders it) ------------------------
 
 
-async def claim_mail(*, mail_id: uuid.UUID, now: datetime, lease: float) -> dict[str, Any] | None:
-    """Take one queued (or abandoned) row; returns it with the organizer and organization."""
-    rows = await ConsoleMail.raw(
-        "UPDATE console_mail m SET status = 'sending', attempts = m.attempts + 1,"
-        " claimed_at = {} FROM organizer o, organization g"
-        " WHERE m.id = {} AND o.id = m.organizer AND g.id = o.org AND m.next_attempt_at <= {}"
-        " AND (m.status = 'queued' OR (m.status = 'sending' AND m.claimed_at < {}))"
-        " RETURNING m.id, m.nonce, m.attempts, m.created_at, o.email, o.name, o.locale,"
-        " g.name AS org_name, g.name_en AS org_name_en",
-        now,
-        mail_id,
-        now,
-        now - timedelta(seconds=lease),
+async def mail_facts(organizer_id: uuid.UUID) -> dict[str, Any] | None:
+    """The organizer's address, name and language, with the organization's names; None
+    when the organizer is gone."""
+    rows = await Organizer.raw(
+        "SELECT o.email, o.name, o.locale, g.name AS org_name, g.name_en AS org_name_en"
+        " FROM organizer o JOIN organization g ON g.id = o.org WHERE o.id = {}",
+        organizer_id,
     )
     return dict(rows[0]) if rows else None
-
-
-async def record_mail(
-    *, mail_id: uuid.UUID, status: str, error: str = "", retry_at: datetime | None = None
-) -> None:
-    """The outcome: sent, failed (with the error), or queued again for `retry_at`."""
-    if status == "queued":
-        await ConsoleMail.raw(
-            "UPDATE console_mail SET status = 'queued', last_error = {}, next_attempt_at = {}"
-            " WHERE id = {}",
-            error,
-            retry_at,
-            mail_id,
-        )
-    else:
-        await ConsoleMail.raw(
-            "UPDATE console_mail SET status = {}, last_error = {},"
-            " sent_at = CASE WHEN {} = 'sent' THEN now() ELSE NULL END WHERE id = {}",
-            status,
-            error,
-            status,
-            mail_id,
-        )
-
-
-async def mail_due(*, now: datetime, grace: float, lease: float) -> list[dict[str, Any]]:
-    """Rows the sweep enqueues again: queued past the grace, or held by a worker too long.
-    Rows older than a link are dropped (their link no longer works)."""
-    await ConsoleMail.raw(
-        "UPDATE console_mail SET status = 'failed', last_error = 'the link expired unsent'"
-        " WHERE status IN ('queued', 'sending') AND created_at < {}",
-        now - timedelta(seconds=LINK_TTL),
-    )
-    rows = await ConsoleMail.raw(
-        "SELECT id, attempts FROM console_mail WHERE (status = 'queued' AND next_attempt_at <= {})"
-        " OR (status = 'sending' AND claimed_at < {}) LIMIT 1000",
-        now - timedelta(seconds=grace),
-        now - timedelta(seconds=lease),
-    )
-    return [dict(r) for r in rows]

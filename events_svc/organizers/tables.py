@@ -1,29 +1,10 @@
-"""The console's sign-in mail (an outbox of its own) and the audit record of changes."""
+"""The audit record of changes."""
 
-from piccolo.columns import UUID, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import UUID, ForeignKey, Integer, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
-from events_svc.orgs.tables import Organization, Organizer
-
-
-class ConsoleMail(Table, tablename="console_mail"):
-    """A sign-in e-mail to an organizer: a row first, sent by a worker, swept when Redis lost
-    its job (as the notification outbox does for invitations). The row holds a nonce only:
-    the link is derived from it with SECRET_KEY when the message is rendered, so the table
-    alone cannot sign anyone in."""
-
-    id = UUID(primary_key=True)
-    organizer = ForeignKey(references=Organizer, null=False, index=True)
-    kind = Varchar(length=20, default="sign-in")  #: sign-in
-    nonce = Varchar(length=64, unique=True)  #: names the sign-in request kept in Redis
-    status = Varchar(length=10, default="queued")  #: queued / sending / sent / failed
-    attempts = Integer(default=0)
-    next_attempt_at = Timestamptz(default=TimestamptzNow())
-    claimed_at = Timestamptz(null=True, default=None)
-    last_error = Text(default="")
-    sent_at = Timestamptz(null=True, default=None)
-    created_at = Timestamptz(default=TimestamptzNow())
+from events_svc.orgs.tables import Organization
 
 
 class AuditEntry(Table, tablename="audit_entry"):

@@ -9,9 +9,6 @@ simultaneous confirmations are counted against capacity one at a time.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import uuid
 from collections.abc import Mapping
@@ -29,9 +26,13 @@ from events_svc.invitations.schemas import InviteeIn
 from events_svc.people.service import PersonIn, upsert_people
 from events_svc.registration.records import QuestionRecord, RegistrationLink, RegistrationRecord
 from events_svc.registration.tables import Registration
+from events_svc.sidemail import service as sidemail
+from events_svc.signing import read_signed_id, signed_id
 from events_svc.validation import normalize_email
 
 MAX_ANSWER = 2000
+#: the side-mail kind of the confirmation e-mail (its X-Notification-Kind too)
+MAIL_KIND = "registration-confirm"
 
 
 class Gone(ServiceError):
@@ -68,15 +69,12 @@ class Confirmed:
 # --- the link ------------------------------------------------------------------------------
 
 
-def _mac(secret: str, registration_id: uuid.UUID) -> str:
-    digest = hmac.new(
-        secret.encode(), b"registration-confirm:" + registration_id.bytes, hashlib.sha256
-    )
-    return base64.urlsafe_b64encode(digest.digest()[:18]).decode()
+#: what the confirmation link's MAC is over, beside the registration's id
+_LABEL = b"registration-confirm"
 
 
 def confirm_token(secret: str, registration_id: uuid.UUID) -> str:
-    return f"{registration_id.hex}.{_mac(secret, registration_id)}"
+    return signed_id(secret, _LABEL, registration_id)
 
 
 def confirm_path(secret: str, registration_id: uuid.UUID) -> str:
@@ -84,14 +82,7 @@ def confirm_path(secret: str, registration_id: uuid.UUID) -> str:
 
 
 def _token_id(secret: str, token: str) -> uuid.UUID | None:
-    head, _, mac = token.partition(".")
-    if len(token) > 100 or len(head) != 32:
-        return None
-    try:
-        ident = uuid.UUID(hex=head)
-    except ValueError:
-        return None
-    return ident if hmac.compare_digest(mac.encode(), _mac(secret, ident).encode()) else None
+    return read_signed_id(secret, _LABEL, token)
 
 
 # --- registering ---------------------------------------------------------------------------
@@ -220,33 +211,34 @@ async def register(
         )
         if invited:
             return Registered(outcome="already", mail=[])
+        expires_at = now + timedelta(seconds=confirm_seconds)
         rows = await Registration.raw(
             "INSERT INTO registration (id, event, person, name, locale, answers, status,"
-            " created_at, expires_at, mail_next_attempt_at)"
-            " VALUES (gen_random_uuid(), {}, {}, {}, {}, {}::jsonb, 'pending', {}, {}, {})"
+            " created_at, expires_at)"
+            " VALUES (gen_random_uuid(), {}, {}, {}, {}, {}::jsonb, 'pending', {}, {})"
             # an expired registration starts over, under a new id (its old link stays dead)
             " ON CONFLICT (event, person) DO UPDATE SET id = gen_random_uuid(),"
             " name = EXCLUDED.name, locale = EXCLUDED.locale, answers = EXCLUDED.answers,"
             " status = 'pending', created_at = EXCLUDED.created_at,"
-            " expires_at = EXCLUDED.expires_at, mail_status = 'queued', mail_attempts = 0,"
-            " mail_next_attempt_at = EXCLUDED.mail_next_attempt_at, mail_last_error = '',"
-            " mail_sent_at = NULL"
+            " expires_at = EXCLUDED.expires_at"
             " WHERE registration.status = 'expired'"
             " OR (registration.status = 'pending' AND registration.expires_at <= {})"
-            " RETURNING id, mail_attempts AS attempts",
+            " RETURNING id",
             event_id,
             person,
             name,
             locale,
             json.dumps(stored, ensure_ascii=False),
             now,
-            now + timedelta(seconds=confirm_seconds),
-            now,
+            expires_at,
             now,
         )
-    if not rows:
-        return Registered(outcome="already", mail=[])
-    return Registered(outcome="sent", mail=[dict(rows[0])])
+        if not rows:
+            return Registered(outcome="already", mail=[])
+        mail = await sidemail.queue(
+            kind=MAIL_KIND, about=rows[0]["id"], now=now, expires_at=expires_at
+        )
+    return Registered(outcome="sent", mail=[mail])
 
 
 # --- confirming ----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from arq.connections import ArqRedis
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
@@ -15,21 +15,16 @@ from events_svc.organizers import service as organizers
 from events_svc.organizers import sessions
 from events_svc.orgs import service as orgs
 from events_svc.settings import Settings
-from events_svc.web.auth import admin_only, console_session, csrf_checked, user_of_request
-from events_svc.web.common import EXCEPTION_HANDLERS, QUEUE, locale_of, page, see_other
-from events_svc.web.forms import FormErrors, errors_of, text_of
+from events_svc.web.common import AdminConsolePages, form_errors, org_of, page, see_other
+from events_svc.web.forms import FormErrors, text_of
 from events_svc.webhooks import service as webhooks
 from events_svc.webhooks.records import CreatedWebhookRecord
 
 ORGANIZER_FIELDS = {"email", "name", "locale", "role"}
 
 
-class AdminPages(Controller):
+class AdminPages(AdminConsolePages):
     path = "/console"
-    include_in_schema = False
-    guards = [console_session, admin_only, csrf_checked]
-    exception_handlers = EXCEPTION_HANDLERS
-    dependencies = QUEUE
 
     async def _organizers(
         self,
@@ -39,8 +34,7 @@ class AdminPages(Controller):
         values: dict[str, str] | None = None,
         status: int = 200,
     ) -> Template:
-        user = user_of_request(request)
-        rows = await organizers.list_organizers(org_id=user.organizer.org_id)
+        rows = await organizers.list_organizers(org_id=org_of(request))
         return page(
             request,
             "console/organizers.html",
@@ -56,19 +50,18 @@ class AdminPages(Controller):
 
     @post("/organizers", status_code=200, summary="Add an organizer")
     async def add_organizer(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        user = user_of_request(request)
         form = await request.form()
         values = {k: text_of(form, k) for k in ORGANIZER_FIELDS}
         try:
             await organizers.add_organizer(
-                org_id=user.organizer.org_id,
+                org_id=org_of(request),
                 email=values["email"],
                 name=values["name"],
                 locale=values["locale"],
                 role=values["role"],
             )
         except (InvalidInput, Conflict) as exc:
-            errors = errors_of(exc, locale_of(request), known=ORGANIZER_FIELDS)
+            errors = form_errors(request, exc, known=ORGANIZER_FIELDS)
             return await self._organizers(request, errors=errors, values=values, status=422)
         return see_other("/console/organizers")
 
@@ -76,17 +69,16 @@ class AdminPages(Controller):
     async def change_organizer(
         self, request: Request[Any, Any, Any], email: FromPath[str]
     ) -> Response[Any]:
-        user = user_of_request(request)
         form = await request.form()
         try:
             await organizers.change_organizer(
-                org_id=user.organizer.org_id,
+                org_id=org_of(request),
                 email=email,
                 role=text_of(form, "role") or None,
                 locale=text_of(form, "locale") or None,
             )
         except (InvalidInput, Conflict) as exc:
-            errors = errors_of(exc, locale_of(request), known=set())
+            errors = form_errors(request, exc, known=set())
             return await self._organizers(request, errors=errors, status=409)
         return see_other("/console/organizers")
 
@@ -97,11 +89,10 @@ class AdminPages(Controller):
         email: FromPath[str],
         queue: NamedDependency[ArqRedis],
     ) -> Response[Any]:
-        user = user_of_request(request)
         try:
-            row = await organizers.remove_organizer(org_id=user.organizer.org_id, email=email)
+            row = await organizers.remove_organizer(org_id=org_of(request), email=email)
         except Conflict as exc:
-            errors = errors_of(exc, locale_of(request), known=set())
+            errors = form_errors(request, exc, known=set())
             return await self._organizers(request, errors=errors, status=409)
         await sessions.end_all(queue, organizer_id=row.id)
         return see_other("/console/organizers")
@@ -114,8 +105,7 @@ class AdminPages(Controller):
         errors: Any = None,
         status: int = 200,
     ) -> Template:
-        user = user_of_request(request)
-        rows = await orgs.list_api_keys(org_id=user.organizer.org_id)
+        rows = await orgs.list_api_keys(org_id=org_of(request))
         return page(
             request,
             "console/api_keys.html",
@@ -131,28 +121,24 @@ class AdminPages(Controller):
 
     @post("/api-keys", status_code=200, summary="Create an API key; shown once, on this page")
     async def create_key(self, request: Request[Any, Any, Any]) -> Template:
-        user = user_of_request(request)
         form = await request.form()
         label = " ".join(text_of(form, "label").split())[:100]
-        _row, key = await orgs.create_api_key(org_id=user.organizer.org_id, label=label)
+        _row, key = await orgs.create_api_key(org_id=org_of(request), label=label)
         return await self._keys(request, created=key)
 
     @post("/api-keys/{prefix:str}/revoke", status_code=200, summary="Revoke an API key")
     async def revoke_key(
         self, request: Request[Any, Any, Any], prefix: FromPath[str]
     ) -> Response[Any]:
-        user = user_of_request(request)
         form = await request.form()
         try:
             await orgs.revoke_api_key(
-                org_id=user.organizer.org_id,
+                org_id=org_of(request),
                 prefix=prefix,
                 confirm_last=text_of(form, "confirm_last") == "1",
             )
         except Conflict as exc:
-            errors = FormErrors(
-                general=[errors_of(exc, locale_of(request), known=set()).general[0]]
-            )
+            errors = FormErrors(general=[form_errors(request, exc, known=set()).general[0]])
             return await self._keys(request, errors=errors, status=409)
         return see_other("/console/api-keys")
 
@@ -160,13 +146,10 @@ class AdminPages(Controller):
 WEBHOOK_KINDS = ("rsvp.changed", "delivery.failed")
 
 
-class WebhookPages(Controller):
+class WebhookPages(AdminConsolePages):
     """Webhooks with their delivery log (admins only)."""
 
     path = "/console/webhooks"
-    include_in_schema = False
-    guards = [console_session, admin_only, csrf_checked]
-    exception_handlers = EXCEPTION_HANDLERS
 
     async def _page(
         self,
@@ -177,8 +160,7 @@ class WebhookPages(Controller):
         url: str = "",
         status: int = 200,
     ) -> Template:
-        user = user_of_request(request)
-        rows = await webhooks.list_webhooks(org_id=user.organizer.org_id)
+        rows = await webhooks.list_webhooks(org_id=org_of(request))
         return page(
             request,
             "console/webhooks.html",
@@ -198,19 +180,18 @@ class WebhookPages(Controller):
     async def create_webhook(
         self, request: Request[Any, Any, Any], settings: NamedDependency[Settings]
     ) -> Template:
-        user = user_of_request(request)
         form = await request.form()
         url = text_of(form, "url").strip()
         kinds = [k for k in form.getall("events", []) if k in WEBHOOK_KINDS]
         try:
             row = await webhooks.create_webhook(
-                org_id=user.organizer.org_id,
+                org_id=org_of(request),
                 url=url,
                 events=kinds,
                 allow_private=settings.webhook_allow_private,
             )
         except (InvalidInput, Conflict) as exc:
-            errors = errors_of(exc, locale_of(request), known={"url", "events"})
+            errors = form_errors(request, exc, known={"url", "events"})
             return await self._page(request, errors=errors, url=url, status=422)
         return await self._page(request, created=row)
 
@@ -218,16 +199,11 @@ class WebhookPages(Controller):
     async def deliveries(
         self, request: Request[Any, Any, Any], webhook_id: FromPath[str]
     ) -> Template:
-        user = user_of_request(request)
         ident = webhooks.webhook_uuid(webhook_id)
         # the newest page (the API pages further with its `next` cursor)
-        rows, _ = await webhooks.list_deliveries(org_id=user.organizer.org_id, webhook_id=ident)
+        rows, _ = await webhooks.list_deliveries(org_id=org_of(request), webhook_id=ident)
         hook = next(
-            (
-                h
-                for h in await webhooks.list_webhooks(org_id=user.organizer.org_id)
-                if h.id == str(ident)
-            ),
+            (h for h in await webhooks.list_webhooks(org_id=org_of(request)) if h.id == str(ident)),
             None,
         )
         return page(request, "console/webhook.html", hook=hook, rows=rows)
@@ -236,8 +212,7 @@ class WebhookPages(Controller):
     async def revoke(
         self, request: Request[Any, Any, Any], webhook_id: FromPath[str]
     ) -> Response[Any]:
-        user = user_of_request(request)
         await webhooks.revoke_webhook(
-            org_id=user.organizer.org_id, webhook_id=webhooks.webhook_uuid(webhook_id)
+            org_id=org_of(request), webhook_id=webhooks.webhook_uuid(webhook_id)
         )
         return see_other("/console/webhooks")

@@ -15,21 +15,19 @@ from typing import Any
 
 import msgspec
 from arq.connections import ArqRedis
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
 
 from events_svc.calendar.agenda import AgendaEntry
 from events_svc.errors import Conflict, InvalidInput
-from events_svc.events import service as events
 from events_svc.events.schemas import AgendaItemIn
 from events_svc.events.service import event_uuid
 from events_svc.invitations import agenda as agendas
 from events_svc.jobs import enqueue_notifications
 from events_svc.settings import Settings
-from events_svc.web.auth import console_session, csrf_checked, user_of_request
-from events_svc.web.common import EXCEPTION_HANDLERS, QUEUE, locale_of, page, see_other
+from events_svc.web.common import ConsolePages, locale_of, org_of, see_other, tab_page, their_event
 from events_svc.web.forms import FormErrors, say, text_of
 
 _LINE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s+(\d{1,2}:\d{2})\s*[-–~]\s*(\d{1,2}:\d{2})\s*$")
@@ -84,12 +82,8 @@ def parse(text: str) -> tuple[list[AgendaItemIn], list[int], list[str]]:
     return items, numbers, problems
 
 
-class AgendaPage(Controller):
+class AgendaPage(ConsolePages):
     path = "/console/events/{event_id:str}/agenda"
-    include_in_schema = False
-    guards = [console_session, csrf_checked]
-    exception_handlers = EXCEPTION_HANDLERS
-    dependencies = QUEUE
 
     async def _page(
         self,
@@ -100,18 +94,15 @@ class AgendaPage(Controller):
         errors: Any = None,
         status: int = 200,
     ) -> Template:
-        user = user_of_request(request)
-        ident = event_uuid(event_id)
-        row = await events.get_event(org_id=user.organizer.org_id, event_id=ident)
+        ident, row = await their_event(request, event_id)
         if text is None:
-            text = as_text(await agendas.get_agenda(org_id=user.organizer.org_id, event_id=ident))
-        return page(
+            text = as_text(await agendas.get_agenda(org_id=org_of(request), event_id=ident))
+        return tab_page(
             request,
             "console/agenda.html",
-            status=status,
+            row,
             tab="agenda",
-            event=row,
-            event_id=row.id,
+            status=status,
             text=text,
             errors=errors,
         )
@@ -128,7 +119,6 @@ class AgendaPage(Controller):
         queue: NamedDependency[ArqRedis],
         settings: NamedDependency[Settings],
     ) -> Response[Any]:
-        user = user_of_request(request)
         locale = locale_of(request)
         text = text_of(await request.form(), "agenda")
         items, numbers, bad = parse(text)
@@ -141,7 +131,7 @@ class AgendaPage(Controller):
             return await self._page(request, event_id, text=text, errors=errors, status=422)
         try:
             _answer, invitations, updates = await agendas.set_agenda(
-                org_id=user.organizer.org_id,
+                org_id=org_of(request),
                 event_id=event_uuid(event_id),
                 items=items,
                 update_delay=settings.agenda_update_delay,

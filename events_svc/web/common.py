@@ -1,20 +1,36 @@
 """What every console page shares: rendering in the shell with the signed-in organizer's
-language, the navigation, and the pages for refusals (sign in, 403, 404, 429)."""
+language, the navigation, the pages for refusals (sign in, 403, 404, 429), the controllers'
+guards, and the handlers' preambles (the organization, the event the path names, a refused
+form's errors)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from urllib.parse import quote
 
 from arq.connections import ArqRedis
-from litestar import Request, Response
+from litestar import Controller, Request, Response
 from litestar.di import Provide
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from events_svc.errors import NotFound, ServiceError, TooManyRequests, problem_response
+from events_svc.events import service as events
+from events_svc.events.records import EventRecord
+from events_svc.events.service import event_uuid
 from events_svc.web import console_text  # noqa: F401 - registers the console's texts
-from events_svc.web.auth import AdminOnly, ConsoleUser, CsrfRefused, SignInRequired
+from events_svc.web.auth import (
+    AdminOnly,
+    ConsoleUser,
+    CsrfRefused,
+    SignInRequired,
+    admin_only,
+    console_session,
+    csrf_checked,
+    user_of_request,
+)
+from events_svc.web.forms import FormErrors, errors_of, say
 from events_svc.web.i18n import Locale
 from events_svc.web.shell import PAGE_HEADERS, base_context, reader_locale
 
@@ -88,6 +104,19 @@ def page(
     )
 
 
+def tab_page(
+    request: Request[Any, Any, Any],
+    template: str,
+    event: EventRecord,
+    *,
+    tab: str,
+    status: int = 200,
+    **values: Any,
+) -> Template:
+    """One of an event's tabbed pages (invitations, answers, agenda ...)."""
+    return page(request, template, status=status, tab=tab, event=event, event_id=event.id, **values)
+
+
 def see_other(path: str, **kw: Any) -> Redirect:
     return Redirect(path, status_code=HTTP_303_SEE_OTHER, headers=PAGE_HEADERS, **kw)
 
@@ -128,8 +157,6 @@ def service_error_page(request: Request[Any, Any, Any], exc: ServiceError) -> Re
         return service_error_handler(request, exc)
     if exc.status == 404 or exc.status == 429:
         return refused(request, exc)
-    from events_svc.web.forms import say
-
     return page(
         request,
         "console/refused.html",
@@ -145,3 +172,44 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     CsrfRefused: refused,
     ServiceError: service_error_page,
 }
+
+
+class ConsolePages(Controller):
+    """A signed-in console controller: the session guard, the CSRF check on every post,
+    refusals as pages, and the arq pool (`queue`) for enqueueing after commit."""
+
+    include_in_schema = False
+    guards = [console_session, csrf_checked]
+    exception_handlers = EXCEPTION_HANDLERS
+    dependencies = QUEUE
+
+
+class AdminConsolePages(ConsolePages):
+    """A console controller for the organization's admins (editors get 403)."""
+
+    guards = [console_session, admin_only, csrf_checked]
+
+
+def org_of(request: Request[Any, Any, Any]) -> uuid.UUID:
+    """The signed-in organizer's organization: every console query is scoped to it."""
+    return user_of_request(request).organizer.org_id
+
+
+async def their_event(
+    request: Request[Any, Any, Any], event_id: str
+) -> tuple[uuid.UUID, EventRecord]:
+    """The id and the event the path names, when the signed-in organization hosts or
+    co-hosts it (a malformed, unknown or another organization's event is a 404)."""
+    ident = event_uuid(event_id)
+    return ident, await events.get_event(org_id=org_of(request), event_id=ident)
+
+
+def form_errors(
+    request: Request[Any, Any, Any],
+    exc: Exception,
+    *,
+    known: set[str],
+    rename: dict[str, str] | None = None,
+) -> FormErrors:
+    """A refused form's errors in the reader's language, each by the field it names."""
+    return errors_of(exc, locale_of(request), known=known, rename=rename)

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
 from events_svc.contacts import service as contacts
 from events_svc.errors import Conflict, InvalidInput, ServiceError
-from events_svc.web.auth import console_session, csrf_checked, user_of_request
-from events_svc.web.common import EXCEPTION_HANDLERS, locale_of, page, see_other
-from events_svc.web.forms import FormErrors, errors_of, say, text_of
+from events_svc.web.common import ConsolePages, form_errors, locale_of, org_of, page, see_other
+from events_svc.web.forms import FormErrors, say, text_of
 
 FIELDS = {"name", "email", "title", "locale", "tags"}
 Text = Annotated[str | None, QueryParameter(max_length=400)]
@@ -24,11 +23,8 @@ def _tags(text: str) -> list[str]:
     return [t for t in (x.strip() for x in text.replace("，", ",").split(",")) if t]
 
 
-class ContactPages(Controller):
+class ContactPages(ConsolePages):
     path = "/console/contacts"
-    include_in_schema = False
-    guards = [console_session, csrf_checked]
-    exception_handlers = EXCEPTION_HANDLERS
 
     async def _page(
         self,
@@ -42,9 +38,8 @@ class ContactPages(Controller):
         bad_rows: list[str] | None = None,
         status: int = 200,
     ) -> Template:
-        user = user_of_request(request)
         rows, next_cursor = await contacts.list_contacts(
-            org_id=user.organizer.org_id, tags=_tags(tag), cursor=cursor or None, limit=50
+            org_id=org_of(request), tags=_tags(tag), cursor=cursor or None, limit=50
         )
         return page(
             request,
@@ -67,12 +62,11 @@ class ContactPages(Controller):
 
     @post("/", status_code=200, summary="Add a contact (the API's POST /orgs/me/contacts)")
     async def add_contact(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        user = user_of_request(request)
         form = await request.form()
         values = {k: text_of(form, k) for k in FIELDS}
         try:
             await contacts.create_contact(
-                org_id=user.organizer.org_id,
+                org_id=org_of(request),
                 name=values["name"],
                 email=values["email"],
                 title=values["title"],
@@ -80,7 +74,7 @@ class ContactPages(Controller):
                 tags=_tags(values["tags"]),
             )
         except (InvalidInput, Conflict) as exc:
-            errors = errors_of(exc, locale_of(request), known=FIELDS)
+            errors = form_errors(request, exc, known=FIELDS)
             return await self._page(request, errors=errors, values=values, status=422)
         return see_other("/console/contacts")
 
@@ -91,7 +85,6 @@ class ContactPages(Controller):
         summary="Import contacts from a CSV file (the API's POST /orgs/me/contacts.csv)",
     )
     async def import_csv(self, request: Request[Any, Any, Any]) -> Template:
-        user = user_of_request(request)
         form = await request.form()
         upload = form.get("file")
         locale = locale_of(request)
@@ -100,7 +93,7 @@ class ContactPages(Controller):
             return await self._page(request, errors=errors, status=422)
         body = await upload.read()
         try:
-            result = await contacts.import_csv(org_id=user.organizer.org_id, body=body)
+            result = await contacts.import_csv(org_id=org_of(request), body=body)
         except ServiceError as exc:
             # every bad row, as the service names it ("line N: column: why")
             rows = [f"{e.field}: {e.message}" for e in exc.errors or []] or [exc.detail]
@@ -112,6 +105,5 @@ class ContactPages(Controller):
     async def remove_contact(
         self, request: Request[Any, Any, Any], email: FromPath[str]
     ) -> Response[Any]:
-        user = user_of_request(request)
-        await contacts.delete_contact(org_id=user.organizer.org_id, email=email)
+        await contacts.delete_contact(org_id=org_of(request), email=email)
         return see_other("/console/contacts")

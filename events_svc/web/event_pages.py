@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import msgspec
 from arq.connections import ArqRedis
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
@@ -25,8 +25,16 @@ from events_svc.invitations import service as invitations
 from events_svc.notifications import progress
 from events_svc.partnerships import service as partnerships
 from events_svc.settings import Settings
-from events_svc.web.auth import console_session, csrf_checked, user_of_request
-from events_svc.web.common import EXCEPTION_HANDLERS, QUEUE, locale_of, page, see_other
+from events_svc.web.auth import user_of_request
+from events_svc.web.common import (
+    ConsolePages,
+    form_errors,
+    locale_of,
+    org_of,
+    page,
+    see_other,
+    their_event,
+)
 from events_svc.web.event_form import DAYS, FIELDS, KINDS, REMINDERS, RENAME, ZONES, EventForm
 from events_svc.web.forms import errors_of, text_of
 from events_svc.web.i18n import translate
@@ -70,17 +78,12 @@ def _event_page_context(row: EventRecord) -> dict[str, Any]:
     return {"event": row, "event_id": row.id}
 
 
-class EventPages(Controller):
+class EventPages(ConsolePages):
     path = "/console"
-    include_in_schema = False
-    guards = [console_session, csrf_checked]
-    exception_handlers = EXCEPTION_HANDLERS
-    dependencies = QUEUE
 
     @get("/", summary="Home: upcoming events, sends in progress, failures")
     async def home(self, request: Request[Any, Any, Any]) -> Template:
-        user = user_of_request(request)
-        org_id = user.organizer.org_id
+        org_id = org_of(request)
         upcoming, _ = await events.list_events(
             org_id=org_id, from_=datetime.now(UTC), status="scheduled", limit=10
         )
@@ -106,8 +109,6 @@ class EventPages(Controller):
         view: Query = None,
         month: Query = None,
     ) -> Template:
-        user = user_of_request(request)
-        locale = locale_of(request)
         filters = {"from": from_ or "", "to": to or "", "kind": kind or "", "status": status or ""}
         if view == "month":
             try:
@@ -116,7 +117,7 @@ class EventPages(Controller):
                 first = datetime.now(UTC).date().replace(day=1)
             following = (first + timedelta(days=32)).replace(day=1)
             rows, _ = await events.list_events(
-                org_id=user.organizer.org_id,
+                org_id=org_of(request),
                 from_=datetime.combine(first - timedelta(days=1), datetime.min.time(), UTC),
                 to=datetime.combine(following + timedelta(days=1), datetime.min.time(), UTC),
                 kinds=(kind,) if kind in KINDS else (),
@@ -137,7 +138,7 @@ class EventPages(Controller):
         rows, next_cursor = [], None
         try:
             rows, next_cursor = await events.list_events(
-                org_id=user.organizer.org_id,
+                org_id=org_of(request),
                 from_=events.instant(from_, field="from") if from_ else None,
                 to=events.instant(to, field="to") if to else None,
                 kinds=(kind,) if kind in KINDS else (),
@@ -146,7 +147,7 @@ class EventPages(Controller):
                 limit=50,
             )
         except InvalidInput as exc:
-            errors = errors_of(exc, locale, known={"from", "to", "cursor"})
+            errors = form_errors(request, exc, known={"from", "to", "cursor"})
         return page(
             request,
             "console/events.html",
@@ -171,11 +172,8 @@ class EventPages(Controller):
         event: EventRecord | None = None,
         status: int = 200,
     ) -> Template:
-        user = user_of_request(request)
         agreements = [
-            a
-            for a in await partnerships.list_for(org_id=user.organizer.org_id)
-            if a.status == "active"
+            a for a in await partnerships.list_for(org_id=org_of(request)) if a.status == "active"
         ]
         return page(
             request,
@@ -216,11 +214,8 @@ class EventPages(Controller):
 
     @get("/events/{event_id:str}", summary="One event: its details and its tabs")
     async def event(self, request: Request[Any, Any, Any], event_id: FromPath[str]) -> Template:
-        user = user_of_request(request)
-        row = await events.get_event(org_id=user.organizer.org_id, event_id=event_uuid(event_id))
-        sent = await progress.event_progress(
-            event_id=event_uuid(event_id), cache=request.app.state.arq
-        )
+        ident, row = await their_event(request, event_id)
+        sent = await progress.event_progress(event_id=ident, cache=request.app.state.arq)
         return self._event_page(request, row, progress_out(sent))
 
     def _event_page(
@@ -257,9 +252,7 @@ class EventPages(Controller):
         queue: NamedDependency[ArqRedis],
         settings: NamedDependency[Settings],
     ) -> Response[Any]:
-        user = user_of_request(request)
-        ident = event_uuid(event_id)
-        row = await events.get_event(org_id=user.organizer.org_id, event_id=ident)
+        ident, row = await their_event(request, event_id)
         form = await request.form()
         values = {k: text_of(form, k) for k in ("occurrence", "action", "starts_at", "ends_at")}
         changes: dict[str, Any] = {"status": "cancelled"}
@@ -271,7 +264,7 @@ class EventPages(Controller):
             }
         try:
             await events.update_occurrence(
-                org_id=user.organizer.org_id,
+                org_id=org_of(request),
                 event_id=ident,
                 occurrence=values["occurrence"],
                 patch=msgspec.convert(changes, OccurrencePatch),
@@ -279,9 +272,9 @@ class EventPages(Controller):
                 limits=settings.volume,
             )
         except (InvalidInput, msgspec.ValidationError, Conflict) as exc:
-            errors = errors_of(
+            errors = form_errors(
+                request,
                 exc,
-                locale_of(request),
                 known={"occurrence", "occ_starts_at", "occ_ends_at"},
                 rename={"starts_at": "occ_starts_at", "ends_at": "occ_ends_at"},
             )
@@ -299,9 +292,7 @@ class EventPages(Controller):
         rows: Query = None,
         cursor: Annotated[str | None, QueryParameter(max_length=400)] = None,
     ) -> dict[str, Any]:
-        user = user_of_request(request)
-        ident = event_uuid(event_id)
-        await events.get_event(org_id=user.organizer.org_id, event_id=ident)  # 404 if not theirs
+        ident, _ = await their_event(request, event_id)  # 404 if not theirs
         out = progress_out(
             await progress.event_progress(event_id=ident, cache=request.app.state.arq)
         )
@@ -309,7 +300,7 @@ class EventPages(Controller):
             # the delivery state of the people on the page being looked at
             locale = locale_of(request)
             items, _ = await invitations.list_invitations(
-                org_id=user.organizer.org_id, event_id=ident, cursor=cursor or None, limit=50
+                org_id=org_of(request), event_id=ident, cursor=cursor or None, limit=50
             )
             out["rows"] = [
                 {
@@ -325,8 +316,7 @@ class EventPages(Controller):
     async def edit_event(
         self, request: Request[Any, Any, Any], event_id: FromPath[str]
     ) -> Template:
-        user = user_of_request(request)
-        row = await events.get_event(org_id=user.organizer.org_id, event_id=event_uuid(event_id))
+        _, row = await their_event(request, event_id)
         return await self._form(
             request,
             EventForm.from_event(row),
@@ -343,9 +333,7 @@ class EventPages(Controller):
         queue: NamedDependency[ArqRedis],
         settings: NamedDependency[Settings],
     ) -> Response[Any]:
-        user = user_of_request(request)
-        ident = event_uuid(event_id)
-        row = await events.get_event(org_id=user.organizer.org_id, event_id=ident)
+        ident, row = await their_event(request, event_id)
         form = EventForm.from_post(await request.form())
         action = f"/console/events/{row.id}/edit"
         try:
@@ -355,14 +343,14 @@ class EventPages(Controller):
             changes = {k: v for k, v in wanted.items() if v != before.get(k)}
             patch = msgspec.convert(changes, EventPatch)
             await events.update_event(
-                org_id=user.organizer.org_id,
+                org_id=org_of(request),
                 event_id=ident,
                 patch=patch,
                 queue=queue,
                 limits=settings.volume,
             )
         except (InvalidInput, msgspec.ValidationError) as exc:
-            errors = errors_of(exc, locale_of(request), known=FIELDS, rename=RENAME)
+            errors = form_errors(request, exc, known=FIELDS, rename=RENAME)
             return await self._form(
                 request, form, action=action, errors=errors, event=row, status=422
             )
@@ -375,9 +363,8 @@ class EventPages(Controller):
         event_id: FromPath[str],
         queue: NamedDependency[ArqRedis],
     ) -> Response[Any]:
-        user = user_of_request(request)
         ident = event_uuid(event_id)
-        await events.cancel_event(org_id=user.organizer.org_id, event_id=ident, queue=queue)
+        await events.cancel_event(org_id=org_of(request), event_id=ident, queue=queue)
         return see_other(f"/console/events/{ident}")
 
 

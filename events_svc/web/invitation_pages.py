@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from arq.connections import ArqRedis
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
@@ -18,7 +18,6 @@ from events_svc.contacts import service as contacts
 from events_svc.contacts.csv_import import parse_csv
 from events_svc.delegations import service as delegations
 from events_svc.errors import Conflict, InvalidInput, ServiceError
-from events_svc.events import service as events
 from events_svc.events.service import event_uuid
 from events_svc.invitations import resend as resends
 from events_svc.invitations import service as invitations
@@ -30,8 +29,16 @@ from events_svc.rsvp import service as rsvp
 from events_svc.rsvp.controllers import attendance_csv
 from events_svc.settings import Settings
 from events_svc.training import service as training
-from events_svc.web.auth import ConsoleUser, console_session, csrf_checked, user_of_request
-from events_svc.web.common import EXCEPTION_HANDLERS, QUEUE, locale_of, page, see_other
+from events_svc.web.auth import ConsoleUser, user_of_request
+from events_svc.web.common import (
+    ConsolePages,
+    form_errors,
+    locale_of,
+    org_of,
+    see_other,
+    tab_page,
+    their_event,
+)
 from events_svc.web.event_pages import progress_out
 from events_svc.web.forms import FormErrors, errors_of, parse_pasted, say, text_of
 
@@ -103,12 +110,8 @@ async def _who(
 _RENAME = {"organizations": "org", "invitees": "pasted"}
 
 
-class InvitationPages(Controller):
+class InvitationPages(ConsolePages):
     path = "/console/events/{event_id:str}"
-    include_in_schema = False
-    guards = [console_session, csrf_checked]
-    exception_handlers = EXCEPTION_HANDLERS
-    dependencies = QUEUE
 
     async def _page(
         self,
@@ -121,20 +124,17 @@ class InvitationPages(Controller):
         preview: list[Any] | None = None,
         status: int = 200,
     ) -> Template:
-        user = user_of_request(request)
-        ident = event_uuid(event_id)
-        row = await events.get_event(org_id=user.organizer.org_id, event_id=ident)
+        ident, row = await their_event(request, event_id)
         items, next_cursor = await invitations.list_invitations(
-            org_id=user.organizer.org_id, event_id=ident, cursor=cursor or None, limit=PAGE
+            org_id=org_of(request), event_id=ident, cursor=cursor or None, limit=PAGE
         )
         sent = await progress.event_progress(event_id=ident, cache=request.app.state.arq)
-        return page(
+        return tab_page(
             request,
             "console/invitations.html",
-            status=status,
+            row,
             tab="invitations",
-            event=row,
-            event_id=row.id,
+            status=status,
             items=items,
             next_cursor=next_cursor,
             progress=progress_out(sent),
@@ -178,7 +178,7 @@ class InvitationPages(Controller):
         if not errors:
             try:
                 await invitations.invite(
-                    org_id=user.organizer.org_id,
+                    org_id=org_of(request),
                     event_id=event_uuid(event_id),
                     invitees=people,
                     message="",
@@ -199,10 +199,9 @@ class InvitationPages(Controller):
         email: FromPath[str],
         queue: NamedDependency[ArqRedis],
     ) -> Response[Any]:
-        user = user_of_request(request)
         ident = event_uuid(event_id)
         try:
-            rows = await resends.resend(org_id=user.organizer.org_id, event_id=ident, email=email)
+            rows = await resends.resend(org_id=org_of(request), event_id=ident, email=email)
         except Conflict as exc:
             general = FormErrors(general=[say(exc.detail, locale_of(request))])
             return await self._page(request, event_id, errors=general, status=409)
@@ -211,34 +210,26 @@ class InvitationPages(Controller):
 
     @get("/answers", summary="Answers: counts, the waitlist in order, comments")
     async def answers(self, request: Request[Any, Any, Any], event_id: FromPath[str]) -> Template:
-        user = user_of_request(request)
-        ident = event_uuid(event_id)
-        row = await events.get_event(org_id=user.organizer.org_id, event_id=ident)
-        data = await rsvp.attendance(org_id=user.organizer.org_id, event_id=ident)
-        return page(
-            request, "console/answers.html", tab="answers", event=row, event_id=row.id, data=data
-        )
+        ident, row = await their_event(request, event_id)
+        data = await rsvp.attendance(org_id=org_of(request), event_id=ident)
+        return tab_page(request, "console/answers.html", row, tab="answers", data=data)
 
     @get("/answers.csv", summary="Answers as CSV (the API's attendance.csv)")
     async def answers_csv(
         self, request: Request[Any, Any, Any], event_id: FromPath[str]
     ) -> Response[bytes]:
-        user = user_of_request(request)
-        data = await rsvp.attendance(org_id=user.organizer.org_id, event_id=event_uuid(event_id))
+        data = await rsvp.attendance(org_id=org_of(request), event_id=event_uuid(event_id))
         return attendance_csv(data)
 
     @get("/activity", summary="Who changed the event and when (organizer or API key)")
     async def activity(self, request: Request[Any, Any, Any], event_id: FromPath[str]) -> Template:
-        user = user_of_request(request)
-        ident = event_uuid(event_id)
-        row = await events.get_event(org_id=user.organizer.org_id, event_id=ident)
+        ident, row = await their_event(request, event_id)
         entries = await audit.for_subject(subject=str(ident))
-        return page(
+        return tab_page(
             request,
             "console/activity.html",
+            row,
             tab="activity",
-            event=row,
-            event_id=row.id,
             entries=entries,
         )
 
@@ -246,18 +237,15 @@ class InvitationPages(Controller):
     async def delegations(
         self, request: Request[Any, Any, Any], event_id: FromPath[str]
     ) -> Template:
-        user = user_of_request(request)
-        ident = event_uuid(event_id)
-        row = await events.get_event(org_id=user.organizer.org_id, event_id=ident)
+        ident, row = await their_event(request, event_id)
         rows = None
         if row.kind == "exchange_visit":
-            rows = await delegations.list_for(org_id=user.organizer.org_id, event_id=ident)
-        return page(
+            rows = await delegations.list_for(org_id=org_of(request), event_id=ident)
+        return tab_page(
             request,
             "console/delegations.html",
+            row,
             tab="delegations",
-            event=row,
-            event_id=row.id,
             rows=rows,
         )
 
@@ -265,18 +253,15 @@ class InvitationPages(Controller):
     async def completion(
         self, request: Request[Any, Any, Any], event_id: FromPath[str]
     ) -> Template:
-        user = user_of_request(request)
-        ident = event_uuid(event_id)
-        row = await events.get_event(org_id=user.organizer.org_id, event_id=ident)
+        ident, row = await their_event(request, event_id)
         data = None
         if row.kind == "training":
-            data = await training.completion(org_id=user.organizer.org_id, event_id=ident)
-        return page(
+            data = await training.completion(org_id=org_of(request), event_id=ident)
+        return tab_page(
             request,
             "console/completion.html",
+            row,
             tab="completion",
-            event=row,
-            event_id=row.id,
             data=data,
         )
 
@@ -284,10 +269,8 @@ class InvitationPages(Controller):
     async def revoke_certificate(
         self, request: Request[Any, Any, Any], event_id: FromPath[str], code: FromPath[str]
     ) -> Response[Any]:
-        user = user_of_request(request)
-        ident = event_uuid(event_id)
-        await events.get_event(org_id=user.organizer.org_id, event_id=ident)
-        await training.revoke(org_id=user.organizer.org_id, code=code)
+        ident, _ = await their_event(request, event_id)  # 404 if not theirs
+        await training.revoke(org_id=org_of(request), code=code)
         return see_other(f"/console/events/{ident}/completion")
 
     @get("/check-in", summary="Check people in at a training session: search, one tap")
@@ -310,21 +293,18 @@ class InvitationPages(Controller):
         errors: Any = None,
         status: int = 200,
     ) -> Template:
-        user = user_of_request(request)
-        ident = event_uuid(event_id)
-        row = await events.get_event(org_id=user.organizer.org_id, event_id=ident)
+        ident, row = await their_event(request, event_id)
         sheet = None
         if row.kind == "training":
             sheet = await training.check_in_sheet(
-                org_id=user.organizer.org_id, event_id=ident, occurrence=session, search=q
+                org_id=org_of(request), event_id=ident, occurrence=session, search=q
             )
-        return page(
+        return tab_page(
             request,
             "console/check_in.html",
-            status=status,
+            row,
             tab="check-in",
-            event=row,
-            event_id=row.id,
+            status=status,
             sheet=sheet,
             q=q,
             errors=errors,
@@ -345,14 +325,14 @@ class InvitationPages(Controller):
         q = text_of(form, "q")
         try:
             done = await training.check_in(
-                org_id=user.organizer.org_id,
+                org_id=org_of(request),
                 key_prefix=user.actor[:64],
                 event_id=event_uuid(event_id),
                 email=text_of(form, "email"),
                 occurrence=session,
             )
         except (InvalidInput, Conflict) as exc:
-            errors = errors_of(exc, locale_of(request), known=set())
+            errors = form_errors(request, exc, known=set())
             return await self._sheet(
                 request, event_id, q=q, session=session, errors=errors, status=422
             )

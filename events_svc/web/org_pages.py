@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Template
 
@@ -15,9 +15,8 @@ from events_svc.errors import Conflict, InvalidInput, NotFound
 from events_svc.orgs import service as orgs
 from events_svc.partnerships import service as partnerships
 from events_svc.partnerships.schemas import PartnershipCreate
-from events_svc.web.auth import admin_only, console_session, csrf_checked, user_of_request
-from events_svc.web.common import EXCEPTION_HANDLERS, locale_of, page, see_other
-from events_svc.web.forms import errors_of, text_of
+from events_svc.web.common import AdminConsolePages, form_errors, org_of, page, see_other
+from events_svc.web.forms import text_of
 
 AGREEMENT_FIELDS = {"partners", "title", "areas", "signed_on"}
 
@@ -33,11 +32,8 @@ def _uuid(value: str) -> uuid.UUID:
         raise NotFound("partnership not found") from None
 
 
-class OrgPages(Controller):
+class OrgPages(AdminConsolePages):
     path = "/console"
-    include_in_schema = False
-    guards = [console_session, admin_only, csrf_checked]
-    exception_handlers = EXCEPTION_HANDLERS
 
     async def _agreements(
         self,
@@ -47,8 +43,7 @@ class OrgPages(Controller):
         values: dict[str, str] | None = None,
         status: int = 200,
     ) -> Template:
-        user = user_of_request(request)
-        rows = await partnerships.list_for(org_id=user.organizer.org_id)
+        rows = await partnerships.list_for(org_id=org_of(request))
         return page(
             request,
             "console/agreements.html",
@@ -64,7 +59,6 @@ class OrgPages(Controller):
 
     @post("/agreements", status_code=200, summary="Propose an agreement (POST /partnerships)")
     async def propose(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        user = user_of_request(request)
         form = await request.form()
         values = {k: text_of(form, k) for k in AGREEMENT_FIELDS}
         body: dict[str, Any] = {
@@ -76,10 +70,10 @@ class OrgPages(Controller):
             body["signed_on"] = values["signed_on"]
         try:
             data = msgspec.convert(body, PartnershipCreate)
-            await partnerships.create(org_id=user.organizer.org_id, data=data)
+            await partnerships.create(org_id=org_of(request), data=data)
         except (InvalidInput, Conflict, msgspec.ValidationError) as exc:
-            errors = errors_of(
-                exc, locale_of(request), known=AGREEMENT_FIELDS, rename={"partner": "partners"}
+            errors = form_errors(
+                request, exc, known=AGREEMENT_FIELDS, rename={"partner": "partners"}
             )
             return await self._agreements(request, errors=errors, values=values, status=422)
         return see_other("/console/agreements")
@@ -88,9 +82,8 @@ class OrgPages(Controller):
     async def programme(
         self, request: Request[Any, Any, Any], partnership_id: FromPath[str]
     ) -> Template:
-        user = user_of_request(request)
         data = await partnerships.programme(
-            org_id=user.organizer.org_id, partnership_id=_uuid(partnership_id), year=None
+            org_id=org_of(request), partnership_id=_uuid(partnership_id), year=None
         )
         return page(request, "console/programme.html", data=data)
 
@@ -98,25 +91,20 @@ class OrgPages(Controller):
     async def accept(
         self, request: Request[Any, Any, Any], partnership_id: FromPath[str]
     ) -> Response[Any]:
-        user = user_of_request(request)
-        await partnerships.accept(
-            org_id=user.organizer.org_id, partnership_id=_uuid(partnership_id)
-        )
+        await partnerships.accept(org_id=org_of(request), partnership_id=_uuid(partnership_id))
         return see_other("/console/agreements")
 
     @post("/agreements/{partnership_id:str}/end", status_code=200, summary="End an agreement")
     async def end(
         self, request: Request[Any, Any, Any], partnership_id: FromPath[str]
     ) -> Response[Any]:
-        user = user_of_request(request)
-        await partnerships.end(org_id=user.organizer.org_id, partnership_id=_uuid(partnership_id))
+        await partnerships.end(org_id=org_of(request), partnership_id=_uuid(partnership_id))
         return see_other("/console/agreements")
 
     async def _members(
         self, request: Request[Any, Any, Any], *, errors: Any = None, status: int = 200
     ) -> Template:
-        user = user_of_request(request)
-        org_id = user.organizer.org_id
+        org_id = org_of(request)
         return page(
             request,
             "console/members.html",
@@ -132,14 +120,11 @@ class OrgPages(Controller):
 
     @post("/members", status_code=200, summary="Ask organizations to join (a federation)")
     async def add_members(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        user = user_of_request(request)
         form = await request.form()
         try:
-            await orgs.add_members(
-                org_id=user.organizer.org_id, slugs=_list(text_of(form, "slugs"))
-            )
+            await orgs.add_members(org_id=org_of(request), slugs=_list(text_of(form, "slugs")))
         except (InvalidInput, Conflict) as exc:
-            errors = errors_of(exc, locale_of(request), known={"slugs"})
+            errors = form_errors(request, exc, known={"slugs"})
             return await self._members(request, errors=errors, status=422)
         return see_other("/console/members")
 
@@ -147,20 +132,17 @@ class OrgPages(Controller):
     async def remove_member(
         self, request: Request[Any, Any, Any], slug: FromPath[str]
     ) -> Response[Any]:
-        user = user_of_request(request)
-        await orgs.remove_member(org_id=user.organizer.org_id, member_slug=slug)
+        await orgs.remove_member(org_id=org_of(request), member_slug=slug)
         return see_other("/console/members")
 
     @post("/memberships/{slug:str}/accept", status_code=200, summary="Join a federation")
     async def accept_membership(
         self, request: Request[Any, Any, Any], slug: FromPath[str]
     ) -> Response[Any]:
-        user = user_of_request(request)
-        await orgs.accept_membership(org_id=user.organizer.org_id, federation_slug=slug)
+        await orgs.accept_membership(org_id=org_of(request), federation_slug=slug)
         return see_other("/console/members")
 
     @post("/memberships/{slug:str}/leave", status_code=200, summary="Leave a federation")
     async def leave(self, request: Request[Any, Any, Any], slug: FromPath[str]) -> Response[Any]:
-        user = user_of_request(request)
-        await orgs.leave_federation(org_id=user.organizer.org_id, federation_slug=slug)
+        await orgs.leave_federation(org_id=org_of(request), federation_slug=slug)
         return see_other("/console/members")

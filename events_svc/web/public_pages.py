@@ -18,7 +18,7 @@ from litestar.response import Template
 
 from events_svc import ratelimit
 from events_svc.errors import InvalidInput, NotFound
-from events_svc.jobs import enqueue_notifications, enqueue_registration_mail, enqueue_webhooks
+from events_svc.jobs import enqueue_notifications, enqueue_side_mail, enqueue_webhooks
 from events_svc.registration import public
 from events_svc.registration import service as registration
 from events_svc.registration.records import PublicEvent
@@ -273,7 +273,7 @@ class PublicPages(Controller):
                 errors={"fields": fields},
                 form=given,
             )
-        await enqueue_registration_mail(queue, done.mail)
+        await enqueue_side_mail(queue, done.mail)
         return _page(
             request,
             "public/registered.html",

@@ -11,7 +11,7 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
 from events_svc import ratelimit
-from events_svc.jobs import enqueue_console_mail
+from events_svc.jobs import enqueue_side_mail
 from events_svc.organizers import sessions, signin
 from events_svc.settings import Settings
 from events_svc.validation import email_key
@@ -95,7 +95,7 @@ class SignInController(Controller):
                 subject=email_key(email),
             )
             rows = await signin.request_links(queue, email=email, browser=browser)
-            await enqueue_console_mail(queue, rows)
+            await enqueue_side_mail(queue, rows)
         return page(
             request,
             "console/sign_in_sent.html",

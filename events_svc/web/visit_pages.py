@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from arq.connections import ArqRedis
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
@@ -17,17 +17,13 @@ from events_svc.errors import Conflict, InvalidInput
 from events_svc.events.service import event_uuid
 from events_svc.jobs import enqueue_notifications, enqueue_webhooks
 from events_svc.settings import Settings
-from events_svc.web.auth import console_session, csrf_checked, user_of_request
-from events_svc.web.common import EXCEPTION_HANDLERS, QUEUE, locale_of, page, see_other
-from events_svc.web.forms import errors_of, parse_pasted, text_of
+from events_svc.web.auth import user_of_request
+from events_svc.web.common import ConsolePages, form_errors, org_of, page, see_other
+from events_svc.web.forms import parse_pasted, text_of
 
 
-class VisitPages(Controller):
+class VisitPages(ConsolePages):
     path = "/console/visits"
-    include_in_schema = False
-    guards = [console_session, csrf_checked]
-    exception_handlers = EXCEPTION_HANDLERS
-    dependencies = QUEUE
 
     async def _page(
         self,
@@ -39,7 +35,7 @@ class VisitPages(Controller):
         status: int = 200,
     ) -> Template:
         user = user_of_request(request)
-        org_id = user.organizer.org_id
+        org_id = org_of(request)
         visits = []
         for visit in await delegations.visits_of(org_id=org_id):
             own = [
@@ -80,7 +76,7 @@ class VisitPages(Controller):
         members, _bad = parse_pasted(values["members"])
         try:
             _row, queued, hooks = await delegations.put(
-                org_id=user.organizer.org_id,
+                org_id=org_of(request),
                 org_slug=user.org_slug,
                 event_id=event_uuid(event_id),
                 slug=user.org_slug,
@@ -90,7 +86,7 @@ class VisitPages(Controller):
                 max_reminder_rows=settings.max_reminder_rows_per_event,
             )
         except (InvalidInput, Conflict) as exc:
-            errors = errors_of(exc, locale_of(request), known={"leader", "members"})
+            errors = form_errors(request, exc, known={"leader", "members"})
             return await self._page(
                 request, failed=str(event_uuid(event_id)), errors=errors, values=values, status=422
             )

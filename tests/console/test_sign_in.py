@@ -68,11 +68,11 @@ async def test_expired_or_forged_link_is_refused(
 async def test_the_database_row_alone_signs_nobody_in(
     client: Any, make_org: Any, smtp: Any, worker: Any
 ) -> None:
-    from events_svc.organizers.tables import ConsoleMail
+    from events_svc.sidemail.tables import SideMail
 
     await make_org(email="mishu@shsw.example.org")
     await ask_for_link(client, "mishu@shsw.example.org")
-    (row,) = await ConsoleMail.select(ConsoleMail.nonce)
+    (row,) = await SideMail.select(SideMail.nonce)
     # without SECRET_KEY's MAC the nonce is no link
     assert (await redeem(client, f"/console/sign-in/{row['nonce']}.x")).status_code == 410
     assert (await redeem(client, f"/console/sign-in/{row['nonce']}")).status_code == 410
