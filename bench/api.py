@@ -263,6 +263,14 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=("GET", "POST"), action="append", help="operations to measure"
     )
+    parser.add_argument(
+        "--invite",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time POST /events/{id}/invitations with N new addresses (3 events, each "
+        "call printed; the target for 10,000 is under 2 s)",
+    )
     args = parser.parse_args()
     ops = args.only or ["GET", "POST"]
 
@@ -348,6 +356,8 @@ def main() -> None:
         wait_http(f"http://127.0.0.1:{ports['floor']}/events/{ids[0]}", procs["floor"])
         if args.compare_drivers:
             compare_drivers(load)
+        if args.invite:
+            time_invitations(base, key, args.invite)
         for name in names:  # warm-up: connections, prepared statements, caches
             for op in ops:
                 load(name, op, 2)
@@ -400,6 +410,24 @@ def main() -> None:
         if args.observability:
             on, off_ = med(results["app+obs", op], "rps"), med(app_runs, "rps")
             print(f"  {'':17} metrics + JSON logs on/off {on / off_:.3f}")
+
+
+def time_invitations(base: str, key: str, count: int) -> None:
+    """One invitation call of `count` new people, on three fresh events: each call's time."""
+    took = []
+    for n in range(3):
+        event = http("POST", f"{base}/events", key, EVENT)["id"]
+        invitees = [{"email": f"p{n}-{i}@invitees.example.org"} for i in range(count)]
+        started = time.perf_counter()
+        answer = http("POST", f"{base}/events/{event}/invitations", key, {"invitees": invitees})
+        took.append(time.perf_counter() - started)
+        assert answer["invited"] == count, answer
+    print(
+        f"  POST /events/{{id}}/invitations with {count:,} new people: "
+        + ", ".join(f"{t:.2f} s" for t in took)
+        + f" (median {statistics.median(took):.2f} s)",
+        flush=True,
+    )
 
 
 def compare_drivers(load: Any) -> None:
