@@ -52,6 +52,8 @@ class _Writer:
 
     async def add(self, row: _Row) -> None:
         future = asyncio.get_running_loop().create_future()
+        # retrieved here too: a caller that went away leaves nobody to read a failure
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self.waiting.append((row, future))
         if self.task is None or self.task.done():
             # a fresh context: the writer must never run inside the caller's transaction
@@ -62,16 +64,25 @@ class _Writer:
         while self.waiting:
             batch, self.waiting = self.waiting[:BATCH_MAX], self.waiting[BATCH_MAX:]
             try:
-                columns = zip(*(row for row, _ in batch), strict=True)
-                await database.fetch(_INSERT, *(list(column) for column in columns))
-            except Exception as exc:  # noqa: BLE001 - handed to each caller, who logs it
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+                await _insert([row for row, _ in batch])
+            except Exception:  # noqa: BLE001 - one bad entry must not cost the others theirs
+                for row, future in batch:
+                    try:
+                        await _insert([row])
+                    except Exception as exc:  # noqa: BLE001 - handed to its caller, who logs it
+                        if not future.done():
+                            future.set_exception(exc)
+                    else:
+                        if not future.done():
+                            future.set_result(None)
             else:
                 for _, future in batch:
                     if not future.done():
                         future.set_result(None)
+
+
+async def _insert(rows: list[_Row]) -> None:
+    await database.fetch(_INSERT, *(list(column) for column in zip(*rows, strict=True)))
 
 
 _WRITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Writer] = (
