@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from arq.connections import ArqRedis
 from litestar import Request
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import QueryParameter
 
@@ -16,7 +16,9 @@ from events_svc.ratelimit import guard_credentials
 from events_svc.settings import Settings
 
 
-async def provide_caller(request: Request[Any, Any, Any], settings: Settings) -> Caller:
+async def provide_caller(
+    request: Request[Any, Any, Any], settings: NamedDependency[Settings]
+) -> Caller:
     # `settings` as a dependency of this one, not only of the handler: Litestar resolves
     # dependencies that do not depend on each other in an anyio task group per request
     # (tasks, a cancel scope), which cost more CPU than the rest of a cached key check
@@ -31,7 +33,7 @@ async def provide_caller(request: Request[Any, Any, Any], settings: Settings) ->
 
 
 async def provide_optional_caller(
-    request: Request[Any, Any, Any], settings: Settings
+    request: Request[Any, Any, Any], settings: NamedDependency[Settings]
 ) -> Caller | None:
     """The caller when a key is given (and valid); None without an Authorization header."""
     if not request.headers.get("authorization"):
