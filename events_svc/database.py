@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 
 from events_svc.piccolo_conf import DB
@@ -45,3 +47,25 @@ async def migrate(database_url: str) -> None:
     result = await run_forwards(app_name="events_svc", migration_id="all")
     if not result.success:
         raise RuntimeError(f"migration failed: {result.message}")
+
+
+async def fetch(sql: str, *args: Any) -> list[asyncpg.Record]:
+    """One statement with `$n` placeholders, on the current Piccolo transaction's connection
+    or else the pool (or a connection of its own when no pool runs), as asyncpg Records.
+
+    For the per-request hot paths: the same as `Table.raw` without its query-string parsing
+    and its conversion of each row to a dict, which cost more CPU than the round trip."""
+    transaction = DB.current_transaction.get()
+    if transaction is not None:
+        rows: list[asyncpg.Record] = await transaction.connection.fetch(sql, *args)
+        return rows
+    if DB.pool is not None:
+        async with DB.pool.acquire() as conn:
+            rows = await conn.fetch(sql, *args)
+            return rows
+    conn = await DB.get_new_connection()
+    try:
+        rows = await conn.fetch(sql, *args)
+        return rows
+    finally:
+        await conn.close()

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from arq.connections import ArqRedis
 from litestar import Request
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import QueryParameter
 
@@ -16,19 +16,29 @@ from events_svc.ratelimit import guard_credentials
 from events_svc.settings import Settings
 
 
-async def provide_caller(request: Request[Any, Any, Any]) -> Caller:
+async def provide_caller(
+    request: Request[Any, Any, Any], settings: NamedDependency[Settings]
+) -> Caller:
+    # `settings` as a dependency of this one, not only of the handler: Litestar resolves
+    # dependencies that do not depend on each other in an anyio task group per request
+    # (tasks, a cancel scope), which cost more CPU than the rest of a cached key check
     authorization = request.headers.get("authorization")
-    caller = await guard_credentials(request, lambda: authenticate(authorization=authorization))
+    ttl = settings.api_key_cache_seconds
+    caller = await guard_credentials(
+        request, lambda: authenticate(authorization=authorization, cache_seconds=ttl)
+    )
     request.state.caller = caller  # the actor of the audit entry (`web/audit.py`)
     logctx.bind(org=caller.slug)  # every later log line of the request names the organization
     return caller
 
 
-async def provide_optional_caller(request: Request[Any, Any, Any]) -> Caller | None:
+async def provide_optional_caller(
+    request: Request[Any, Any, Any], settings: NamedDependency[Settings]
+) -> Caller | None:
     """The caller when a key is given (and valid); None without an Authorization header."""
     if not request.headers.get("authorization"):
         return None
-    return await provide_caller(request)
+    return await provide_caller(request, settings)
 
 
 def provide_queue(request: Request[Any, Any, Any]) -> ArqRedis:

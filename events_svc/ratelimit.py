@@ -66,8 +66,11 @@ class RateLimiter:
         #: organization's ordinary traffic asks Redis once a second per address, not per
         #: request (failures elsewhere show here within CLEAN_FOR seconds)
         self._clean: dict[str, float] = {}
+        self._refreshing: set[str] = set()  #: keys being asked about beside a request
+        self._tasks: set[asyncio.Task[None]] = set()  #: those asks (held: not collected)
 
     @staticmethod
+    @lru_cache(maxsize=4096)  # the same few addresses ask on every request
     def _key(name: str, subject: str) -> str:
         digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:32]
         return f"{KEY_PREFIX}{name}:{digest}"
@@ -101,8 +104,26 @@ class RateLimiter:
             return
         key = self._key(name, subject)
         now = time.monotonic()
-        if self._clean.get(key, 0.0) > now:
+        clean_until = self._clean.get(key, 0.0)
+        if clean_until > now:
             return
+        if now - clean_until < CLEAN_FOR:
+            # clean a moment ago: answer from memory and ask Redis beside the request, so
+            # that a slow Redis (or one ask per second) never holds up a busy client's
+            # requests; a count that shows up is obeyed from the answer on
+            if key not in self._refreshing:
+                self._refreshing.add(key)
+                task = asyncio.create_task(self._refresh(key, limit))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            return
+        count, ttl = await self._read(key)
+        if count is not None and int(count) >= limit.count:
+            raise self._refuse(name, limit, int(ttl))
+
+    async def _read(self, key: str) -> tuple[Any, Any]:
+        """The key's count and milliseconds left (None, None when Redis is away); notes a key
+        without hits as clean for CLEAN_FOR seconds."""
         try:
             async with asyncio.timeout(REDIS_TIMEOUT):
                 async with self._redis.pipeline(transaction=False) as pipe:
@@ -111,13 +132,20 @@ class RateLimiter:
                     count, ttl = await pipe.execute()
         except Exception as exc:  # noqa: BLE001 - redis' own errors, OSError, timeouts
             self._fail_open(exc)
-            return
+            return None, None
         if count is None:
             if len(self._clean) > CLEAN_KEYS:
                 self._clean.clear()
-            self._clean[key] = now + CLEAN_FOR
-        elif int(count) >= limit.count:
-            raise self._refuse(name, limit, int(ttl))
+            self._clean[key] = time.monotonic() + CLEAN_FOR
+        else:
+            self._clean.pop(key, None)  # hits counted: every request asks until they expire
+        return count, ttl
+
+    async def _refresh(self, key: str, limit: RateLimit) -> None:
+        try:
+            await self._read(key)
+        finally:
+            self._refreshing.discard(key)
 
     def _skipping(self) -> bool:
         return time.monotonic() < self._open_until
@@ -179,6 +207,12 @@ def client_address(request: Request[Any, Any, Any]) -> str:
             address = hop
             if not _trusted(hop, settings.trusted_proxies):
                 break
+    return _subject(address)
+
+
+@lru_cache(maxsize=4096)  # parsed once per address, not on every request
+def _subject(address: str) -> str:
+    """What a client address counts as: the address itself, an IPv6 one by its /64."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

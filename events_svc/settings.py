@@ -222,6 +222,9 @@ class Settings:
     #: PostgreSQL connections per API process / per worker process (see the connection budget)
     db_pool_size: int = 20
     worker_db_pool_size: int = 10
+    #: an API key that passed is trusted this long per API process without a database look-up;
+    #: a key revoked elsewhere keeps working at most this long in the other processes (0: off)
+    api_key_cache_seconds: float = 5.0
     #: the retention job removes finished rows older than these many days (0: keeps them)
     retain_notifications_days: int = 180
     retain_webhook_deliveries_days: int = 30
@@ -362,6 +365,7 @@ class Settings:
             log_format=log_format,
             db_pool_size=int(number("DB_POOL_SIZE", 20, 1, 500)),
             worker_db_pool_size=int(number("WORKER_DB_POOL_SIZE", 10, 2, 500)),
+            api_key_cache_seconds=number("API_KEY_CACHE_SECONDS", 5.0, 0, 60),
             retain_notifications_days=int(number("RETAIN_NOTIFICATIONS_DAYS", 180, 0, 36500)),
             retain_webhook_deliveries_days=int(
                 number("RETAIN_WEBHOOK_DELIVERIES_DAYS", 30, 0, 36500)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from events_svc import paging
+from events_svc import database, paging
 from events_svc.calendar.timeutil import (
     check_year,
     local_iso,
@@ -35,11 +35,12 @@ _SELECT_ONE = (
     " coalesce((SELECT array_agg(v.slug ORDER BY v.slug) FROM organization v"
     "  WHERE v.id = ANY(e.visiting)), ARRAY[]::text[]) AS visiting_slugs"
     " FROM event e JOIN organization o ON o.id = e.org"
-    " WHERE e.id = {} AND (e.org = {} OR {} = ANY(e.cohosts))"
+    " WHERE e.id = $1 AND (e.org = $2 OR $2 = ANY(e.cohosts))"
 )
 
 
-def _row_out(row: dict[str, Any]) -> EventRecord:
+def _row_out(row: Mapping[str, Any]) -> EventRecord:
+    """The record of an event row (a dict, or an asyncpg Record of the same columns)."""
     reminders = row["reminders"]
     if isinstance(reminders, str):
         reminders = json.loads(reminders)
@@ -82,7 +83,7 @@ def _row_out(row: dict[str, Any]) -> EventRecord:
 
 async def get_event(*, org_id: uuid.UUID, event_id: uuid.UUID) -> EventRecord:
     """One of the caller's events; anybody else's is a 404, so existence does not leak."""
-    rows = await Event.raw(_SELECT_ONE, event_id, org_id, org_id)
+    rows = await database.fetch(_SELECT_ONE, event_id, org_id)
     if not rows:
         raise NotFound("event not found")
     row = rows[0]

@@ -7,10 +7,14 @@ never the change. Read per event (its activity) with the event's own access rule
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import uuid
+import weakref
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
+from events_svc import database
 from events_svc.organizers.tables import AuditEntry
 
 MAX_LIST = 200
@@ -26,17 +30,85 @@ class Entry:
     created_at: datetime
 
 
+#: at most this many entries go into one INSERT
+BATCH_MAX = 500
+_INSERT = (
+    "INSERT INTO audit_entry (id, org, actor, action, route, subject, status, created_at)"
+    " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],"
+    " $6::text[], $7::int[], $8::timestamptz[])"
+)
+_Row = tuple[uuid.UUID, uuid.UUID, str, str, str, str, int, datetime]
+
+
+class _Writer:
+    """Group commit for one event loop: entries that arrive while an INSERT is under way wait
+    for the next one, and each caller returns once the INSERT holding its entry committed.
+    Under load a change costs a share of one statement instead of a statement of its own;
+    alone it costs the same one round trip as before."""
+
+    def __init__(self) -> None:
+        self.waiting: list[tuple[_Row, asyncio.Future[None]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def add(self, row: _Row) -> None:
+        future = asyncio.get_running_loop().create_future()
+        # retrieved here too: a caller that went away leaves nobody to read a failure
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self.waiting.append((row, future))
+        if self.task is None or self.task.done():
+            # a fresh context: the writer must never run inside the caller's transaction
+            self.task = asyncio.create_task(self._drain(), context=contextvars.Context())
+        await asyncio.shield(future)  # a caller that goes away still has its entry written
+
+    async def _drain(self) -> None:
+        while self.waiting:
+            batch, self.waiting = self.waiting[:BATCH_MAX], self.waiting[BATCH_MAX:]
+            try:
+                await _insert([row for row, _ in batch])
+            except Exception:  # noqa: BLE001 - one bad entry must not cost the others theirs
+                for row, future in batch:
+                    try:
+                        await _insert([row])
+                    except Exception as exc:  # noqa: BLE001 - handed to its caller, who logs it
+                        if not future.done():
+                            future.set_exception(exc)
+                    else:
+                        if not future.done():
+                            future.set_result(None)
+            else:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+
+
+async def _insert(rows: list[_Row]) -> None:
+    await database.fetch(_INSERT, *(list(column) for column in zip(*rows, strict=True)))
+
+
+_WRITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Writer] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 async def record(
     *, org_id: uuid.UUID, actor: str, action: str, route: str, subject: str, status: int
 ) -> None:
-    await AuditEntry.insert(
-        AuditEntry(
-            org=org_id,
-            actor=actor[:300],
-            action=action[:80],
-            route=route[:200],
-            subject=subject[:300],
-            status=status,
+    """Write one entry; returns once it is stored (in one INSERT with the entries of other
+    requests that were waiting at the same time). Not part of any transaction of the caller's."""
+    loop = asyncio.get_running_loop()
+    writer = _WRITERS.get(loop)
+    if writer is None:
+        writer = _WRITERS[loop] = _Writer()
+    await writer.add(
+        (
+            uuid.uuid4(),
+            org_id,
+            actor[:300],
+            action[:80],
+            route[:200],
+            subject[:300],
+            status,
+            datetime.now(UTC),
         )
     )
 

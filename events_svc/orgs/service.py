@@ -7,6 +7,7 @@ import hmac
 import json
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any, get_args
 
 from asyncpg.exceptions import UniqueViolationError
 
+from events_svc import database
 from events_svc.calendar.timeutil import TimeRuleError, parse_duration
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound, Unauthorized
 from events_svc.orgs.records import (
@@ -143,6 +145,7 @@ async def update_org(
                 await plan_org_defaults(
                     org_id=org_id, now=now or datetime.now(UTC), max_rows=max_reminder_rows
                 )
+        forget_keys(org_id=org_id)  # callers carry the name and address
     return await get_org(org_id=org_id)
 
 
@@ -224,41 +227,94 @@ async def get_org(*, org_id: uuid.UUID) -> OrgRecord:
     return org_to_dict(row)
 
 
-async def authenticate(*, authorization: str | None, now: datetime | None = None) -> Caller:
-    """Resolve an `Authorization: Bearer <key>` header to the calling organization."""
+@dataclass(slots=True)
+class _Verified:
+    """A key checked recently in this process: whom it speaks for, until when to trust that."""
+
+    caller: Caller
+    key_id: uuid.UUID
+    last_used_at: datetime | None
+    until: float  #: time.monotonic() after which the key is looked up again
+
+
+#: sha256 of a whole valid key -> its recent verification; only keys that passed the check are
+#: kept (a wrong or revoked key is looked up, and counted by the rate limit, every time)
+_VERIFIED: dict[str, _Verified] = {}
+#: at most this many verified keys are remembered per process (then the memory starts afresh)
+VERIFIED_MAX = 10_000
+
+
+def forget_keys(*, org_id: uuid.UUID | None = None) -> None:
+    """Drop this process's remembered verifications (of one organization, or all): called when
+    a key is revoked or the organization's profile changes."""
+    if org_id is None:
+        _VERIFIED.clear()
+        return
+    for digest in [d for d, v in _VERIFIED.items() if v.caller.org_id == org_id]:
+        _VERIFIED.pop(digest, None)
+
+
+async def authenticate(
+    *, authorization: str | None, now: datetime | None = None, cache_seconds: float = 0.0
+) -> Caller:
+    """Resolve an `Authorization: Bearer <key>` header to the calling organization.
+
+    With `cache_seconds` > 0 a key that passed is trusted that long in this process without
+    asking the database again: a key revoked through another process keeps working here for
+    at most that long (revoking through this one forgets it at once)."""
     if not authorization:
         raise Unauthorized("an API key is required: Authorization: Bearer <key>")
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("use the Bearer scheme: Authorization: Bearer <key>")
+    digest = hash_key(token)
+    if cache_seconds > 0:
+        known = _VERIFIED.get(digest)
+        if known is not None and known.until > time.monotonic():
+            await _touch(known.key_id, known.last_used_at, now, known)
+            return known.caller
     match = _KEY_RE.match(token)
     prefix = match.group(1) if match else ""
     row = None
     if prefix:
         # Raw SQL on this per-request path: Piccolo's query builder costs more than the query.
-        rows = await ApiKey.raw(
+        rows = await database.fetch(
             "SELECT k.id, k.key_hash, k.revoked_at, k.last_used_at, o.id AS org_id, o.slug,"
             " o.name, o.email FROM api_key k JOIN organization o ON o.id = k.org"
-            " WHERE k.prefix = {}",
+            " WHERE k.prefix = $1",
             prefix,
         )
         row = rows[0] if rows else None
     expected = row["key_hash"] if row else _DUMMY_HASH
-    valid = hmac.compare_digest(hash_key(token), expected)
+    valid = hmac.compare_digest(digest, expected)
     if row is None or not valid or row["revoked_at"] is not None:
         raise Unauthorized("the API key is not valid or has been revoked")
-    now = now or datetime.now(UTC)
-    last = row["last_used_at"]
-    if last is None or now - last > LAST_USED_RESOLUTION:
-        await ApiKey.update({ApiKey.last_used_at: now}).where(ApiKey.id == row["id"])
-    return Caller(
+    caller = Caller(
         org_id=row["org_id"],
         slug=row["slug"],
         name=row["name"],
         email=row["email"],
         key_prefix=prefix,
     )
+    verified = _Verified(caller, row["id"], row["last_used_at"], 0.0)
+    await _touch(row["id"], row["last_used_at"], now, verified)
+    if cache_seconds > 0:
+        if len(_VERIFIED) >= VERIFIED_MAX:
+            _VERIFIED.clear()
+        verified.until = time.monotonic() + cache_seconds
+        _VERIFIED[digest] = verified
+    return caller
+
+
+async def _touch(
+    key_id: uuid.UUID, last: datetime | None, now: datetime | None, verified: _Verified
+) -> None:
+    """Note the key's use, at most once per LAST_USED_RESOLUTION."""
+    now = now or datetime.now(UTC)
+    if last is None or now - last > LAST_USED_RESOLUTION:
+        await ApiKey.update({ApiKey.last_used_at: now}).where(ApiKey.id == key_id)
+        verified.last_used_at = now
 
 
 def check_admin_token(*, authorization: str | None, admin_token: str | None) -> None:
@@ -318,6 +374,7 @@ async def revoke_api_key(
                     " with ?confirm_last=true"
                 )
             await ApiKey.update({ApiKey.revoked_at: now}).where(ApiKey.id == row["id"])
+    forget_keys(org_id=org_id)  # this process stops trusting it now, others within their TTL
     rows = await list_api_keys(org_id=org_id)
     return next(r for r in rows if r.prefix == prefix)
 
