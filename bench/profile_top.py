@@ -39,7 +39,11 @@ def main() -> None:
         if not stack or not count.isdigit():
             continue
         frames = [_name(f) for f in stack.split(";")]
-        if not args.idle and frames[-1].startswith(("select (", "_run_once", "poll (")):
+        if not args.idle and (
+            frames[-1].startswith(("select (", "_run_once", "poll ("))
+            # the loop's own epoll wait and idle pool threads show as these on top
+            or frames[-1] in ("Runner.run (asyncio/runners.py)", "_worker (futures/thread.py)")
+        ):
             continue
         n = int(count)
         total += n

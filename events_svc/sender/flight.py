@@ -53,6 +53,8 @@ FENCE_WINDOW = 2.0
 #: batch jobs a worker takes from the queue beyond the rows it may hold claimed: enough that
 #: its SMTP connections never wait for a claim, few enough that another worker gets the rest
 WAITING_JOBS = 2
+#: seconds between two estimates of the limit
+LIMIT_EVERY = 0.05
 
 
 class Flight:
@@ -67,35 +69,41 @@ class Flight:
         #: row id -> its outcome, to write when the database answers again
         self.pending: dict[uuid.UUID, Record] = {}
         self._held = 0
-        self._changed = asyncio.Condition()
+        #: set whenever rows are given back: batches waiting for room look again
+        self._room = asyncio.Event()
+        self._limit, self._limit_at = 0, float("-inf")
         self._sent: collections.deque[float] = collections.deque(maxlen=512)
-        self._wakers: set[asyncio.Task[None]] = set()
 
     # --- how much to claim -------------------------------------------------------------------
 
     def limit(self) -> int:
         """Rows this worker may hold claimed at once: what it sends in AHEAD_SECONDS at the
-        rate of the last sends, within bounds set by its SMTP connections."""
+        rate of the last sends, within bounds set by its SMTP connections (worked out at most
+        every LIMIT_EVERY seconds: it is asked for each row that finishes)."""
+        now = time.monotonic()
+        if now - self._limit_at < LIMIT_EVERY:
+            return self._limit
         low = self.connections * MIN_PER_CONNECTION
         high = self.connections * MAX_PER_CONNECTION
-        now = time.monotonic()
         recent = [t for t in self._sent if now - t <= 5.0]
         if len(recent) < 8:
-            return high  # no measure yet: the connections' worth
-        span = max(now - recent[0], 0.05)
-        rate = len(recent) / span
-        return max(low, min(high, int(rate * AHEAD_SECONDS) + 1))
+            limit = high  # no measure yet: the connections' worth
+        else:
+            span = max(now - recent[0], 0.05)
+            rate = len(recent) / span
+            limit = max(low, min(high, int(rate * AHEAD_SECONDS) + 1))
+        self._limit, self._limit_at = limit, now
+        return limit
 
     @contextlib.asynccontextmanager
     async def budget(self, rows: int) -> AsyncIterator[Callable[[], None]]:
         """Wait until `rows` more may be claimed (a batch larger than the limit goes alone).
         Yields a function that gives one row's share back as soon as that row is done, so the
         next batch is claimed while the last rows of this one are still being sent."""
-        async with self._changed:
-            await self._changed.wait_for(
-                lambda: self._held == 0 or self._held + rows <= self.limit()
-            )
-            self._held += rows
+        while not (self._held == 0 or self._held + rows <= self.limit()):
+            self._room.clear()
+            await self._room.wait()
+        self._held += rows
         left = rows
 
         def done_one() -> None:
@@ -103,26 +111,14 @@ class Flight:
             if left > 0:
                 left -= 1
                 self._held -= 1
-                self._wake()
+                self._room.set()
 
         try:
             yield done_one
         finally:
-            async with self._changed:
-                self._held -= left
-                left = 0
-                self._changed.notify_all()
-
-    def _wake(self) -> None:
-        """Let waiting batches look at the budget again (from code that cannot await)."""
-
-        async def notify() -> None:
-            async with self._changed:
-                self._changed.notify_all()
-
-        task = asyncio.get_running_loop().create_task(notify())
-        self._wakers.add(task)
-        task.add_done_callback(self._wakers.discard)
+            self._held -= left
+            left = 0
+            self._room.set()
 
     def take_limit(self) -> int:
         """Rows of send jobs this worker takes from the queue at most (claimed or about to
