@@ -572,7 +572,14 @@ async def _per_worker(
     also checks that every invitation was recorded sent once."""
     import asyncpg
 
-    conn = await asyncpg.connect(database_url)
+    for attempt in range(60):  # a shared server may be full for a moment
+        try:
+            conn = await asyncpg.connect(database_url)
+            break
+        except asyncpg.TooManyConnectionsError:
+            if attempt == 59:
+                raise
+            await asyncio.sleep(0.5)
     try:
         for _ in range(250):
             rows = await conn.fetch(

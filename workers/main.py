@@ -405,6 +405,10 @@ class ResilientWorker(Worker):
         flight: Flight | None = self.ctx.get("flight")
         for raw in job_ids:
             job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if job_id in self.tasks:
+                # running here: it stays in the queue until it ends, and arq would spend three
+                # Redis round trips on each poll to find that out
+                continue
             rows = _send_rows(job_id)
             if rows and flight is not None and self._taken_rows() + rows > flight.take_limit():
                 # Enough to send for now: the job stays in the queue, for another worker or
