@@ -19,6 +19,7 @@ from arq.worker import Worker
 
 from events_svc.database import configure_database, start_database_pool
 from events_svc.jobs import (
+    BATCH_SIZE,
     DELIVER_WEBHOOK,
     EXTEND_REMINDERS,
     HEARTBEAT_EVERY,
@@ -91,7 +92,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     # host:pid names a process; the random part tells a restarted worker from its
     # predecessor even where the pid repeats (pid 1 in a restarted container)
     ctx["worker_name"] = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-    ctx["flight"] = Flight(connections=settings.smtp_pool_size)
+    ctx["flight"] = Flight(connections=settings.smtp_pool_size, lease=settings.send_lease)
     await heartbeat(ctx["redis"], ctx["worker_name"])
     await _recover_local_dead(ctx["redis"])
     # a worker that starts on an emptied Redis (its start was retried while Redis restarted,
@@ -348,6 +349,9 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         # arq sleeps poll_delay between fetches even while jobs wait (default 0.5 s, which
         # caps a worker near max_jobs / 0.5 messages a second)
         "poll_delay": 0.05,
+        # ids read per poll (arq's default: 200); a worker takes only the send jobs it can
+        # send soon (ResilientWorker.start_jobs), and reads the queue again 20 times a second
+        "queue_read_limit": 50,
         "job_timeout": 120,
         "keep_result": 60,
         "health_check_interval": 10,
@@ -357,6 +361,16 @@ def worker_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _send_rows(job_id: str) -> int:
+    """Rows a send job holds at most, from its id (jobs.notification_job_id and the batch
+    ids of jobs._enqueue_batches); 0 for any other job."""
+    if job_id.startswith("notify-batch:"):
+        return BATCH_SIZE
+    if job_id.startswith("notify:"):
+        return 1
+    return 0
+
+
 class ResilientWorker(Worker):
     """arq's Worker, made to outlive Redis going away (a restart, a failover, a dropped
     connection): its poll loop logs, backs off and carries on instead of letting the error
@@ -364,16 +378,41 @@ class ResilientWorker(Worker):
 
     _failures = 0
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: running send jobs (job id -> rows at most): what this worker has taken to send
+        self._sending: dict[str, int] = {}
+
     async def start_jobs(self, job_ids: list[bytes]) -> None:
-        for job_id in job_ids:
+        flight: Flight | None = self.ctx.get("flight")
+        for raw in job_ids:
+            job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if job_id in self.tasks:
+                # running here: it stays in the queue until it ends, and arq would spend three
+                # Redis round trips on each poll to find that out
+                continue
+            rows = _send_rows(job_id)
+            if rows and flight is not None and self._taken_rows() + rows > flight.take_limit():
+                # Enough to send for now: the job stays in the queue, for another worker or
+                # this one's next poll, instead of waiting here while another worker idles.
+                # (A worker with nothing taken always takes one.)
+                if self._sending:
+                    continue
             try:
-                await super().start_jobs([job_id])
+                await super().start_jobs([raw])
             except Exception:
                 # arq took a job slot before the Redis round trip that failed: give it back,
                 # or a few outages would leave the worker with no slot at all
                 self.job_counter -= 1
                 self.sem.release()
                 raise
+            if rows and job_id in self.tasks:
+                self._sending[job_id] = rows
+
+    def _taken_rows(self) -> int:
+        for job_id in [j for j in self._sending if j not in self.tasks or self.tasks[j].done()]:
+            del self._sending[job_id]
+        return sum(self._sending.values())
 
     async def _poll_iteration(self) -> None:
         try:

@@ -7,8 +7,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -25,7 +26,7 @@ from events_svc.sender.claims import (
     still_claimed,
     waits_for_sibling,
 )
-from events_svc.sender.flight import Flight, Record
+from events_svc.sender.flight import Flight, Record, SentRecorder
 from events_svc.sender.render import render
 from events_svc.sender.skips import skip_reason
 from events_svc.sender.smtp import NotSent, PermanentSendError, SmtpPool, TransientSendError
@@ -67,6 +68,7 @@ async def deliver(
     now = now or datetime.now(UTC)
     lease = settings.send_lease
     async with _budget(flight, 1):
+        claimed_mono = _claimed_mark(now)
         row = await claim(
             notification_id=notification_id, now=now, lease=lease, worker=worker, live=live
         )
@@ -77,13 +79,14 @@ async def deliver(
             # here rather than give the row back (the sweep would still pick it up).
             await asyncio.sleep(CLAIM_WAIT)
             now = datetime.now(UTC)
+            claimed_mono = _claimed_mark(now)
             row = await claim(
                 notification_id=notification_id, now=now, lease=lease, worker=worker, live=live
             )
         if row is None:
             return Outcome("noop")
         if flight is not None:
-            flight.hold([row])
+            flight.hold([row], claimed=claimed_mono)
         return await _process(row, settings=settings, smtp=smtp, now=now, flight=flight)
 
 
@@ -101,8 +104,9 @@ async def deliver_many(
     still recorded as soon as its own message is accepted. Returns the outcomes and the ids
     that could not be claimed while due (a sibling in flight), for the caller to retry one by
     one. With a `flight`, no more rows are claimed than the worker can send soon."""
-    async with _budget(flight, len(notification_ids)):
+    async with _budget(flight, len(notification_ids)) as done_one:
         now = now or datetime.now(UTC)
+        claimed_mono = _claimed_mark(now)
         rows = await claim_many(
             notification_ids=notification_ids,
             now=now,
@@ -111,7 +115,9 @@ async def deliver_many(
             live=live,
         )
         if flight is not None:
-            flight.hold(rows)
+            flight.hold(rows, claimed=claimed_mono)
+        for _ in range(len(notification_ids) - len(rows)):
+            done_one()  # rows not claimed take no share of the budget
         claimed = {row["id"] for row in rows}
         blocked = [i for i in notification_ids if i not in claimed]
         try:
@@ -129,18 +135,42 @@ async def deliver_many(
                 raise
             blocked = []  # each row's own processing below gives it back
         outcomes = await asyncio.gather(
-            *(_process(row, settings=settings, smtp=smtp, now=now, flight=flight) for row in rows)
+            *(_process_one(row, settings, smtp, now, flight, done_one) for row in rows)
         )
     return list(outcomes), blocked
 
 
+async def _process_one(
+    row: dict[str, Any],
+    settings: Settings,
+    smtp: SmtpPool,
+    now: datetime,
+    flight: Flight | None,
+    done_one: Callable[[], None],
+) -> Outcome:
+    try:
+        return await _process(row, settings=settings, smtp=smtp, now=now, flight=flight)
+    finally:
+        done_one()
+
+
+def _claimed_mark(now: datetime) -> float:
+    """The monotonic instant matching `now`, the `claimed_at` a claim is about to write (a
+    `now` from the past makes the claim look older, never fresher)."""
+    return time.monotonic() - max((datetime.now(UTC) - now).total_seconds(), 0.0)
+
+
+def _no_budget() -> None:
+    pass
+
+
 @contextlib.asynccontextmanager
-async def _budget(flight: Flight | None, rows: int) -> AsyncIterator[None]:
+async def _budget(flight: Flight | None, rows: int) -> AsyncIterator[Callable[[], None]]:
     if flight is None:
-        yield
+        yield _no_budget
         return
-    async with flight.budget(rows):
-        yield
+    async with flight.budget(rows) as done_one:
+        yield done_one
 
 
 async def _load_occurrences(rows: Sequence[dict[str, Any]]) -> None:
@@ -175,7 +205,7 @@ async def _process(
     it is back; a message SMTP accepted is never handed back to be sent again.
     """
     try:
-        outcome, record = await _attempt(row, settings=settings, smtp=smtp, now=now)
+        outcome, record = await _attempt(row, settings=settings, smtp=smtp, now=now, flight=flight)
     except asyncio.CancelledError:
         # the job was cancelled (its timeout, or the worker stopping): hand the row back
         if flight is not None:
@@ -218,7 +248,12 @@ async def _process(
 
 
 async def _attempt(
-    row: dict[str, Any], *, settings: Settings, smtp: SmtpPool, now: datetime
+    row: dict[str, Any],
+    *,
+    settings: Settings,
+    smtp: SmtpPool,
+    now: datetime,
+    flight: Flight | None = None,
 ) -> tuple[Outcome, Record | None]:
     """Decide, render and send; returns the outcome and how to record it (not yet written)."""
     ctx = row
@@ -245,7 +280,7 @@ async def _attempt(
             message=message,
             # re-checked with the connection in hand: a worker that was paused while its rows
             # were taken over sends none of them
-            before_send=lambda: still_claimed(row),
+            before_send=lambda: _still_ours(row, flight),
         )
     except PermanentSendError as exc:
         return Outcome("failed", str(exc)), _finished(row, "failed", error=str(exc))
@@ -268,7 +303,17 @@ async def _attempt(
         response=result.response,
         sequence=sequence,
         payload=payload,
+        recorder=flight.recorder if flight is not None else None,
     )
+
+
+async def _still_ours(row: dict[str, Any], flight: Flight | None) -> bool:
+    """The fence, right before the message is handed to SMTP: without a query while this
+    worker's claim or lease renewal is recent (flight.py says why that is safe), else asked
+    of the database. Nothing is awaited on the first path, so nothing runs in between."""
+    if flight is not None and flight.fenced(row):
+        return True
+    return await still_claimed(row)
 
 
 def _unexpected(
@@ -288,11 +333,32 @@ def _unexpected(
 
 
 def _recorded_sent(
-    row: dict[str, Any], *, message_id: str, response: str, sequence: int, payload: str | None
+    row: dict[str, Any],
+    *,
+    message_id: str,
+    response: str,
+    sequence: int,
+    payload: str | None,
+    recorder: SentRecorder | None = None,
 ) -> Record:
+    """The accepted message's outcome; written with others in one statement by the
+    worker's `recorder` (row by row without one)."""
     sent_at = datetime.now(UTC)
 
     async def record() -> Sequence[dict[str, Any]]:
+        if recorder is not None:
+            await recorder.record(
+                {
+                    "id": row["id"],
+                    "attempts": row["attempts"],
+                    "sent_at": sent_at,
+                    "message_id": message_id,
+                    "response": response,
+                    "sequence": sequence,
+                    "payload": payload,
+                }
+            )
+            return ()
         await Notification.raw(
             "UPDATE notification SET status = 'sent', sent_at = {}, message_id = {},"
             " smtp_response = {}, sent_sequence = {}, last_error = '', payload = {}::jsonb,"
