@@ -124,8 +124,8 @@ if rest > 0 then
   -- the rest comes back behind the rows already sent away to wait: each organization's
   -- waiting jobs are spread out at the whole rate (what it would get alone)
   local after = tonumber(redis.call('HGET', KEYS[2], 'next') or '0') or 0
-  local slot = ready
-  if rate > 0 then slot = math.max(ready, after + rest / rate) else slot = math.max(ready, after) end
+  local slot = math.max(ready, after)
+  if rate > 0 then slot = math.max(ready, after + rest / rate) end
   redis.call('HSET', KEYS[2], 'next', slot)
   wait = slot - now
 end
@@ -192,12 +192,20 @@ async def take(redis: Any, settings: Settings, org: uuid.UUID | str, want: int) 
     return Grant(granted=int(granted), wait=float(wait), active=int(active))
 
 
-async def active_organizations(redis: Any) -> int:
-    """How many organizations share the rate now (0 when none, or Redis cannot say)."""
-    try:
-        return int(await redis.zcount(ACTIVE_KEY, time.time() - ACTIVE_WINDOW, "+inf"))
-    except Exception:  # noqa: BLE001 - an estimate: Redis away means "unknown"
-        return 0
+async def org_share(redis: Any, settings: Settings, org: uuid.UUID | str) -> float | None:
+    """The per-second rate one organization's mail goes out at now under the cap (the
+    global rate over the organizations sharing it, this one counted); None without a
+    per-second cap. For progress: Redis away, or no Redis, counts this one alone."""
+    if settings.send_rate_per_second <= 0:
+        return None
+    names: set[str] = set()
+    if redis is not None:
+        try:
+            raw = await redis.zrangebyscore(ACTIVE_KEY, time.time() - ACTIVE_WINDOW, "+inf")
+            names = {n.decode() if isinstance(n, bytes) else str(n) for n in raw}
+        except Exception:  # noqa: BLE001 - an estimate: Redis away means "alone"
+            names = set()
+    return share_per_second(settings, active=len(names), sharing=str(org) in names)
 
 
 def share_per_second(settings: Settings, *, active: int, sharing: bool) -> float | None:
@@ -217,10 +225,9 @@ def eta_seconds(
     with hour/day caps, whole windows are added for what they cannot take."""
     if remaining <= 0:
         return 0.0
+    # Under a per-second cap the share is the pace: the last minute's measure lags (a send
+    # that began 10 s ago looks six times slower than it is) and a burst looks faster.
     rate = share if share is not None else (measured if measured > 0 else None)
-    if share is not None and 0 < measured < share * 0.5:
-        # far below the share (a slow relay, few workers): the measure is the better guess
-        rate = measured
     if rate is None:
         if settings.send_rate_per_hour:
             rate = settings.send_rate_per_hour / 3600

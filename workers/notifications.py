@@ -91,7 +91,7 @@ async def send_notifications(ctx: dict[str, Any], notification_ids: list[str]) -
 async def _admitted(ctx: dict[str, Any], ids: list[uuid.UUID]) -> list[uuid.UUID]:
     """The ids the send rate lets through now (the others are deferred)."""
     return await while_unavailable(
-        lambda: rate.admit(ctx["redis"], ctx["settings"], ids),
+        lambda: rate.admit(ctx["redis"], ctx["settings"], ids, job_id=ctx.get("job_id", "")),
         give_up_after=DATABASE_WAIT,
         what=f"{len(ids)} notification(s)",
     )
@@ -104,6 +104,10 @@ async def sweep_notifications(ctx: dict[str, Any]) -> int:
     rows = await claims.due_for_sweep(
         now=now, grace=settings.sweep_grace, lease=settings.send_lease
     )
+    # --- send-rate cap: rows waiting in the queue for their slot are not lost -------------
+    if settings.send_capped:
+        rows = await rate.unheld(ctx["redis"], rows)
+    # ---------------------------------------------------------------------------------------
     # One slot per grace period: sweeps within it enqueue a row once; a later one tries again.
     slot = int(now.timestamp() // settings.sweep_grace)
     count = await enqueue_notifications(ctx["redis"], rows, sweep_slot=slot)

@@ -22,6 +22,7 @@ from events_svc.jobs import enqueue_notifications
 from events_svc.notifications import deliveries as progress
 from events_svc.openapi import problems
 from events_svc.orgs.service import Caller
+from events_svc.settings import Settings
 
 
 def _after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
@@ -60,6 +61,8 @@ class DeliveryController(Controller):
     async def event_deliveries(
         self,
         caller: NamedDependency[Caller],
+        queue: NamedDependency[ArqRedis],
+        settings: NamedDependency[Settings],
         event_id: FromPath[str],
         cursor: Cursor = None,
         limit: Limit = None,
@@ -71,6 +74,8 @@ class DeliveryController(Controller):
             now=datetime.now(UTC),
             after=_after(cursor),
             limit=size + 1,
+            settings=settings,
+            redis=queue,
         )
         return _page(result, size=size)
 
@@ -80,11 +85,21 @@ class DeliveryController(Controller):
         summary="The same over every event the organization hosts or co-hosts",
     )
     async def org_deliveries(
-        self, caller: NamedDependency[Caller], cursor: Cursor = None, limit: Limit = None
+        self,
+        caller: NamedDependency[Caller],
+        queue: NamedDependency[ArqRedis],
+        settings: NamedDependency[Settings],
+        cursor: Cursor = None,
+        limit: Limit = None,
     ) -> dict[str, Any]:
         size = paging.page_limit(limit)
         result = await progress.org_deliveries(
-            org_id=caller.org_id, now=datetime.now(UTC), after=_after(cursor), limit=size + 1
+            org_id=caller.org_id,
+            now=datetime.now(UTC),
+            after=_after(cursor),
+            limit=size + 1,
+            settings=settings,
+            redis=queue,
         )
         return _page(result, size=size)
 
