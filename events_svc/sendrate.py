@@ -23,6 +23,10 @@ Design, and why:
   could serve them alone, instead of all at once. When the rate is shared, what comes back
   while the share is used up is deferred again behind the pointer (at most about the rate in
   jobs per second, never a loop); when it stops being shared nothing was scheduled too late.
+* **Hour and day caps** are counters per clock hour / UTC day in the same script; what they
+  refuse waits for the next window (with a per-second cap too, spread out at that rate; with
+  only an hour or day cap, every waiting job comes back at the window's start and what the
+  window cannot take waits again: one wake-up per job and window).
 * **Nothing is claimed ahead of tokens**, so no claimed row waits past its lease, and a job
   of one organization never blocks another's.
 * **Redis away** is what it is everywhere else in the workers: a job already in hand goes on

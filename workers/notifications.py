@@ -26,7 +26,7 @@ async def send_notification(ctx: dict[str, Any], notification_id: str) -> str:
     settings: Settings = ctx["settings"]
     # --- send-rate cap (events_svc/sender/rate.py); without a cap nothing here runs -------
     if settings.send_capped and not await _admitted(ctx, [uuid.UUID(notification_id)]):
-        return "waiting for the send rate"
+        return "none due, or deferred by the send rate"
     # ---------------------------------------------------------------------------------------
     live = await live_workers(ctx["redis"])
     outcome = await while_unavailable(
@@ -60,7 +60,7 @@ async def send_notifications(ctx: dict[str, Any], notification_ids: list[str]) -
     if settings.send_capped:
         admitted = await _admitted(ctx, [uuid.UUID(i) for i in notification_ids])
         if not admitted:
-            return "waiting for the send rate"
+            return "none due, or deferred by the send rate"
         notification_ids = [str(i) for i in admitted]
     # ---------------------------------------------------------------------------------------
     live = await live_workers(ctx["redis"])

@@ -69,8 +69,8 @@ class Progress:
     failed: int
     pending: int
     per_minute: float  #: messages sent in the last minute
-    #: at that rate, or under a send-rate cap at the organization's share of it (whichever
-    #: is slower); None while nothing goes out and nothing caps the rate
+    #: at that rate, or under a send-rate cap at the organization's share of the cap; None
+    #: while nothing goes out and nothing caps the rate
     seconds_left: int | None
 
     @property
