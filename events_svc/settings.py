@@ -195,6 +195,14 @@ class Settings:
     #: messages one organization's events may queue per clock hour (reminders excepted);
     #: the rest wait for the next hours, never dropped; 0: no cap
     rate_limit_org_messages_per_hour: int = 100_000
+    #: messages all workers together hand to the SMTP relay per second (a token bucket in
+    #: Redis, shared fairly by the organizations with mail waiting); 0: no cap (the default)
+    send_rate_per_second: float = 0.0
+    #: messages the bucket may release at once after an idle spell (default: one second's)
+    send_rate_burst: int = 0
+    #: further caps per clock hour and per UTC day (relays count those too); 0: none
+    send_rate_per_hour: int = 0
+    send_rate_per_day: int = 0
     #: console sign-in links asked per client address, and per e-mail address asked for
     rate_limit_sign_in_address: RateLimit | None = RateLimit(20, 600)
     rate_limit_sign_in_email: RateLimit | None = RateLimit(5, 900)
@@ -241,6 +249,11 @@ class Settings:
     @property
     def feed_refresh(self) -> timedelta:
         return timedelta(seconds=self.feed_refresh_seconds)
+
+    @property
+    def send_capped(self) -> bool:
+        """Whether any send-rate cap is set (without one the sender asks Redis nothing more)."""
+        return bool(self.send_rate_per_second or self.send_rate_per_hour or self.send_rate_per_day)
 
     @property
     def webhook_lease(self) -> float:
@@ -379,6 +392,10 @@ class Settings:
             rate_limit_org_messages_per_hour=int(
                 number("RATE_LIMIT_ORG_MESSAGES_PER_HOUR", 100_000, 0, 100_000_000)
             ),
+            send_rate_per_second=number("SEND_RATE_PER_SECOND", 0, 0, 1_000_000),
+            send_rate_burst=int(number("SEND_RATE_BURST", 0, 0, 1_000_000)),
+            send_rate_per_hour=int(number("SEND_RATE_PER_HOUR", 0, 0, 1_000_000_000)),
+            send_rate_per_day=int(number("SEND_RATE_PER_DAY", 0, 0, 1_000_000_000)),
             rate_limit_sign_in_address=rate("RATE_LIMIT_SIGN_IN_ADDRESS", RateLimit(20, 600)),
             rate_limit_sign_in_email=rate("RATE_LIMIT_SIGN_IN_EMAIL", RateLimit(5, 900)),
             rate_limit_registration_address=rate(

@@ -18,6 +18,8 @@ class Received:
     sender: str
     recipients: list[str]
     data: bytes
+    #: when the message was accepted (time.monotonic), for tests that measure a send rate
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def message(self) -> EmailMessage:

@@ -11,7 +11,7 @@ from typing import Any
 from events_svc.jobs import enqueue_notifications, enqueue_webhooks, live_workers
 from events_svc.outages import while_unavailable
 from events_svc.reminders import service as reminders
-from events_svc.sender import claims, service
+from events_svc.sender import claims, rate, service
 from events_svc.settings import Settings
 
 log = logging.getLogger("workers.notifications")
@@ -24,6 +24,10 @@ DATABASE_WAIT = 90.0
 async def send_notification(ctx: dict[str, Any], notification_id: str) -> str:
     """Send one row; takes only its id and re-reads everything (idempotent)."""
     settings: Settings = ctx["settings"]
+    # --- send-rate cap (events_svc/sender/rate.py); without a cap nothing here runs -------
+    if settings.send_capped and not await _admitted(ctx, [uuid.UUID(notification_id)]):
+        return "none due, or deferred by the send rate"
+    # ---------------------------------------------------------------------------------------
     live = await live_workers(ctx["redis"])
     outcome = await while_unavailable(
         lambda: service.deliver(
@@ -52,6 +56,13 @@ async def send_notification(ctx: dict[str, Any], notification_id: str) -> str:
 async def send_notifications(ctx: dict[str, Any], notification_ids: list[str]) -> str:
     """Send rows claimed together (a fan-out, or reminders due at the same time)."""
     settings: Settings = ctx["settings"]
+    # --- send-rate cap (events_svc/sender/rate.py); without a cap nothing here runs -------
+    if settings.send_capped:
+        admitted = await _admitted(ctx, [uuid.UUID(i) for i in notification_ids])
+        if not admitted:
+            return "none due, or deferred by the send rate"
+        notification_ids = [str(i) for i in admitted]
+    # ---------------------------------------------------------------------------------------
     live = await live_workers(ctx["redis"])
     outcomes, blocked = await while_unavailable(
         lambda: service.deliver_many(
@@ -77,6 +88,15 @@ async def send_notifications(ctx: dict[str, Any], notification_ids: list[str]) -
     return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing due"
 
 
+async def _admitted(ctx: dict[str, Any], ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """The ids the send rate lets through now (the others are deferred)."""
+    return await while_unavailable(
+        lambda: rate.admit(ctx["redis"], ctx["settings"], ids, job_id=ctx.get("job_id", "")),
+        give_up_after=DATABASE_WAIT,
+        what=f"{len(ids)} notification(s)",
+    )
+
+
 async def sweep_notifications(ctx: dict[str, Any]) -> int:
     """Enqueue rows still queued after a grace period, or claimed by a worker that died."""
     settings: Settings = ctx["settings"]
@@ -84,6 +104,10 @@ async def sweep_notifications(ctx: dict[str, Any]) -> int:
     rows = await claims.due_for_sweep(
         now=now, grace=settings.sweep_grace, lease=settings.send_lease
     )
+    # --- send-rate cap: rows waiting in the queue for their slot are not lost -------------
+    if settings.send_capped:
+        rows = await rate.unheld(ctx["redis"], rows)
+    # ---------------------------------------------------------------------------------------
     # One slot per grace period: sweeps within it enqueue a row once; a later one tries again.
     slot = int(now.timestamp() // settings.sweep_grace)
     count = await enqueue_notifications(ctx["redis"], rows, sweep_slot=slot)

@@ -30,6 +30,7 @@ from events_svc.notifications import deliveries as progress
 from events_svc.notifications.records import DeliveriesRecord
 from events_svc.openapi import problems
 from events_svc.orgs.service import Caller
+from events_svc.settings import Settings
 
 
 def _after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
@@ -78,6 +79,8 @@ class DeliveryController(Controller):
     async def event_deliveries(
         self,
         caller: NamedDependency[Caller],
+        queue: NamedDependency[ArqRedis],
+        settings: NamedDependency[Settings],
         event_id: FromPath[str],
         cursor: Cursor = None,
         limit: Limit = None,
@@ -90,6 +93,8 @@ class DeliveryController(Controller):
             now=datetime.now(UTC),
             after=_after(cursor),
             limit=size + 1,
+            settings=settings,
+            redis=queue,
         )
         return EventDeliveries(
             event_id=ident,
@@ -100,6 +105,7 @@ class DeliveryController(Controller):
             remaining=result.remaining,
             eta_seconds=result.eta_seconds,
             failures=_page(result, size=size),
+            rate_cap_per_second=result.rate_cap_per_second,
         )
 
     @get(
@@ -108,11 +114,21 @@ class DeliveryController(Controller):
         summary="The same over every event the organization hosts or co-hosts",
     )
     async def org_deliveries(
-        self, caller: NamedDependency[Caller], cursor: Cursor = None, limit: Limit = None
+        self,
+        caller: NamedDependency[Caller],
+        queue: NamedDependency[ArqRedis],
+        settings: NamedDependency[Settings],
+        cursor: Cursor = None,
+        limit: Limit = None,
     ) -> OrgDeliveries:
         size = paging.page_limit(limit)
         result = await progress.org_deliveries(
-            org_id=caller.org_id, now=datetime.now(UTC), after=_after(cursor), limit=size + 1
+            org_id=caller.org_id,
+            now=datetime.now(UTC),
+            after=_after(cursor),
+            limit=size + 1,
+            settings=settings,
+            redis=queue,
         )
         return OrgDeliveries(
             counts=result.counts,
@@ -122,6 +138,7 @@ class DeliveryController(Controller):
             remaining=result.remaining,
             eta_seconds=result.eta_seconds,
             failures=_page(result, size=size),
+            rate_cap_per_second=result.rate_cap_per_second,
         )
 
     @post(

@@ -24,7 +24,7 @@ class FailurePage(msgspec.Struct):
     next: str | None
 
 
-class EventDeliveries(msgspec.Struct):
+class EventDeliveries(msgspec.Struct, omit_defaults=True):
     event_id: uuid.UUID
     counts: dict[str, dict[str, int]]  #: kind -> status -> messages
     totals: dict[str, int]  #: status -> messages (scheduled: queued, due later)
@@ -33,9 +33,11 @@ class EventDeliveries(msgspec.Struct):
     remaining: int  #: queued (due now) or being sent
     eta_seconds: float | None  #: the time left at the last minute's pace; null when none sent
     failures: FailurePage
+    #: only under a send-rate cap (SEND_RATE_*): the organization's share of it, messages/s
+    rate_cap_per_second: float | None = None
 
 
-class OrgDeliveries(msgspec.Struct):
+class OrgDeliveries(msgspec.Struct, omit_defaults=True):
     counts: dict[str, dict[str, int]]
     totals: dict[str, int]
     sent_last_minute: int
@@ -43,6 +45,8 @@ class OrgDeliveries(msgspec.Struct):
     remaining: int
     eta_seconds: float | None
     failures: FailurePage
+    #: only under a send-rate cap (SEND_RATE_*): the organization's share of it, messages/s
+    rate_cap_per_second: float | None = None
 
 
 class Retried(msgspec.Struct):

@@ -9,12 +9,15 @@ caller enqueues the rows they return). The API, the console and `events-svc outb
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from events_svc import sendrate
 from events_svc.errors import Conflict, NotFound
 from events_svc.notifications.records import DeliveriesRecord, FailureRecord, RequeuedRecord
 from events_svc.notifications.tables import Notification
+from events_svc.settings import Settings, get_settings
 
 #: the window the send rate is measured over
 RATE_WINDOW = timedelta(minutes=1)
@@ -37,6 +40,21 @@ _FAILURES = (
     " AND ({}::boolean OR (n.created_at, n.id) > ({}::timestamptz, {}::uuid))"
     " ORDER BY n.created_at, n.id LIMIT {}"
 )
+
+
+async def _capped(
+    summary: DeliveriesRecord, *, org_id: uuid.UUID, settings: Settings | None, redis: Any
+) -> DeliveriesRecord:
+    """Under a send-rate cap (SEND_RATE_*), the time left follows the cap and the
+    organization's share of it (`rate_cap_per_second`), not only the last minute's pace."""
+    settings = settings or get_settings()
+    if not settings.send_capped:
+        return summary
+    share = await sendrate.org_share(redis, settings, org_id)
+    eta = sendrate.eta_seconds(
+        settings, remaining=summary.remaining, share=share, measured=summary.rate_per_second
+    )
+    return replace(summary, rate_cap_per_second=share, eta_seconds=eta)
 
 
 def _progress(rows: list[dict[str, Any]], failures: list[dict[str, Any]]) -> DeliveriesRecord:
@@ -63,15 +81,18 @@ def _progress(rows: list[dict[str, Any]], failures: list[dict[str, Any]]) -> Del
     )
 
 
-async def _visible_event(*, org_id: uuid.UUID, event_id: uuid.UUID) -> None:
+async def _visible_event(*, org_id: uuid.UUID, event_id: uuid.UUID) -> uuid.UUID:
+    """The event's host organization, when the caller may see the event."""
     found = await Notification.raw(
-        "SELECT 1 FROM event e WHERE e.id = {} AND " + _VISIBLE,  # noqa: S608 - constants
+        "SELECT e.org FROM event e WHERE e.id = {} AND " + _VISIBLE,  # noqa: S608 - constants
         event_id,
         org_id,
         org_id,
     )
     if not found:
         raise NotFound("event not found")
+    host: uuid.UUID = found[0]["org"]
+    return host
 
 
 #: where a page of failures starts: after this (created_at, id), or at the first
@@ -83,22 +104,39 @@ def _after(after: After) -> tuple[bool, datetime | None, uuid.UUID | None]:
 
 
 async def event_deliveries(
-    *, org_id: uuid.UUID, event_id: uuid.UUID, now: datetime, after: After, limit: int
+    *,
+    org_id: uuid.UUID,
+    event_id: uuid.UUID,
+    now: datetime,
+    after: After,
+    limit: int,
+    settings: Settings | None = None,
+    redis: Any = None,
 ) -> DeliveriesRecord:
     """An event's send: counts, rate, time left, and a page of its failures (`limit` + 1
-    rows are read, so the caller can tell whether another page follows)."""
-    await _visible_event(org_id=org_id, event_id=event_id)
+    rows are read, so the caller can tell whether another page follows). Under a send-rate
+    cap the time left is the host organization's share of it (`redis`: where the share is
+    kept)."""
+    host = await _visible_event(org_id=org_id, event_id=event_id)
     rows = await Notification.raw(
         _COUNTS.replace("%WHERE%", "n.event = {}"), now, now - RATE_WINDOW, event_id
     )
     failures = await Notification.raw(
         _FAILURES.replace("%WHERE%", "n.event = {}"), event_id, *_after(after), limit
     )
-    return _progress(list(rows), list(failures))
+    return await _capped(
+        _progress(list(rows), list(failures)), org_id=host, settings=settings, redis=redis
+    )
 
 
 async def org_deliveries(
-    *, org_id: uuid.UUID, now: datetime, after: After, limit: int
+    *,
+    org_id: uuid.UUID,
+    now: datetime,
+    after: After,
+    limit: int,
+    settings: Settings | None = None,
+    redis: Any = None,
 ) -> DeliveriesRecord:
     """The same over every event the organization hosts or co-hosts."""
     rows = await Notification.raw(
@@ -107,7 +145,9 @@ async def org_deliveries(
     failures = await Notification.raw(
         _FAILURES.replace("%WHERE%", _VISIBLE), org_id, org_id, *_after(after), limit
     )
-    return _progress(list(rows), list(failures))
+    return await _capped(
+        _progress(list(rows), list(failures)), org_id=org_id, settings=settings, redis=redis
+    )
 
 
 _RETURNING = " RETURNING id, key, attempts, next_attempt_at"

@@ -11,7 +11,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from events_svc import sendrate
 from events_svc.notifications.tables import Notification
+from events_svc.settings import get_settings
 
 #: a send is the messages an event queued within this window
 WINDOW = timedelta(days=1)
@@ -67,7 +69,9 @@ class Progress:
     failed: int
     pending: int
     per_minute: float  #: messages sent in the last minute
-    seconds_left: int | None  #: at that rate; None while nothing goes out
+    #: at that rate, or under a send-rate cap at the organization's share of the cap; None
+    #: while nothing goes out and nothing caps the rate
+    seconds_left: int | None
 
     @property
     def done(self) -> bool:
@@ -85,7 +89,7 @@ class Failure:
 
 
 _SENDS = (
-    "SELECT e.id AS event_id, e.title, count(*) AS total,"
+    "SELECT e.id AS event_id, e.title, e.org, count(*) AS total,"
     " count(*) FILTER (WHERE n.status IN ('sent', 'skipped')) AS sent,"
     " count(*) FILTER (WHERE n.status = 'failed') AS failed,"
     " count(*) FILTER (WHERE n.status IN ('queued', 'sending')) AS pending,"
@@ -97,11 +101,26 @@ _SENDS = (
 )
 
 
-def _progress(row: dict[str, object]) -> Progress:
+async def _share(cache: Any | None, org_id: object) -> float | None:
+    """The organization's share of the send-rate cap (None without a per-second cap)."""
+    settings = get_settings()
+    if not settings.send_capped:
+        return None
+    return await sendrate.org_share(cache, settings, str(org_id))
+
+
+def _progress(row: dict[str, object], share: float | None = None) -> Progress:
     recent = int(row["recent"])  # type: ignore[call-overload]
     pending = int(row["pending"])  # type: ignore[call-overload]
     per_minute = recent * 60.0 / RATE_OVER
     left = None if not recent else int(pending / (recent / RATE_OVER))
+    settings = get_settings()
+    if settings.send_capped:
+        # the same time left as the API's (`deliveries`): from the cap and the share
+        eta = sendrate.eta_seconds(
+            settings, remaining=pending, share=share, measured=recent / RATE_OVER
+        )
+        left = None if eta is None else int(eta)
     return Progress(
         event_id=row["event_id"],  # type: ignore[arg-type]
         title=str(row["title"]),
@@ -121,13 +140,15 @@ async def sends_in_progress(
     return await _cached(
         cache,
         f"org:{org_id}",
-        lambda: _sends_in_progress(org_id=org_id, now=now),
+        lambda: _sends_in_progress(org_id=org_id, now=now, cache=cache),
         lambda rows: [asdict(r) for r in rows],
         lambda raw: [p for p in (_load_progress(r) for r in raw) if p is not None],
     )
 
 
-async def _sends_in_progress(*, org_id: uuid.UUID, now: datetime | None) -> list[Progress]:
+async def _sends_in_progress(
+    *, org_id: uuid.UUID, now: datetime | None, cache: Any | None
+) -> list[Progress]:
     now = now or datetime.now(UTC)
     rows = await Notification.raw(
         _SENDS.format("{}", "e.org = {}", "{}")
@@ -138,7 +159,8 @@ async def _sends_in_progress(*, org_id: uuid.UUID, now: datetime | None) -> list
         now - WINDOW,
         now - SHOW_FINISHED_FOR,
     )
-    return [_progress(dict(r)) for r in rows]
+    share = await _share(cache, org_id)
+    return [_progress(dict(r), share) for r in rows]
 
 
 async def event_progress(
@@ -148,13 +170,15 @@ async def event_progress(
     return await _cached(
         cache,
         f"event:{event_id}",
-        lambda: _event_progress(event_id=event_id, now=now),
+        lambda: _event_progress(event_id=event_id, now=now, cache=cache),
         _dump_progress,
         _load_progress,
     )
 
 
-async def _event_progress(*, event_id: uuid.UUID, now: datetime | None) -> Progress | None:
+async def _event_progress(
+    *, event_id: uuid.UUID, now: datetime | None, cache: Any | None
+) -> Progress | None:
     now = now or datetime.now(UTC)
     rows = await Notification.raw(
         _SENDS.format("{}", "e.id = {}", "{}"),
@@ -162,7 +186,9 @@ async def _event_progress(*, event_id: uuid.UUID, now: datetime | None) -> Progr
         event_id,
         now - WINDOW,
     )
-    return _progress(dict(rows[0])) if rows else None
+    if not rows:
+        return None
+    return _progress(dict(rows[0]), await _share(cache, rows[0]["org"]))
 
 
 async def failures(

@@ -37,6 +37,8 @@ class DeliveriesRecord:
     remaining: int  #: queued or being sent
     eta_seconds: float | None  #: at the last minute's pace; None when nothing moved
     failures: list[FailureRecord]
+    #: under a send-rate cap: this organization's share of it (messages/s); None without a cap
+    rate_cap_per_second: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

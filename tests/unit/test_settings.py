@@ -34,6 +34,11 @@ def test_minimal_environment_gives_defaults() -> None:
         ("PUBLIC_BASE_URL", "ftp://x"),
         ("MAIL_FROM", "not an address"),
         ("ADMIN_TOKEN", "short"),
+        ("SEND_RATE_PER_SECOND", "fast"),
+        ("SEND_RATE_PER_SECOND", "-1"),
+        ("SEND_RATE_BURST", "-5"),
+        ("SEND_RATE_PER_HOUR", "lots"),
+        ("SEND_RATE_PER_DAY", "-1"),
     ],
 )
 def test_bad_values_name_the_variable(variable: str, value: str) -> None:
@@ -41,6 +46,14 @@ def test_bad_values_name_the_variable(variable: str, value: str) -> None:
         Settings.from_env({**BASE, variable: value})
     assert info.value.variable == variable
     assert str(info.value).startswith(variable)
+
+
+def test_send_rate_is_off_unless_set() -> None:
+    assert not Settings.from_env(BASE).send_capped
+    s = Settings.from_env({**BASE, "SEND_RATE_PER_SECOND": "0.5", "SEND_RATE_PER_DAY": "10000"})
+    assert s.send_capped
+    assert (s.send_rate_per_second, s.send_rate_burst, s.send_rate_per_day) == (0.5, 0, 10_000)
+    assert Settings.from_env({**BASE, "SEND_RATE_PER_HOUR": "3000"}).send_capped
 
 
 def test_smtp_url_forms() -> None:
