@@ -33,6 +33,8 @@ BATCH_SIZE = 10
 SWEEP_NOTIFICATIONS = "sweep_notifications"
 #: cron: enqueue reminders falling due soon, each deferred to its due instant
 SCHEDULE_REMINDERS = "schedule_reminders"
+#: cron: render the check-in QR codes of reminders falling due within the hour, ahead of time
+PREPARE_REMINDERS = "prepare_reminder_codes"
 #: cron: plan reminder rows for occurrences that came within the planning horizon
 EXTEND_REMINDERS = "extend_reminder_horizon"
 #: POST one webhook delivery row: `deliver_webhook(delivery_id)`

@@ -23,6 +23,7 @@ from events_svc.jobs import (
     EXTEND_REMINDERS,
     HEARTBEAT_EVERY,
     PING,
+    PREPARE_REMINDERS,
     RECLAIM_EVERY,
     SCHEDULE_REMINDERS,
     SEND_CONSOLE_MAIL,
@@ -58,6 +59,7 @@ from workers import ops
 from workers.console_mail import send_console_mail, sweep_console_mail
 from workers.notifications import (
     extend_reminder_horizon,
+    prepare_reminder_codes,
     schedule_reminders,
     send_notification,
     send_notifications,
@@ -306,6 +308,14 @@ def cron_jobs(settings: Settings) -> list[Any]:
         cron(
             schedule_reminders,
             name=SCHEDULE_REMINDERS,
+            second=seconds,
+            unique=True,
+            run_at_startup=True,
+            keep_result=0,
+        ),
+        cron(
+            prepare_reminder_codes,
+            name=PREPARE_REMINDERS,
             second=seconds,
             unique=True,
             run_at_startup=True,

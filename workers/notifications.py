@@ -11,7 +11,7 @@ from typing import Any
 from events_svc.jobs import enqueue_notifications, enqueue_webhooks, live_workers
 from events_svc.outages import while_unavailable
 from events_svc.reminders import service as reminders
-from events_svc.sender import claims, service
+from events_svc.sender import claims, reminder_qr, service
 from events_svc.settings import Settings
 
 log = logging.getLogger("workers.notifications")
@@ -101,6 +101,25 @@ async def schedule_reminders(ctx: dict[str, Any]) -> int:
     count = await enqueue_notifications(ctx["redis"], rows, at_due_time=True, batch=True)
     if count:
         log.info("scheduled %d reminder(s)", count)
+    return count
+
+
+#: held by the worker rendering reminders' codes ahead, so two workers do not render the same
+PREPARE_LOCK = "events-svc:prepare-reminder-codes"
+
+
+async def prepare_reminder_codes(ctx: dict[str, Any]) -> int:
+    """Render the check-in QR codes of reminders falling due within the hour, so that the
+    due instant only sends (a code costs milliseconds; ten thousand due at once, seconds)."""
+    redis = ctx["redis"]
+    if not await redis.set(PREPARE_LOCK, ctx.get("worker_name", "") or "1", nx=True, ex=60):
+        return 0
+    try:
+        count = await reminder_qr.prepare(settings=ctx["settings"], now=datetime.now(UTC))
+    finally:
+        await redis.delete(PREPARE_LOCK)
+    if count:
+        log.info("rendered %d reminder check-in code(s) ahead", count)
     return count
 
 
