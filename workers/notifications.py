@@ -92,12 +92,18 @@ async def sweep_notifications(ctx: dict[str, Any]) -> int:
     return count
 
 
+#: reminders falling due within this many seconds are enqueued (deferred to their instant):
+#: this cron waits in the same queue as the sends, so behind a backlog (a large fan-out) it
+#: runs late, and a look-ahead of one tick made its reminders overdue, left to the sweep's
+#: grace and sent one by one
+SCHEDULE_AHEAD = 300.0
+
+
 async def schedule_reminders(ctx: dict[str, Any]) -> int:
     """Enqueue the reminders falling due before the next run, each deferred to its due
     instant, so they go out on time rather than on the next tick. Ids derive from the rows:
     scheduling a reminder twice (or after a Redis flush, again) runs it once."""
-    settings: Settings = ctx["settings"]
-    rows = await reminders.due_soon(now=datetime.now(UTC), within=settings.sweep_interval + 2)
+    rows = await reminders.due_soon(now=datetime.now(UTC), within=SCHEDULE_AHEAD)
     count = await enqueue_notifications(ctx["redis"], rows, at_due_time=True, batch=True)
     if count:
         log.info("scheduled %d reminder(s)", count)
