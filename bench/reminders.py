@@ -133,6 +133,11 @@ class Run:
         return True
 
 
+def _py_spy() -> str:
+    beside = Path(sys.executable).parent / "py-spy"  # installed into the virtualenv
+    return str(beside) if beside.exists() else "py-spy"
+
+
 def _round(run: Run, *, base: str, key: str, events: list[str], smtp_port: int, n: int) -> dict:
     """One round: bare loops, then every reminder due at one instant; its figures."""
     args = run.args
