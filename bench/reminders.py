@@ -165,7 +165,7 @@ def _round(run: Run, *, base: str, key: str, events: list[str], smtp_port: int, 
                 spies.append(
                     subprocess.Popen(  # noqa: S603
                         [
-                            "py-spy",
+                            _py_spy(),
                             "record",
                             "-p",
                             str(worker.pid),
