@@ -276,7 +276,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{api_port}"
     results = []
     try:
-        for _ in range(300):
+        for _ in range(1200):  # a loaded machine takes a while
             try:
                 with urllib.request.urlopen(f"{base}/healthz", timeout=1):  # noqa: S310
                     break
