@@ -31,10 +31,6 @@ SEND_NOTIFICATIONS = "send_notifications"
 BATCH_SIZE = 10
 #: cron: re-enqueue notification rows still queued (Redis lost them, or a crash lost the enqueue)
 SWEEP_NOTIFICATIONS = "sweep_notifications"
-#: cron: enqueue reminders falling due soon, each deferred to its due instant
-SCHEDULE_REMINDERS = "schedule_reminders"
-#: cron: render the check-in QR codes of reminders falling due within the hour, ahead of time
-PREPARE_REMINDERS = "prepare_reminder_codes"
 #: cron: plan reminder rows for occurrences that came within the planning horizon
 EXTEND_REMINDERS = "extend_reminder_horizon"
 #: POST one webhook delivery row: `deliver_webhook(delivery_id)`

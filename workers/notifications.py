@@ -93,15 +93,16 @@ async def sweep_notifications(ctx: dict[str, Any]) -> int:
 
 
 #: reminders falling due within this many seconds are enqueued (deferred to their instant):
-#: this cron waits in the same queue as the sends, so behind a backlog (a large fan-out) it
-#: runs late, and a look-ahead of one tick made its reminders overdue, left to the sweep's
-#: grace and sent one by one
+#: minutes, so that a run that comes late (the database slow, the worker busy) still finds
+#: its reminders ahead; with one tick of look-ahead they went overdue, were left to the
+#: sweep's grace and went one by one
 SCHEDULE_AHEAD = 300.0
 
 
 async def schedule_reminders(ctx: dict[str, Any]) -> int:
-    """Enqueue the reminders falling due before the next run, each deferred to its due
-    instant, so they go out on time rather than on the next tick. Ids derive from the rows:
+    """Enqueue the reminders falling due within SCHEDULE_AHEAD, each deferred to its due
+    instant, so they go out on time rather than on the next tick (run every sweep interval
+    by each worker, outside the arq queue: workers.main._reminders). Ids derive from the rows:
     scheduling a reminder twice (or after a Redis flush, again) runs it once."""
     rows = await reminders.due_soon(now=datetime.now(UTC), within=SCHEDULE_AHEAD)
     count = await enqueue_notifications(ctx["redis"], rows, at_due_time=True, batch=True)
