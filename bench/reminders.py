@@ -133,6 +133,20 @@ class Run:
         return True
 
 
+def _idle(redis_url: str, wait: float = 900) -> None:
+    """Wait until no job is due in the workers' queue (the invitations' jobs, and the copies
+    a sweep made of them on a loaded machine, have all run): the round measures reminders."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.time() + wait
+    while time.time() < deadline:
+        if not client.zcount("arq:queue", "-inf", int(time.time() * 1000)):
+            break
+        time.sleep(1)
+    client.close()
+
+
 def _py_spy() -> str:
     beside = Path(sys.executable).parent / "py-spy"  # installed into the virtualenv
     return str(beside) if beside.exists() else "py-spy"
@@ -142,6 +156,7 @@ def _round(run: Run, *, base: str, key: str, events: list[str], smtp_port: int, 
     """One round: bare loops, then every reminder due at one instant; its figures."""
     args = run.args
     total = len(events) * args.people
+    _idle(run.env["REDIS_URL"])
     bare_seconds = asyncio.run(bare(smtp_port, total))
     bare_real = asyncio.run(bare(smtp_port, total, run.sample)) if run.sample else None
     while run.take(0.5):  # what the bare loops left in the queue
