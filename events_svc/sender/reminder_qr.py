@@ -20,6 +20,8 @@ from events_svc.settings import Settings
 
 #: reminders falling due within this many seconds get their codes rendered now
 AHEAD = 3600.0
+#: ... but not those due sooner than this: rendered by their sends, not twice
+SOON = 5.0
 #: one preparing run renders for at most this long (the next run goes on), yielding to the
 #: worker's sends between codes
 RUN_SECONDS = 8.0
@@ -35,10 +37,14 @@ async def prepare(*, settings: Settings, now: datetime, limit: int = 5000) -> in
     rows = await CheckinCode.raw(
         "SELECT i.id, min(n.next_attempt_at) AS due FROM notification n"
         " JOIN invitation i ON i.event = n.event AND i.person = n.person"
-        " WHERE n.status = 'queued' AND n.kind = 'reminder' AND n.next_attempt_at <= {}"
+        # not for reminders due now: their sends render what is missing, and rendering it
+        # here too would take the processor from them
+        " WHERE n.status = 'queued' AND n.kind = 'reminder'"
+        " AND n.next_attempt_at > {} AND n.next_attempt_at <= {}"
         " AND i.removed_at IS NULL"
         " AND NOT EXISTS (SELECT 1 FROM checkin_code c WHERE c.invitation = i.id)"
         " GROUP BY i.id ORDER BY due LIMIT {}",
+        now + timedelta(seconds=SOON),
         now + timedelta(seconds=AHEAD),
         limit,
     )
