@@ -34,8 +34,6 @@ SEND_NOTIFICATIONS = "send_notifications"
 BATCH_SIZE = 40
 #: cron: re-enqueue notification rows still queued (Redis lost them, or a crash lost the enqueue)
 SWEEP_NOTIFICATIONS = "sweep_notifications"
-#: cron: enqueue reminders falling due soon, each deferred to its due instant
-SCHEDULE_REMINDERS = "schedule_reminders"
 #: cron: plan reminder rows for occurrences that came within the planning horizon
 EXTEND_REMINDERS = "extend_reminder_horizon"
 #: POST one webhook delivery row: `deliver_webhook(delivery_id)`
@@ -183,11 +181,14 @@ async def _enqueue_batches(
     for group in groups.values():
         for start in range(0, len(group), BATCH_SIZE):
             chunk = group[start : start + BATCH_SIZE]
+            run_at = max(r["next_attempt_at"] for r in chunk) if at_due_time else None
+            # the due time is part of the id: a reminder moved after its job was queued (a
+            # look-ahead of minutes) gets a job at its new time, not the old one's no-op
             digest = hashlib.sha1(  # noqa: S324 - an id, not a secret
                 "|".join(f"{r['key']}:{r['attempts']}" for r in chunk).encode()
                 + (b"" if sweep_slot is None else f"#{sweep_slot}".encode())
+                + (b"" if run_at is None else f"@{run_at.timestamp()}".encode())
             ).hexdigest()
-            run_at = max(r["next_attempt_at"] for r in chunk) if at_due_time else None
             jobs.append((f"notify-batch:{digest}", ([str(r["id"]) for r in chunk],), run_at))
     try:
         return await enqueue_many(queue, SEND_NOTIFICATIONS, jobs)

@@ -17,6 +17,7 @@ from events_svc.partnerships.tables import Partnership, PartnershipParty
 from events_svc.people.tables import Person
 from events_svc.registration.tables import Registration
 from events_svc.sidemail.tables import SideMail
+from events_svc.reminders.tables import CheckinCode
 from events_svc.training.tables import Attendance, Certificate
 from events_svc.webhooks.tables import Webhook, WebhookDelivery
 
@@ -43,6 +44,7 @@ TABLES = [
     AuditEntry,
     Registration,
     SideMail,
+    CheckinCode,
 ]
 
 APP_CONFIG = AppConfig(

@@ -25,7 +25,6 @@ from events_svc.jobs import (
     HEARTBEAT_EVERY,
     PING,
     RECLAIM_EVERY,
-    SCHEDULE_REMINDERS,
     SEND_NOTIFICATION,
     SEND_NOTIFICATIONS,
     SEND_SIDE_MAIL,
@@ -56,6 +55,7 @@ from events_svc.webhooks.service import http_client
 from workers import ops
 from workers.notifications import (
     extend_reminder_horizon,
+    prepare_reminder_codes,
     schedule_reminders,
     send_notification,
     send_notifications,
@@ -101,6 +101,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["heartbeat"] = asyncio.create_task(_beat(ctx["redis"], ctx["worker_name"]))
     ctx["leases"] = asyncio.create_task(_renew_leases(ctx["redis"], ctx["flight"]))
     ctx["reclaim"] = asyncio.create_task(_reclaim(ctx["redis"]))
+    ctx["reminders"] = asyncio.create_task(_reminders(ctx))
     ctx["smtp_watch"] = asyncio.create_task(
         _watch_smtp(ctx["redis"], ctx["smtp"], settings.smtp_pool_size)
     )
@@ -220,6 +221,21 @@ async def _requeue_if_forgotten(redis: Any, *, now: datetime) -> None:
         await _remember_redis(redis)
 
 
+async def _reminders(ctx: dict[str, Any]) -> None:
+    """Every sweep interval, outside the arq queue (a cron job waits behind a backlog, and ran
+    minutes late after a large fan-out, past its reminders' due time): enqueue the reminders
+    falling due soon, deferred to their instants, then render the check-in codes of those
+    falling due within the hour. Every worker does it; job ids and a lock keep it once."""
+    settings: Settings = ctx["settings"]
+    while True:
+        for step in (schedule_reminders, prepare_reminder_codes):
+            try:
+                await step(ctx)
+            except Exception as exc:  # noqa: BLE001 - database or Redis away: next round
+                log.warning("%s failed: %s", step.__name__, exc)
+        await asyncio.sleep(settings.sweep_interval)
+
+
 async def _reclaim(redis: Any) -> None:
     """Hand the rows of a dead worker to the queue again, each at its due time (so they go
     ahead of later work), within seconds of its last heartbeat; and every due row at once
@@ -243,7 +259,7 @@ async def _reclaim(redis: Any) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    for task in ("smtp_watch", "reclaim", "leases", "heartbeat"):
+    for task in ("reminders", "smtp_watch", "reclaim", "leases", "heartbeat"):
         if task in ctx:
             ctx[task].cancel()
     flight: Flight | None = ctx.get("flight")
@@ -289,14 +305,6 @@ def cron_jobs(settings: Settings) -> list[Any]:
         cron(
             sweep_notifications,
             name=SWEEP_NOTIFICATIONS,
-            second=seconds,
-            unique=True,
-            run_at_startup=True,
-            keep_result=0,
-        ),
-        cron(
-            schedule_reminders,
-            name=SCHEDULE_REMINDERS,
             second=seconds,
             unique=True,
             run_at_startup=True,

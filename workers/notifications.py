@@ -11,7 +11,7 @@ from typing import Any
 from events_svc.jobs import enqueue_notifications, enqueue_webhooks, live_workers
 from events_svc.outages import while_unavailable
 from events_svc.reminders import service as reminders
-from events_svc.sender import claims, rate, service
+from events_svc.sender import claims, rate, reminder_qr, service
 from events_svc.settings import Settings
 
 log = logging.getLogger("workers.notifications")
@@ -116,15 +116,41 @@ async def sweep_notifications(ctx: dict[str, Any]) -> int:
     return count
 
 
+#: reminders falling due within this many seconds are enqueued (deferred to their instant):
+#: minutes, so that a run that comes late (the database slow, the worker busy) still finds
+#: its reminders ahead; with one tick of look-ahead they went overdue, were left to the
+#: sweep's grace and went one by one
+SCHEDULE_AHEAD = 300.0
+
+
 async def schedule_reminders(ctx: dict[str, Any]) -> int:
-    """Enqueue the reminders falling due before the next run, each deferred to its due
-    instant, so they go out on time rather than on the next tick. Ids derive from the rows:
+    """Enqueue the reminders falling due within SCHEDULE_AHEAD, each deferred to its due
+    instant, so they go out on time rather than on the next tick (run every sweep interval
+    by each worker, outside the arq queue: workers.main._reminders). Ids derive from the rows:
     scheduling a reminder twice (or after a Redis flush, again) runs it once."""
-    settings: Settings = ctx["settings"]
-    rows = await reminders.due_soon(now=datetime.now(UTC), within=settings.sweep_interval + 2)
+    rows = await reminders.due_soon(now=datetime.now(UTC), within=SCHEDULE_AHEAD)
     count = await enqueue_notifications(ctx["redis"], rows, at_due_time=True, batch=True)
     if count:
         log.info("scheduled %d reminder(s)", count)
+    return count
+
+
+#: held by the worker rendering reminders' codes ahead, so two workers do not render the same
+PREPARE_LOCK = "events-svc:prepare-reminder-codes"
+
+
+async def prepare_reminder_codes(ctx: dict[str, Any]) -> int:
+    """Render the check-in QR codes of reminders falling due within the hour, so that the
+    due instant only sends (a code costs milliseconds; ten thousand due at once, seconds)."""
+    redis = ctx["redis"]
+    if not await redis.set(PREPARE_LOCK, ctx.get("worker_name", "") or "1", nx=True, ex=60):
+        return 0
+    try:
+        count = await reminder_qr.prepare(settings=ctx["settings"], now=datetime.now(UTC))
+    finally:
+        await redis.delete(PREPARE_LOCK)
+    if count:
+        log.info("rendered %d reminder check-in code(s) ahead", count)
     return count
 
 

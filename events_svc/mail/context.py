@@ -77,3 +77,5 @@ class MailContext:
     #: crash between the SMTP reply and its record is the same message (receivers such as
     #: Gmail keep one copy per Message-ID); empty: a fresh one
     message_key: str = ""
+    #: the PNG of `links.checkin`'s QR code when it was rendered ahead; empty: render it now
+    checkin_png: bytes = b""

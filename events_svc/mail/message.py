@@ -85,7 +85,7 @@ def render_message(ctx: MailContext, *, now: datetime) -> tuple[bytes, str]:
                 b"Content-Transfer-Encoding: base64\r\n",
                 f"Content-ID: <{cid}>\r\n".encode(),
                 b'Content-Disposition: inline; filename="check-in.png"\r\n\r\n',
-                _base64(qr_png(ctx.links.checkin)),
+                _base64(ctx.checkin_png or qr_png(ctx.links.checkin)),
                 f"--{related}--\r\n".encode(),
             ]
         )
@@ -160,6 +160,7 @@ def _body_key(ctx: MailContext) -> MailContext:
         ics=b"",
         message_id_domain="",
         message_key="",
+        checkin_png=b"",
         links=links,
     )
 

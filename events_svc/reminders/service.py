@@ -172,8 +172,10 @@ async def due_soon(*, now: datetime, within: float, limit: int = 50_000) -> list
         "SELECT id, key, attempts, next_attempt_at FROM notification"
         " WHERE status = 'queued' AND kind = 'reminder'"
         " AND next_attempt_at > {} AND next_attempt_at <= {}"
-        " ORDER BY next_attempt_at LIMIT {}",
-        now - timedelta(seconds=1),
+        # in a fixed order: each run (the scheduler looks minutes ahead, every few seconds)
+        # cuts the same batches, whose ids then dedupe the jobs
+        " ORDER BY next_attempt_at, id LIMIT {}",
+        now,
         now + timedelta(seconds=within),
         limit,
     )

@@ -21,6 +21,7 @@ from events_svc.mail.render import CertificateFacts, Links, MailContext, render_
 from events_svc.notifications.service import REQUEST_KINDS
 from events_svc.rsvp.checkin_link import checkin_url
 from events_svc.rsvp.tokens import reply_address, rsvp_url
+from events_svc.sender.reminder_qr import url_digest
 from events_svc.settings import Settings
 
 
@@ -75,6 +76,13 @@ def render(
     changes: tuple[tuple[str, AgendaEntry], ...] = ()
     if kind == "agenda":
         changes = tuple(agenda_changes(agenda_entries(ctx.get("agenda_before")), event.agenda))
+    links = _links(
+        event.url,
+        ctx,
+        settings,
+        answerable=kind not in ("cancellation", "certificate", "feed-link"),
+        checkin=kind == "reminder",
+    )
     mail = MailContext(
         agenda_changes=changes,
         kind=kind,
@@ -88,13 +96,8 @@ def render(
         recipient_name=ctx["person_name"],
         role=ctx["role"],
         note=ctx["message"] if row["kind"] == "invitation" else "",
-        links=_links(
-            event.url,
-            ctx,
-            settings,
-            answerable=kind not in ("cancellation", "certificate", "feed-link"),
-            checkin=kind == "reminder",
-        ),
+        links=links,
+        checkin_png=_stored_checkin_png(ctx, links.checkin),
         certificate=_certificate_facts(ctx, settings) if kind == "certificate" else None,
         method=method,
         ics=ics,
@@ -103,6 +106,15 @@ def render(
     )
     message, message_id = render_message(mail, now=now)
     return message, message_id, event.sequence
+
+
+def _stored_checkin_png(ctx: dict[str, Any], url: str | None) -> bytes:
+    """The QR code rendered ahead for this very URL (`sender.reminder_qr`), or nothing."""
+    stored = ctx.get("checkin_code")
+    if url is None or stored is None or stored[0] != url_digest(url):
+        return b""
+    png: bytes = stored[1]
+    return png
 
 
 def _certificate_facts(ctx: dict[str, Any], settings: Settings) -> CertificateFacts:

@@ -20,6 +20,7 @@ from events_svc.jobs import backoff
 from events_svc.notifications.service import AGENDA_KINDS
 from events_svc.notifications.tables import Notification
 from events_svc.outages import database_unavailable
+from events_svc.sender import reminder_qr
 from events_svc.sender.claims import (
     claim,
     claim_many,
@@ -130,6 +131,7 @@ async def deliver_many(
                 )
                 blocked = [r["id"] for r in due]
             await _load_occurrences(rows)
+            await reminder_qr.load(rows)
         except Exception as exc:
             if not database_unavailable(exc):
                 raise
@@ -258,6 +260,7 @@ async def _attempt(
     """Decide, render and send; returns the outcome and how to record it (not yet written)."""
     ctx = row
     await _load_occurrences([row])  # done for the whole batch when it came in one
+    await reminder_qr.load([row])
     if row["kind"] == "certificate":
         # `detail` holds the certificate's id; read as it is now (it may have been revoked)
         found = await Notification.raw(

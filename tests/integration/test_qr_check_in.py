@@ -16,8 +16,10 @@ import zxingcpp
 
 from events_svc.invitations.tables import Invitation
 from events_svc.notifications.tables import Notification
+from events_svc.reminders.tables import CheckinCode
 from events_svc.rsvp.checkin_link import checkin_url
 from events_svc.rsvp.tokens import make_token
+from events_svc.sender import reminder_qr
 from events_svc.sender import service as sender
 from tests.console.helpers import session_for
 from tests.helpers import auth, event_body
@@ -246,3 +248,70 @@ async def test_a_reminder_shows_the_check_in_qr_code_as_an_image(
     (inv,) = await Invitation.select(Invitation.id)
     expected = checkin_url(settings.public_base_url, settings.secret_key, inv["id"])
     assert decode_png_qr(image.get_content()) == [expected]
+
+
+async def test_reminder_codes_are_rendered_ahead_and_carried_as_stored(
+    client: Any, make_org: Any, settings: Any, smtp: Any, worker: Any
+) -> None:
+    """The codes of reminders due within the hour are rendered ahead; a reminder carries the
+    stored image, unless it encodes another URL (a new SECRET_KEY): then one made now."""
+    _org, key = await make_org()
+    ev = (
+        await client.post(
+            "/events", json=event_body(reminders=[{"before": "PT1H"}]), headers=auth(key)
+        )
+    ).json()
+    emails = ["chen@agency.example.org", "li@agency.example.org"]
+    invited = await client.post(
+        f"/events/{ev['id']}/invitations",
+        json={"invitees": [{"email": e} for e in emails]},
+        headers=auth(key),
+    )
+    assert invited.status_code == 202, invited.text
+    await Notification.update({Notification.status: "sent"}).where(
+        Notification.kind == "invitation"
+    )
+    start = datetime(2027, 6, 10, 1, 30, tzinfo=UTC)  # event_body's 09:30 in Shanghai
+    # due at start - 1 h: not yet within the hour two hours before the start
+    assert (
+        await reminder_qr.prepare(settings=settings, now=start - timedelta(hours=2, minutes=1)) == 0
+    )
+    assert await reminder_qr.prepare(settings=settings, now=start - timedelta(minutes=90)) == 2
+    assert await reminder_qr.prepare(settings=settings, now=start - timedelta(minutes=90)) == 0
+    urls = {
+        r["email"]: checkin_url(settings.public_base_url, settings.secret_key, r["id"])
+        for r in await Invitation.raw(
+            "SELECT i.id, p.email FROM invitation i JOIN person p ON p.id = i.person"
+        )
+    }
+    codes = {
+        r["email"]: bytes(r["png"])
+        for r in await CheckinCode.raw(
+            "SELECT c.png, p.email FROM checkin_code c JOIN invitation i ON i.id = c.invitation"
+            " JOIN person p ON p.id = i.person"
+        )
+    }
+    for email in emails:
+        assert decode_png_qr(codes[email]) == [urls[email]]
+    # Li's code was made under another secret: it encodes a URL that no longer checks in
+    await CheckinCode.raw(
+        "UPDATE checkin_code SET digest = {} WHERE invitation = (SELECT i.id FROM invitation i"
+        " JOIN person p ON p.id = i.person WHERE p.email = {})",
+        "0" * 64,
+        emails[1],
+    )
+    rows = await Notification.select(Notification.id).where(Notification.kind == "reminder")
+    outcomes, blocked = await sender.deliver_many(
+        notification_ids=[r["id"] for r in rows],
+        settings=settings,
+        smtp=worker.smtp,
+        now=start - timedelta(minutes=50),
+    )
+    assert [o.status for o in outcomes] == ["sent", "sent"] and blocked == []
+    images = {}
+    for received in smtp.received:
+        msg = received.message
+        (image,) = [p for p in msg.walk() if p.get_content_type() == "image/png"]
+        images[msg["To"].addresses[0].addr_spec] = image.get_content()
+    assert images[emails[0]] == codes[emails[0]]
+    assert decode_png_qr(images[emails[1]]) == [urls[emails[1]]]

@@ -298,3 +298,27 @@ async def test_reminders_page_with_a_next_cursor_like_every_listing(
     for cursor in ("x", "WyJkZWxpdmVyaWVzIiwgIngiLCAieSJd"):  # junk; another listing's cursor
         resp = await client.get(f"/events/{ev['id']}/reminders?cursor={cursor}", headers=auth(key))
         assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "cursor"
+
+
+async def test_reminders_are_scheduled_minutes_ahead_and_again_when_moved(
+    app: Any, client: Any, make_org: Any, worker: Any
+) -> None:
+    """The scheduler runs in the queue it fills, late behind a backlog: it enqueues reminders
+    minutes ahead, and a reminder moved after that gets a job at its new time."""
+    _org, key = await make_org()
+    start = datetime.now(SH).replace(microsecond=0) + timedelta(minutes=4)
+    ev = await _event_with_invitees(
+        client,
+        key,
+        starts_at=start.replace(tzinfo=None).isoformat(),
+        ends_at=(start + timedelta(hours=1)).replace(tzinfo=None).isoformat(),
+        reminders=[{"before": "PT3M"}],
+    )
+    await worker.drain()  # the invitations
+    assert await worker.schedule() == 1  # due in a minute: one job for both invitees
+    assert await worker.schedule() == 0
+    moved = await client.patch(
+        f"/events/{ev['id']}", json={"reminders": [{"before": "PT3M30S"}]}, headers=auth(key)
+    )
+    assert moved.status_code == 200, moved.text
+    assert await worker.schedule() == 1  # the new due time: a job of its own
