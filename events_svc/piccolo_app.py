@@ -16,8 +16,8 @@ from events_svc.orgs.tables import ApiKey, Organization, Organizer, OrgMembershi
 from events_svc.partnerships.tables import Partnership, PartnershipParty
 from events_svc.people.tables import Person
 from events_svc.registration.tables import Registration
-from events_svc.sidemail.tables import SideMail
 from events_svc.reminders.tables import CheckinCode
+from events_svc.sidemail.tables import SideMail
 from events_svc.training.tables import Attendance, Certificate
 from events_svc.webhooks.tables import Webhook, WebhookDelivery
 
