@@ -76,16 +76,16 @@ async def admit(
             continue
         admitted += [r["id"] for r in org_rows[: grant.granted]]
         rest = org_rows[grant.granted :]
-        if rest:
-            run_at = now + timedelta(seconds=grant.wait)
+        for chunk, wait in _paced(rest, grant, settings):
+            run_at = now + timedelta(seconds=wait)
             digest = hashlib.sha1(  # noqa: S324 - an id, not a secret
-                "|".join(f"{r['key']}:{r['attempts']}" for r in rest).encode()
+                "|".join(f"{r['key']}:{r['attempts']}" for r in chunk).encode()
                 + f"#{int(run_at.timestamp() * 1000)}".encode()
             ).hexdigest()
             later_id = f"notify-paced:{digest}"
-            later.append((later_id, ([str(r["id"]) for r in rest],), run_at))
-            for r in rest:
-                holds[HELD_PREFIX + str(r["id"])] = (later_id, grant.wait + HOLD_SLACK)
+            later.append((later_id, ([str(r["id"]) for r in chunk],), run_at))
+            for r in chunk:
+                holds[HELD_PREFIX + str(r["id"])] = (later_id, wait + HOLD_SLACK)
     try:
         async with redis.pipeline(transaction=False) as pipe:
             # the rows going now hold nothing any more (a retry of one must not be dropped)
@@ -100,6 +100,28 @@ async def admit(
         # the rows stay queued in PostgreSQL: the sweep enqueues them again
         log.warning("send rate: deferring failed; the sweep will pick the rows up: %s", exc)
     return admitted
+
+
+def _paced(
+    rest: list[dict[str, Any]], grant: sendrate.Grant, settings: Settings
+) -> list[tuple[list[dict[str, Any]], float]]:
+    """The rows without tokens as deferred jobs of at most one burst each, the last at the
+    reserved slot and each earlier one as much sooner as its followers' tokens take to come.
+    (One job for all of them would find at its slot no more than a burst's worth of tokens
+    — the bucket holds no more — and send a burst per slot: a 40-row batch under a 40/s cap
+    with a burst of 10 went out at 17/s.)"""
+    if not rest:
+        return []
+    rate = settings.send_rate_per_second
+    if rate <= 0:  # only an hour or day cap: the window's start, all at once
+        return [(rest, grant.wait)]
+    size = max(1, sendrate.burst(settings) // max(1, grant.active))
+    out = []
+    for start in range(0, len(rest), size):
+        chunk = rest[start : start + size]
+        behind = len(rest) - start - len(chunk)
+        out.append((chunk, max(0.0, grant.wait - behind / rate)))
+    return out
 
 
 async def unheld(redis: Any, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
