@@ -308,6 +308,16 @@ async def live_workers(redis: ArqRedis) -> list[str] | None:
     return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
 
 
+async def due_backlog(redis: ArqRedis) -> int:
+    """Jobs in the queue that are due now (not yet started); 0 when Redis cannot say."""
+    try:
+        count = await redis.zcount(redis.default_queue_name, 0, timestamp_ms())
+    except Exception as exc:  # noqa: BLE001 - OSError or one of redis' own error classes
+        log.warning("cannot read the queue's backlog: %s", exc)
+        return 0
+    return int(count)
+
+
 async def forget_worker(redis: ArqRedis, name: str) -> None:
     async with redis.pipeline(transaction=False) as pipe:
         pipe.zrem(WORKERS_KEY, name)

@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from events_svc.jobs import enqueue_notifications, enqueue_webhooks, live_workers
+from events_svc.jobs import due_backlog, enqueue_notifications, enqueue_webhooks, live_workers
 from events_svc.outages import while_unavailable
 from events_svc.reminders import service as reminders
 from events_svc.sender import claims, rate, reminder_qr, service
@@ -97,13 +97,23 @@ async def _admitted(ctx: dict[str, Any], ids: list[uuid.UUID]) -> list[uuid.UUID
     )
 
 
+#: while the queue has a backlog of due jobs, the sweep takes a queued row for lost (Redis
+#: dropped its job, or the enqueue after commit failed) only after this many seconds
+BACKLOG_GRACE = 600.0
+
+
 async def sweep_notifications(ctx: dict[str, Any]) -> int:
     """Enqueue rows still queued after a grace period, or claimed by a worker that died."""
     settings: Settings = ctx["settings"]
     now = datetime.now(UTC)
-    rows = await claims.due_for_sweep(
-        now=now, grace=settings.sweep_grace, lease=settings.send_lease
-    )
+    grace = settings.sweep_grace
+    if await due_backlog(ctx["redis"]):
+        # The queue still holds due jobs (a send of tens of thousands drains for minutes):
+        # rows queued a minute ago are most likely in them, and enqueueing each again as a
+        # job of its own cost a claim round trip per row for nothing. Only rows queued for
+        # longer than a large send takes are taken for lost then.
+        grace = max(grace, BACKLOG_GRACE)
+    rows = await claims.due_for_sweep(now=now, grace=grace, lease=settings.send_lease)
     # --- send-rate cap: rows waiting in the queue for their slot are not lost -------------
     if settings.send_capped:
         rows = await rate.unheld(ctx["redis"], rows)

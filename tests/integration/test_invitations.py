@@ -470,6 +470,32 @@ async def test_redis_flushed_before_sending_loses_nothing(
     assert sorted(r.recipients[0] for r in smtp.received) == sorted(i["email"] for i in invitees)
 
 
+async def test_sweep_leaves_rows_to_a_draining_queue(
+    app: Any, settings: Any, client: Any, make_org: Any, smtp: Any, worker: Any
+) -> None:
+    """While due jobs wait in the queue (a large send draining), a row queued for a minute is
+    most likely in one of them: the sweep does not enqueue it again, unless it has waited
+    longer than a large send takes (BACKLOG_GRACE)."""
+    from events_svc.jobs import due_backlog
+    from workers.notifications import BACKLOG_GRACE
+
+    _org, key = await make_org()
+    ev = await _event(client, key)
+    await _invite(client, key, ev["id"], [{"email": f"q{i}@x.example.org"} for i in range(5)])
+    assert await due_backlog(app.state.arq) > 0  # the API's jobs, not yet run
+    await Notification.raw(
+        "UPDATE notification SET next_attempt_at = next_attempt_at - interval '2 minutes'"
+    )
+    assert await worker.sweep() == 0
+    await Notification.raw(
+        "UPDATE notification SET next_attempt_at = next_attempt_at - {} * interval '1 second'",
+        BACKLOG_GRACE,
+    )
+    assert await worker.sweep() == 5  # waited too long: taken for lost, queue or not
+    await worker.drain()
+    assert len(smtp.received) == 5
+
+
 async def test_ten_thousand_invitees_in_one_request(client: Any, make_org: Any) -> None:
     _org, key = await make_org()
     ev = await _event(client, key)
