@@ -32,6 +32,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
+
 from events_svc.jobs import BATCH_SIZE, ORPHAN_AFTER
 from events_svc.notifications.tables import Notification
 from events_svc.outages import database_unavailable
@@ -171,9 +173,12 @@ class Flight:
         # taken before the statement: `claimed_at` is set to a time no earlier than this
         renewed = time.monotonic()
         rows = await Notification.raw(
-            "UPDATE notification n SET claimed_at = {} FROM unnest({}::uuid[], {}::int[])"
-            " AS c(id, attempts) WHERE n.id = c.id AND n.attempts = c.attempts"
+            _LOCK_IN_ORDER  # noqa: S608 - constants
+            + "UPDATE notification n SET claimed_at = {}"
+            " FROM unnest({}::uuid[], {}::int[]) AS c(id, attempts), locked"
+            " WHERE n.id = c.id AND n.id = locked.id AND n.attempts = c.attempts"
             " AND n.status = 'sending' RETURNING n.id",
+            ids,
             datetime.now(UTC),
             ids,
             attempts,
@@ -234,7 +239,7 @@ class SentRecorder:
             while self._queue:
                 batch, self._queue = self._queue[:RECORD_MAX], self._queue[RECORD_MAX:]
                 try:
-                    written = await _write_sent([entry for entry, _ in batch])
+                    written = await _write_with_retry([entry for entry, _ in batch])
                 except asyncio.CancelledError:
                     for _, future in batch + self._queue:
                         future.cancel()
@@ -252,15 +257,42 @@ class SentRecorder:
             self._task = None
 
 
+#: Multi-row updates of the outbox (the grouped outcome write, the lease renewal) lock their
+#: rows in id order first: two of them locking the same rows in the orders their joins
+#: happened to produce deadlocked (PostgreSQL aborted one, and its messages, accepted by SMTP,
+#: were left `sending`, to be sent again after the lease). One parameter: the ids.
+_LOCK_IN_ORDER = (
+    "WITH locked AS MATERIALIZED (SELECT id FROM notification WHERE id = ANY({}::uuid[])"
+    " ORDER BY id FOR UPDATE) "
+)
+
+#: a grouped write aborted as a deadlock victim anyway (by a statement of another kind) is
+#: tried again this many times before its callers hear of the error
+DEADLOCK_RETRIES = 3
+
+
+async def _write_with_retry(entries: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
+    for attempt in range(DEADLOCK_RETRIES + 1):
+        try:
+            return await _write_sent(entries)
+        except asyncpg.exceptions.DeadlockDetectedError:
+            if attempt == DEADLOCK_RETRIES:
+                raise
+            await asyncio.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 async def _write_sent(entries: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
     rows = await Notification.raw(
-        "UPDATE notification n SET status = 'sent', sent_at = u.sent_at,"
+        _LOCK_IN_ORDER  # noqa: S608 - constants
+        + "UPDATE notification n SET status = 'sent', sent_at = u.sent_at,"
         " message_id = u.message_id, smtp_response = u.response, sent_sequence = u.sequence,"
         " last_error = '', payload = u.payload::jsonb, claimed_at = NULL"
         " FROM unnest({}::uuid[], {}::int[], {}::timestamptz[], {}::text[], {}::text[],"
         " {}::int[], {}::text[]) AS u(id, attempts, sent_at, message_id, response, sequence,"
-        " payload) WHERE n.id = u.id AND n.attempts = u.attempts AND n.status = 'sending'"
-        " RETURNING n.id",
+        " payload), locked WHERE n.id = u.id AND n.id = locked.id AND n.attempts = u.attempts"
+        " AND n.status = 'sending' RETURNING n.id",
+        [e["id"] for e in entries],
         [e["id"] for e in entries],
         [e["attempts"] for e in entries],
         [e["sent_at"] for e in entries],
