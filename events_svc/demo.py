@@ -37,6 +37,7 @@ from events_svc.events.tables import Event
 from events_svc.invitations import agenda as agendas
 from events_svc.invitations import service as invitations
 from events_svc.jobs import enqueue_notifications, enqueue_webhooks
+from events_svc.orgs import members as org_members
 from events_svc.orgs import service as orgs
 from events_svc.partnerships import service as partnerships
 from events_svc.partnerships.schemas import PartnershipCreate
@@ -116,10 +117,10 @@ async def load_demo(
         result.organizations[slug] = key
     for slug, csv in CONTACTS.items():
         await contacts.import_csv(org_id=ids[slug], body=csv.encode("utf-8"))
-    await orgs.add_members(org_id=ids["casw"], slugs=["bjswa", "gdswa"])
+    await org_members.add_members(org_id=ids["casw"], slugs=["bjswa", "gdswa"])
     for member in ("bjswa", "gdswa"):
         try:
-            await orgs.accept_membership(org_id=ids[member], federation_slug="casw")
+            await org_members.accept_membership(org_id=ids[member], federation_slug="casw")
         except ServiceError:
             pass  # accepted on an earlier run
 

@@ -13,7 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from events_svc import ratelimit
 from events_svc.deps import BEARER, CALLER
 from events_svc.openapi import problems
-from events_svc.orgs import service
+from events_svc.orgs import members, service
 from events_svc.orgs.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -157,7 +157,7 @@ class OrgController(Controller):
         summary="The federation's member units, pending and active",
     )
     async def list_members(self, caller: NamedDependency[Caller]) -> list[MembershipOut]:
-        rows = await service.list_members(org_id=caller.org_id)
+        rows = await members.list_members(org_id=caller.org_id)
         return msgspec.convert(rows, list[MembershipOut], from_attributes=True)
 
     @post(
@@ -176,7 +176,7 @@ class OrgController(Controller):
     async def add_members(
         self, caller: NamedDependency[Caller], data: JSONBody[MembersAdd]
     ) -> MembersAdded:
-        added, already = await service.add_members(org_id=caller.org_id, slugs=data.slugs)
+        added, already = await members.add_members(org_id=caller.org_id, slugs=data.slugs)
         return MembersAdded(added=added, already=already)
 
     @delete(
@@ -188,7 +188,7 @@ class OrgController(Controller):
         summary="The federation ends a membership (or withdraws its invitation)",
     )
     async def remove_member(self, caller: NamedDependency[Caller], slug: FromPath[str]) -> None:
-        await service.remove_member(org_id=caller.org_id, member_slug=slug)
+        await members.remove_member(org_id=caller.org_id, member_slug=slug)
 
     @get(
         "/me/memberships",
@@ -198,7 +198,7 @@ class OrgController(Controller):
         summary="The federations the caller belongs to (active) or is asked to join (pending)",
     )
     async def list_memberships(self, caller: NamedDependency[Caller]) -> list[MembershipOut]:
-        rows = await service.list_memberships(org_id=caller.org_id)
+        rows = await members.list_memberships(org_id=caller.org_id)
         return msgspec.convert(rows, list[MembershipOut], from_attributes=True)
 
     @post(
@@ -214,7 +214,7 @@ class OrgController(Controller):
     async def accept_membership(
         self, caller: NamedDependency[Caller], federation_slug: FromPath[str]
     ) -> MembershipOut:
-        row = await service.accept_membership(org_id=caller.org_id, federation_slug=federation_slug)
+        row = await members.accept_membership(org_id=caller.org_id, federation_slug=federation_slug)
         return msgspec.convert(row, MembershipOut, from_attributes=True)
 
     @delete(
@@ -228,7 +228,7 @@ class OrgController(Controller):
     async def leave_federation(
         self, caller: NamedDependency[Caller], federation_slug: FromPath[str]
     ) -> None:
-        await service.leave_federation(org_id=caller.org_id, federation_slug=federation_slug)
+        await members.leave_federation(org_id=caller.org_id, federation_slug=federation_slug)
 
     # Litestar's router tries a literal segment ("me") before a parameter, and creation
     # refuses the slug "me": this never shadows the caller's own routes.

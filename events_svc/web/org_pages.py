@@ -12,7 +12,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from events_svc.errors import Conflict, InvalidInput, NotFound
-from events_svc.orgs import service as orgs
+from events_svc.orgs import members as org_members
 from events_svc.partnerships import service as partnerships
 from events_svc.partnerships.schemas import PartnershipCreate
 from events_svc.web.common import AdminConsolePages, form_errors, org_of, page, see_other
@@ -109,8 +109,8 @@ class OrgPages(AdminConsolePages):
             request,
             "console/members.html",
             status=status,
-            members=await orgs.list_members(org_id=org_id),
-            memberships=await orgs.list_memberships(org_id=org_id),
+            members=await org_members.list_members(org_id=org_id),
+            memberships=await org_members.list_memberships(org_id=org_id),
             errors=errors,
         )
 
@@ -122,7 +122,9 @@ class OrgPages(AdminConsolePages):
     async def add_members(self, request: Request[Any, Any, Any]) -> Response[Any]:
         form = await request.form()
         try:
-            await orgs.add_members(org_id=org_of(request), slugs=_list(text_of(form, "slugs")))
+            await org_members.add_members(
+                org_id=org_of(request), slugs=_list(text_of(form, "slugs"))
+            )
         except (InvalidInput, Conflict) as exc:
             errors = form_errors(request, exc, known={"slugs"})
             return await self._members(request, errors=errors, status=422)
@@ -132,17 +134,17 @@ class OrgPages(AdminConsolePages):
     async def remove_member(
         self, request: Request[Any, Any, Any], slug: FromPath[str]
     ) -> Response[Any]:
-        await orgs.remove_member(org_id=org_of(request), member_slug=slug)
+        await org_members.remove_member(org_id=org_of(request), member_slug=slug)
         return see_other("/console/members")
 
     @post("/memberships/{slug:str}/accept", status_code=200, summary="Join a federation")
     async def accept_membership(
         self, request: Request[Any, Any, Any], slug: FromPath[str]
     ) -> Response[Any]:
-        await orgs.accept_membership(org_id=org_of(request), federation_slug=slug)
+        await org_members.accept_membership(org_id=org_of(request), federation_slug=slug)
         return see_other("/console/members")
 
     @post("/memberships/{slug:str}/leave", status_code=200, summary="Leave a federation")
     async def leave(self, request: Request[Any, Any, Any], slug: FromPath[str]) -> Response[Any]:
-        await orgs.leave_federation(org_id=org_of(request), federation_slug=slug)
+        await org_members.leave_federation(org_id=org_of(request), federation_slug=slug)
         return see_other("/console/members")

@@ -58,6 +58,7 @@ async def build_world(client: Any, settings: Any, *, ended: bool) -> World:
     Every world has organizations, people and addresses of its own (suffix `n`), so many
     worlds live side by side in one database without touching each other."""
     from events_svc.invitations.tables import Invitation
+    from events_svc.orgs import members as org_members
     from events_svc.orgs import service as orgs
     from events_svc.people.tables import Person
     from events_svc.rsvp.checkin_link import checkin_token
@@ -87,7 +88,7 @@ async def build_world(client: Any, settings: Any, *, ended: bool) -> World:
     owner, cohost = auth(owner_key), auth(cohost_key)
 
     # the owner, a federation, asks the co-host to join; pending until the co-host accepts
-    await orgs.add_members(org_id=host_id, slugs=[slugs["cohost"]])
+    await org_members.add_members(org_id=host_id, slugs=[slugs["cohost"]])
     deal = await _ok(
         await client.post(
             "/partnerships",
