@@ -7,6 +7,7 @@ import time
 import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime
+from typing import Any
 
 from arq.connections import ArqRedis
 from litestar import Controller, get, post
@@ -65,6 +66,20 @@ def _page(result: DeliveriesRecord, *, size: int) -> FailurePage:
     )
 
 
+def _progress(result: DeliveriesRecord, *, size: int) -> dict[str, Any]:
+    """The fields an event's and an organization's progress bodies share."""
+    return {
+        "counts": result.counts,
+        "totals": result.totals,
+        "sent_last_minute": result.sent_last_minute,
+        "rate_per_second": result.rate_per_second,
+        "remaining": result.remaining,
+        "eta_seconds": result.eta_seconds,
+        "failures": _page(result, size=size),
+        "rate_cap_per_second": result.rate_cap_per_second,
+    }
+
+
 class DeliveryController(Controller):
     path = "/"
     tags = ["deliveries"]
@@ -96,17 +111,7 @@ class DeliveryController(Controller):
             settings=settings,
             redis=queue,
         )
-        return EventDeliveries(
-            event_id=ident,
-            counts=result.counts,
-            totals=result.totals,
-            sent_last_minute=result.sent_last_minute,
-            rate_per_second=result.rate_per_second,
-            remaining=result.remaining,
-            eta_seconds=result.eta_seconds,
-            failures=_page(result, size=size),
-            rate_cap_per_second=result.rate_cap_per_second,
-        )
+        return EventDeliveries(event_id=ident, **_progress(result, size=size))
 
     @get(
         "/orgs/me/deliveries",
@@ -130,16 +135,7 @@ class DeliveryController(Controller):
             settings=settings,
             redis=queue,
         )
-        return OrgDeliveries(
-            counts=result.counts,
-            totals=result.totals,
-            sent_last_minute=result.sent_last_minute,
-            rate_per_second=result.rate_per_second,
-            remaining=result.remaining,
-            eta_seconds=result.eta_seconds,
-            failures=_page(result, size=size),
-            rate_cap_per_second=result.rate_cap_per_second,
-        )
+        return OrgDeliveries(**_progress(result, size=size))
 
     @post(
         "/events/{event_id:str}/deliveries/{notification_id:str}/retry",
