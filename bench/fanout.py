@@ -195,6 +195,9 @@ class Round:
     #: the same less what idle workers do in as much time (polls, heartbeats, sweeps)
     busy_trips: dict[str, float]
     per_worker: list[tuple[int, float]]  #: (messages sent, seconds from start to its last)
+    api_seconds: float = 0.0  #: how long the API calls that queue the send took
+    #: the workers' CPU time (user + system) per message, less what idle workers use
+    cpu_ms: float = 0.0
 
 
 def verdict(ok: bool) -> str:
@@ -297,7 +300,10 @@ def main() -> None:
                         profile=args.profile if last and workers == 1 else None,
                     )
                     results[people][label].append(result)
-                    line.append(f"{label} {result.rate:.0f} msg/s")
+                    line.append(
+                        f"{label} {result.rate:.0f} msg/s (API calls {result.api_seconds:.2f} s,"
+                        f" worker CPU {result.cpu_ms:.2f} ms a message)"
+                    )
                     if workers > 1:
                         line.append(
                             "per worker "
@@ -339,7 +345,8 @@ def report(
                 f" {trips['redis_round_trips']:.3f} Redis round trips"
                 f" ({trips['redis_commands']:.3f} commands); less what idle workers do in as"
                 f" long: {busy['pg_statements']:.3f} statements,"
-                f" {busy['redis_round_trips']:.3f} round trips)"
+                f" {busy['redis_round_trips']:.3f} round trips; worker CPU"
+                f" {statistics.median(r.cpu_ms for r in rounds):.2f} ms a message)"
             )
         print(
             f"fanout {people} invitations, median of {args.rounds}: {' | '.join(parts)}"
@@ -427,6 +434,15 @@ def _trips(path: Path) -> dict[str, int]:
         except (OSError, ValueError):
             time.sleep(0.02)
     return {}
+
+
+def _cpu_seconds(workers: list[subprocess.Popen[bytes]]) -> float:
+    """User + system CPU time the worker processes have used so far."""
+    total = 0
+    for proc in workers:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _snapshot(workers: list[subprocess.Popen[bytes]], files: list[Path]) -> dict[str, int]:
@@ -519,8 +535,11 @@ def service_round(
         # what the idle workers do anyway (polls, heartbeats, sweeps), per second: taken off
         # the counts, so that per message they do not depend on how long the send took
         idle = _snapshot(procs, files)
+        idle_cpu = _cpu_seconds(procs)
         time.sleep(IDLE_SECONDS)
         before = _snapshot(procs, files)
+        before_cpu = _cpu_seconds(procs)
+        idle_cpu_rate = (before_cpu - idle_cpu) / IDLE_SECONDS
         idle_rate = {k: (before.get(k, 0) - idle.get(k, 0)) / IDLE_SECONDS for k in before}
         start_count = counter.value
         peak = max(rss_mb(p.pid) for p in procs)
@@ -534,6 +553,7 @@ def service_round(
             )
             assert answer["invited"] == len(invitees[start : start + chunk]), answer
             peak = max([peak, *(rss_mb(p.pid) for p in procs)])
+        api_seconds = time.perf_counter() - started
         target = start_count + people
         while counter.value < target:
             peak = max([peak, *(rss_mb(p.pid) for p in procs)])
@@ -543,6 +563,7 @@ def service_round(
         elapsed = time.perf_counter() - started
         peak = max([peak, *(rss_mb(p.pid) for p in procs)])
         after = _snapshot(procs, files)
+        busy_cpu = _cpu_seconds(procs) - before_cpu - idle_cpu_rate * elapsed
         per_worker = asyncio.run(
             _per_worker(database_url, event["id"], people, started_wall=time.time() - elapsed)
         )
@@ -554,6 +575,8 @@ def service_round(
                 k: after.get(k, 0) - before.get(k, 0) - idle_rate.get(k, 0) * elapsed for k in after
             },
             per_worker=per_worker,
+            api_seconds=api_seconds,
+            cpu_ms=busy_cpu * 1000 / people,
         )
     finally:
         if spy is not None:

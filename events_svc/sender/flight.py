@@ -34,6 +34,7 @@ from typing import Any
 
 import asyncpg
 
+from events_svc.database import fetch
 from events_svc.jobs import BATCH_SIZE, ORPHAN_AFTER
 from events_svc.notifications.tables import Notification
 from events_svc.outages import database_unavailable
@@ -172,15 +173,14 @@ class Flight:
         attempts = [self.claims[i] for i in ids]
         # taken before the statement: `claimed_at` is set to a time no earlier than this
         renewed = time.monotonic()
-        rows = await Notification.raw(
+        rows = await fetch(
             _LOCK_IN_ORDER  # noqa: S608 - constants
-            + "UPDATE notification n SET claimed_at = {}"
-            " FROM unnest({}::uuid[], {}::int[]) AS c(id, attempts), locked"
+            + "UPDATE notification n SET claimed_at = $2"
+            " FROM unnest($1::uuid[], $3::int[]) AS c(id, attempts), locked"
             " WHERE n.id = c.id AND n.id = locked.id AND n.attempts = c.attempts"
             " AND n.status = 'sending' RETURNING n.id",
             ids,
             datetime.now(UTC),
-            ids,
             attempts,
         )
         fenced = dict(zip(ids, attempts, strict=True))
@@ -262,7 +262,7 @@ class SentRecorder:
 #: happened to produce deadlocked (PostgreSQL aborted one, and its messages, accepted by SMTP,
 #: were left `sending`, to be sent again after the lease). One parameter: the ids.
 _LOCK_IN_ORDER = (
-    "WITH locked AS MATERIALIZED (SELECT id FROM notification WHERE id = ANY({}::uuid[])"
+    "WITH locked AS MATERIALIZED (SELECT id FROM notification WHERE id = ANY($1::uuid[])"
     " ORDER BY id FOR UPDATE) "
 )
 
@@ -283,16 +283,16 @@ async def _write_with_retry(entries: Sequence[dict[str, Any]]) -> set[uuid.UUID]
 
 
 async def _write_sent(entries: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
-    rows = await Notification.raw(
+    # asyncpg directly (database.fetch): the statement runs for every few messages sent
+    rows = await fetch(
         _LOCK_IN_ORDER  # noqa: S608 - constants
         + "UPDATE notification n SET status = 'sent', sent_at = u.sent_at,"
         " message_id = u.message_id, smtp_response = u.response, sent_sequence = u.sequence,"
         " last_error = '', payload = u.payload::jsonb, claimed_at = NULL"
-        " FROM unnest({}::uuid[], {}::int[], {}::timestamptz[], {}::text[], {}::text[],"
-        " {}::int[], {}::text[]) AS u(id, attempts, sent_at, message_id, response, sequence,"
+        " FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::text[], $5::text[],"
+        " $6::int[], $7::text[]) AS u(id, attempts, sent_at, message_id, response, sequence,"
         " payload), locked WHERE n.id = u.id AND n.id = locked.id AND n.attempts = u.attempts"
         " AND n.status = 'sending' RETURNING n.id",
-        [e["id"] for e in entries],
         [e["id"] for e in entries],
         [e["attempts"] for e in entries],
         [e["sent_at"] for e in entries],

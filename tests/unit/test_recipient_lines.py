@@ -45,3 +45,17 @@ def test_dtstamp_goes_first() -> None:
     assert recipient_lines(attendee, stamp) == (
         b"DTSTAMP:20270610T013000Z\r\n" + _in_a_component(attendee)
     )
+
+
+def test_folds_like_icalendar_at_every_boundary() -> None:
+    """Names of every length from an alphabet of escapes, quotes and multi-byte characters,
+    so that a backslash, a caret or a CJK character lands on each fold position."""
+    import random
+
+    alphabet = ["a", "\\", "^", ";", ",", ":", '"', "'", " ", "中", "é", "😀", "\n"]
+    rng = random.Random(19)
+    for length in range(0, 120):
+        for _ in range(3):
+            name = "".join(rng.choice(alphabet) for _ in range(length))
+            attendee = Party(email="r01234@assoc.example.org", name=name)
+            assert recipient_lines(attendee) == _in_a_component(attendee), name
