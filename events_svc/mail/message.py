@@ -3,7 +3,7 @@ with per-person links spliced in."""
 
 from __future__ import annotations
 
-import base64
+import binascii
 import html
 import quopri
 import uuid
@@ -19,8 +19,12 @@ from events_svc.mail.qr import qr_png
 
 
 def _base64(data: bytes) -> bytes:
-    # 76-character lines, as RFC 2045 wants; encodebytes ends lines with LF only
-    return base64.encodebytes(data).replace(b"\n", b"\r\n")
+    """Base64 in 76-character lines ending in CRLF, as RFC 2045 wants (encodebytes would
+    encode line by line and end them with LF, to be rewritten: twice the work)."""
+    if not data:
+        return b""
+    encoded = binascii.b2a_base64(data, newline=False)
+    return b"\r\n".join([encoded[i : i + 76] for i in range(0, len(encoded), 76)]) + b"\r\n"
 
 
 _HIGH_BYTES = bytes(range(128, 256))

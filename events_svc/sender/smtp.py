@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiosmtplib
+from aiosmtplib.typing import SMTPStatus
 
 from events_svc import telemetry
 from events_svc.settings import SmtpSettings
@@ -200,9 +202,29 @@ async def _transaction(
         # RFC 1870: the octets as sent, every line ending in CRLF (DATA rewrites lone ones)
         mail_options.insert(0, f"size={wire_size(message)}")
     encoding = "utf-8" if options else "ascii"
-    await client.mail(sender, options=mail_options, encoding=encoding)
-    await client.rcpt(recipient, encoding=encoding)
+    # MAIL and RCPT as `SMTP.mail` and `rcpt` send them, without their parsing of each
+    # address as an RFC 5322 address list (5-8 % of a worker's CPU): ours are bare addresses,
+    # checked here against what would end the path or the command line
+    extra = [option.encode("ascii") for option in mail_options]
+    response = await client.execute_command(b"MAIL", b"FROM:" + _path(sender, encoding), *extra)
+    if response.code != SMTPStatus.completed:
+        raise aiosmtplib.SMTPSenderRefused(response.code, response.message, sender)
+    response = await client.execute_command(b"RCPT", b"TO:" + _path(recipient, encoding))
+    if response.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
+        raise aiosmtplib.SMTPRecipientRefused(response.code, response.message, recipient)
     return await client.data(message)
+
+
+#: what cannot stand in an SMTP path: whitespace (CR and LF among it: a second command),
+#: angle brackets and quotes (aiosmtplib refuses the same), and other control characters
+_NOT_IN_PATH = re.compile(r'[\s<>"\x00-\x1f\x7f]')
+
+
+def _path(address: str, encoding: str) -> bytes:
+    """`<address>` for MAIL FROM or RCPT TO; ValueError for an address that cannot be one."""
+    if not address or _NOT_IN_PATH.search(address):
+        raise ValueError(f"Address {address!r} contains characters not permitted in an SMTP path")
+    return b"<" + address.encode(encoding) + b">"
 
 
 def wire_size(message: bytes) -> int:

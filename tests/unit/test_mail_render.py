@@ -12,6 +12,7 @@ from email.utils import parseaddr
 import pytest
 
 from events_svc.calendar.ics import EventData, Party, itip
+from events_svc.mail.headers import encoded_words
 from events_svc.mail.render import (
     Links,
     MailContext,
@@ -47,7 +48,17 @@ def _parse(data: bytes) -> EmailMessage:
 
 @pytest.mark.parametrize(
     "name",
-    ["张三", "Jane Doe", "Doe, Jane", 'A "quoted" name', "", "José Müller", "李" * 200],
+    [
+        "张三",
+        "Jane Doe",
+        "Doe, Jane",
+        'A "quoted" name',
+        "",
+        "José Müller",
+        "李" * 200,
+        "😀a" * 31,
+        "x" * 90,
+    ],
 )
 def test_to_header_fast_path_reads_like_the_policy_path(name: str) -> None:
     address = "someone@assoc.example.org"
@@ -59,6 +70,15 @@ def test_to_header_fast_path_reads_like_the_policy_path(name: str) -> None:
     display, addr_spec = parseaddr(str(make_header(decode_header(raw))))
     assert addr_spec == address
     assert display == name
+
+
+@pytest.mark.parametrize(
+    "text", ["=?utf-8?q?Bank_=3Cceo@bank.example=3E?=", "李" * 200, "😀a" * 31, "é" * 46, "a"]
+)
+def test_encoded_words_decode_to_the_text_and_stay_short(text: str) -> None:
+    words = encoded_words(text)
+    assert all(len(line) <= 76 for line in words.split("\r\n"))
+    assert str(make_header(decode_header(words.replace("\r\n", "")))) == text
 
 
 def test_header_values_never_carry_line_breaks() -> None:
