@@ -9,6 +9,7 @@ from typing import Any, Literal
 from events_svc.calendar import reminder_rules
 from events_svc.calendar.ics import (
     AgendaEntry,
+    EventData,
     Party,
     agenda_changes,
     agenda_entries,
@@ -36,12 +37,7 @@ def render(
     row: dict[str, Any], ctx: dict[str, Any], *, settings: Settings, now: datetime
 ) -> tuple[bytes, str, int]:
     """The message bytes, its Message-ID and the SEQUENCE it carries."""
-    event = event_data(
-        ctx,
-        base_url=settings.public_base_url,
-        prefix="event_",
-        occurrences=ctx.get("occurrences") or (),
-    )
+    event, occurrences = _event_entry(ctx, settings.public_base_url)
     method: Literal["REQUEST", "CANCEL"] | None = None
     ics = b""
     locale: Locale = ctx["locale"] if ctx["locale"] in LOCALES else "zh-CN"
@@ -53,7 +49,13 @@ def render(
     if row["kind"] == "reminder":
         # The reminder speaks of its occurrence, and carries no calendar: the event is already
         # in the person's calendar, and a REQUEST would show as a new invitation.
-        event = event.occurrence(reminder_rules.parse_occurrence(row["occurrence"]))
+        found = occurrences.get(row["occurrence"])
+        if found is None:
+            found = event.occurrence(reminder_rules.parse_occurrence(row["occurrence"]))
+            if len(occurrences) >= _EVENTS_MAX:
+                occurrences.clear()
+            occurrences[row["occurrence"]] = found
+        event = found
     elif row["kind"] in ("waitlist-promoted", "certificate", "feed-link"):
         pass  # news about the person's place, course or link, not the event: no calendar
     else:
@@ -106,6 +108,59 @@ def render(
     )
     message, message_id = render_message(mail, now=now)
     return message, message_id, event.sequence
+
+
+#: the event columns of a claimed row (sender.claims) that `event_data` reads
+_EVENT_COLUMNS = (
+    "event_id",
+    "uid",
+    "event_sequence",
+    "title",
+    "description",
+    "itinerary",
+    "location",
+    "online_url",
+    "starts_at",
+    "ends_at",
+    "timezone",
+    "recurrence",
+    "status",
+    "event_created_at",
+    "event_updated_at",
+    "reminders",
+    "org_default_reminders",
+    "agenda",
+)
+#: EventData by every value it is made of: a fan-out's rows carry the same event thousands
+#: of times, and parsing its reminder rules, agenda and itinerary for each was 3-4 % of a
+#: worker's CPU. Keyed by the values themselves, so an event changed since is a new entry.
+#: With each, its single occurrences as reminders speak of them (by occurrence key).
+_EVENTS: dict[tuple[Any, ...], tuple[EventData, dict[str, EventData]]] = {}
+_EVENTS_MAX = 256
+
+
+def _event_entry(ctx: dict[str, Any], base_url: str) -> tuple[EventData, dict[str, EventData]]:
+    occurrences = ctx.get("occurrences") or ()
+    try:
+        key = (
+            base_url,
+            *(ctx.get(column) for column in _EVENT_COLUMNS),
+            *(tuple(sorted(o.items())) for o in occurrences),
+        )
+        found = _EVENTS.get(key)
+    except TypeError:  # a value that cannot be a key (a decoded JSON list): made each time
+        made = event_data(ctx, base_url=base_url, prefix="event_", occurrences=occurrences)
+        return made, {}
+    if found is None:
+        made = event_data(ctx, base_url=base_url, prefix="event_", occurrences=occurrences)
+        if len(_EVENTS) >= _EVENTS_MAX:
+            _EVENTS.clear()
+        found = _EVENTS[key] = (made, {})
+    return found
+
+
+def _event(ctx: dict[str, Any], base_url: str) -> EventData:
+    return _event_entry(ctx, base_url)[0]
 
 
 def _stored_checkin_png(ctx: dict[str, Any], url: str | None) -> bytes:
