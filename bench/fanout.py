@@ -32,6 +32,7 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -39,7 +40,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -171,13 +172,28 @@ def bare_round(
         mp.Process(target=_bare_process, args=(port, messages, sender, n), daemon=True)
         for n in shares
     ]
+    sink_before = _others_cpu(0)["sink"]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     for proc in procs:
         proc.start()
     done = wait_count(counter, start_count + people)
     for proc in procs:
         proc.join(30)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    BARE_CPU.append(
+        (
+            (after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime)
+            * 1000
+            / people,
+            (_others_cpu(0)["sink"] - sink_before) * 1000 / people,
+        )
+    )
     return people / (done - started)
+
+
+#: per bare round: (the loops' CPU ms a message, the sink's)
+BARE_CPU: list[tuple[float, float]] = []
 
 
 #: --observability: the same rounds with metrics and JSON log lines off, then on
@@ -198,6 +214,8 @@ class Round:
     api_seconds: float = 0.0  #: how long the API calls that queue the send took
     #: the workers' CPU time (user + system) per message, less what idle workers use
     cpu_ms: float = 0.0
+    #: the same for PostgreSQL, Redis, the sink and the API (not less their idle use)
+    others_ms: dict[str, float] = field(default_factory=dict)
 
 
 def verdict(ok: bool) -> str:
@@ -231,6 +249,8 @@ def main() -> None:
     sink = mp.Process(target=_sink, args=(smtp_port, counter, ready), daemon=True)
     sink.start()
     ready.wait(30)
+    global SINK_PID
+    SINK_PID = sink.pid or 0
 
     env = {
         **os.environ,
@@ -266,6 +286,7 @@ def main() -> None:
                 )
                 line = [
                     f"  {people}, round {round_no + 1}: bare {bare_rates[people][-1]:.0f} msg/s"
+                    f" (CPU ms a message: loop {BARE_CPU[-1][0]:.2f}, sink {BARE_CPU[-1][1]:.2f})"
                 ]
                 if args.workers > 1:
                     ceilings[people].append(
@@ -302,7 +323,9 @@ def main() -> None:
                     results[people][label].append(result)
                     line.append(
                         f"{label} {result.rate:.0f} msg/s (API calls {result.api_seconds:.2f} s,"
-                        f" worker CPU {result.cpu_ms:.2f} ms a message)"
+                        f" CPU ms a message: workers {result.cpu_ms:.2f}, "
+                        + ", ".join(f"{k} {v:.2f}" for k, v in result.others_ms.items())
+                        + ")"
                     )
                     if workers > 1:
                         line.append(
@@ -436,6 +459,39 @@ def _trips(path: Path) -> dict[str, int]:
     return {}
 
 
+#: the sink's process id (set by main): its CPU is counted per message too
+SINK_PID = 0
+
+
+def _others_cpu(api_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by what shares the machine with the workers: the PostgreSQL
+    server's processes, Redis, the SMTP sink and the API."""
+    found = {"PostgreSQL": 0, "Redis": 0, "sink": 0, "API": 0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm, fields = raw[raw.index("(") + 1 : raw.rindex(")")], raw.rsplit(")", 1)[1].split()
+        pid = int(entry.name)
+        name = (
+            "PostgreSQL"
+            if comm.startswith("postgres")
+            else "Redis"
+            if comm.startswith("redis-server")
+            else "sink"
+            if pid == SINK_PID
+            else "API"
+            if pid == api_pid
+            else None
+        )
+        if name is not None:
+            found[name] += int(fields[11]) + int(fields[12])
+    return {k: v / os.sysconf("SC_CLK_TCK") for k, v in found.items()}
+
+
 def _cpu_seconds(workers: list[subprocess.Popen[bytes]]) -> float:
     """User + system CPU time the worker processes have used so far."""
     total = 0
@@ -540,6 +596,7 @@ def service_round(
         before = _snapshot(procs, files)
         before_cpu = _cpu_seconds(procs)
         idle_cpu_rate = (before_cpu - idle_cpu) / IDLE_SECONDS
+        others_before = _others_cpu(api.pid)
         idle_rate = {k: (before.get(k, 0) - idle.get(k, 0)) / IDLE_SECONDS for k in before}
         start_count = counter.value
         peak = max(rss_mb(p.pid) for p in procs)
@@ -564,6 +621,9 @@ def service_round(
         peak = max([peak, *(rss_mb(p.pid) for p in procs)])
         after = _snapshot(procs, files)
         busy_cpu = _cpu_seconds(procs) - before_cpu - idle_cpu_rate * elapsed
+        others = {
+            k: (v - others_before[k]) * 1000 / people for k, v in _others_cpu(api.pid).items()
+        }
         per_worker = asyncio.run(
             _per_worker(database_url, event["id"], people, started_wall=time.time() - elapsed)
         )
@@ -577,6 +637,7 @@ def service_round(
             per_worker=per_worker,
             api_seconds=api_seconds,
             cpu_ms=busy_cpu * 1000 / people,
+            others_ms=others,
         )
     finally:
         if spy is not None:

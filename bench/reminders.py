@@ -127,6 +127,8 @@ class Run:
             self.invitations += 1
         elif rcpt == "sample":
             self.sample = message_id
+            if os.environ.get("BENCH_SAMPLE"):  # a reminder as sent, to look at
+                Path(os.environ["BENCH_SAMPLE"]).write_bytes(message_id)
         else:
             self.arrivals[rcpt].append(at)
             self.message_ids[rcpt].add(message_id)
