@@ -11,7 +11,8 @@ the reminders' due query, the progress and deliveries queries, the retention cro
 and `events-svc outbox status`) with Piccolo's engine wrapped so that each statement they run
 is first run as EXPLAIN (ANALYZE, BUFFERS) in a transaction that is rolled back, and prints
 each plan's node types, the tables each node reads and the time. It fails (exit 1) when a
-plan reads `notification` with a sequential scan.
+plan reads `notification` with a sequential scan, or when the claim reads the index of every
+queued row (`notification_due`) to find the few it was given by id.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres python bench/outbox_plans.py
         [--rows 500000] [--keep]  (--keep: reuse the filled database of an earlier run)
@@ -240,6 +241,8 @@ async def main() -> int:
             if kind == "Seq Scan" and node.get("Relation Name") == "notification":
                 if name not in CENSUS:
                     failed.append(name)
+            if name.startswith("claim") and node.get("Index Name") == "notification_due":
+                failed.append(name)  # reads every queued row to find a few by id
         top = plan["Plan"]
         print(
             f"{name}: {plan['Execution Time']:.2f} ms, rows {top.get('Actual Rows')}, "
@@ -249,7 +252,10 @@ async def main() -> int:
     await conn.close()
     await DB.close_connection_pool()
     if failed:
-        print(f"FAIL: sequential scan on notification in: {', '.join(sorted(set(failed)))}")
+        print(
+            "FAIL: a sequential scan on notification, or a claim reading notification_due, in: "
+            + ", ".join(sorted(set(failed)))
+        )
         return 1
     print(
         f"OK: no sequential scan on notification in {len(plans)} statements"
