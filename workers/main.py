@@ -18,6 +18,7 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 
 from events_svc.database import configure_database, start_database_pool
+from events_svc.heap import settle_heap
 from events_svc.jobs import (
     BATCH_SIZE,
     DELIVER_WEBHOOK,
@@ -105,6 +106,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["smtp_watch"] = asyncio.create_task(
         _watch_smtp(ctx["redis"], ctx["smtp"], settings.smtp_pool_size)
     )
+    settle_heap()
 
 
 def _process_gone(pid: int) -> bool:
