@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.types import BeforeMessageSendHookHandler, Message, Scope
 
 from events_svc import __version__, apidocs, logctx, logredact, telemetry
-from events_svc.availability import WATCH_EVERY, DatabaseWatch, availability_middleware
+from events_svc.availability import WATCH_EVERY, DatabaseWatch
 from events_svc.contacts.controllers import ContactController
 from events_svc.database import configure_database, start_database_pool
 from events_svc.delegations.controllers import DelegationController
@@ -46,6 +47,25 @@ from events_svc.webhooks.controllers import WebhookController
 #: seconds a statement of the API may run: generous, so that a large invitation or import is
 #: never cut short; an unresponsive database is caught by the watch (`availability`) instead
 API_STATEMENT_TIMEOUT = 60.0
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _before_send(
+    docs_headers: Callable[[Message, Scope], Awaitable[None]],
+) -> BeforeMessageSendHookHandler:
+    """One hook (Litestar awaits every hook for every message): a read concerns only the API
+    docs' headers; a change forgets feed validators and leaves its audit entry."""
+
+    async def before_send(message: Message, scope: Scope) -> None:
+        if scope.get("method") in _SAFE_METHODS:
+            await docs_headers(message, scope)
+            return
+        await invalidate_feeds_after_writes(message, scope)
+        await record_change(message, scope)
+
+    return before_send
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -112,9 +132,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={"settings": Provide(provide_settings, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=reject_nul,
-        middleware=[request_middleware, availability_middleware],
-        # feed validators forgotten after writes; the audit entry of every change
-        before_send=[invalidate_feeds_after_writes, record_change, apidocs.docs_headers("/schema")],
+        # request ids, access lines, metrics, and 503s while the database does not answer
+        middleware=[request_middleware],
+        before_send=[_before_send(apidocs.docs_headers("/schema"))],
         request_max_body_size=settings.max_body_bytes,
         template_config=template_config(),
         openapi_config=OpenAPIConfig(
