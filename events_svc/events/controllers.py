@@ -13,6 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from events_svc import paging
+from events_svc.answers import JSONResponse
 from events_svc.deps import BEARER, CALLER, QUEUE, Cursor, Limit, provide_optional_caller
 from events_svc.errors import Unauthorized
 from events_svc.events import service
@@ -42,7 +43,13 @@ class EventController(Controller):
     dependencies = {**CALLER, **QUEUE}
     security = BEARER
 
-    @post("/", status_code=HTTP_201_CREATED, responses=problems(401), summary="Create an event")
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        responses=problems(401),
+        summary="Create an event",
+        response_class=JSONResponse,
+    )
     async def create_event(
         self,
         caller: NamedDependency[Caller],
@@ -136,7 +143,7 @@ class EventController(Controller):
         if caller is None:
             raise Unauthorized("an API key is required: Authorization: Bearer <key>")
         row = await service.get_event(org_id=caller.org_id, event_id=ident)
-        return Response(msgspec.convert(row, EventOut, from_attributes=True))
+        return JSONResponse(msgspec.convert(row, EventOut, from_attributes=True))
 
     @patch(
         "/{event_id:str}",

@@ -58,7 +58,9 @@ class _Writer:
         if self.task is None or self.task.done():
             # a fresh context: the writer must never run inside the caller's transaction
             self.task = asyncio.create_task(self._drain(), context=contextvars.Context())
-        await asyncio.shield(future)  # a caller that goes away still has its entry written
+        # a caller that goes away still has its entry written: the row is in `waiting`, and
+        # the writer stores what it took whatever became of the future (no shield needed)
+        await future
 
     async def _drain(self) -> None:
         while self.waiting:
