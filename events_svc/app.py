@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -49,6 +50,22 @@ from events_svc.webhooks.controllers import WebhookController
 API_STATEMENT_TIMEOUT = 60.0
 
 
+#: the youngest generation is collected after this many allocations (Python's default: 700)
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def settle_heap() -> None:
+    """Once started: what start-up made (modules, routes, the OpenAPI schema, pools; some
+    150,000 objects) goes out of the cyclic collector's sight (`gc.freeze`), and the young
+    generation is collected less often. Otherwise every full collection walks all of it (tens
+    of milliseconds, several times a minute under load: about a sixth of a write's CPU), and
+    the requests in flight are walked once per 700 allocations."""
+    gc.collect()
+    gc.freeze()
+    _young, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -87,6 +104,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         )
         watch.start()
         app.state.database_watch = watch
+        settle_heap()
         try:
             yield
         finally:
