@@ -35,6 +35,7 @@ from events_svc.jobs import enqueue_notifications
 from events_svc.openapi import also_answers, problems
 from events_svc.orgs.service import Caller
 from events_svc.settings import Settings
+from events_svc.web.audit import creation_note
 
 
 class EventController(Controller):
@@ -52,6 +53,7 @@ class EventController(Controller):
     )
     async def create_event(
         self,
+        request: Request[Any, Any, Any],
         caller: NamedDependency[Caller],
         data: JSONBody[EventCreate],
         settings: NamedDependency[Settings],
@@ -62,6 +64,8 @@ class EventController(Controller):
             data=data,
             uid_host=settings.public_host,
             limits=settings.volume,
+            # the audit entry goes in with the event (the before_send hook then skips it)
+            audit_note=creation_note(request.scope),
         )
         return msgspec.convert(row, EventOut, from_attributes=True)
 

@@ -25,6 +25,7 @@ from events_svc.events.times import (
     resolve_times,
     validate_reminders,
 )
+from events_svc.organizers import audit
 from events_svc.partnerships import service as partnerships
 from events_svc.settings import DEFAULT_VOLUME, VolumeLimits
 
@@ -45,6 +46,12 @@ _INSERT = (
     + ", ".join(f"${n}" for n in range(1, len(_NAMES) + 2))
     + ")"
 )
+#: the insert and, in the same statement (one round trip, one commit), its audit entry
+_INSERT_AUDITED = (
+    f"WITH made AS ({_INSERT}) INSERT INTO audit_entry ({audit.COLUMNS}) VALUES ("  # noqa: S608
+    + ", ".join(f"${n}" for n in range(len(_NAMES) + 2, len(_NAMES) + 10))
+    + ")"
+)
 
 
 async def create_event(
@@ -54,7 +61,9 @@ async def create_event(
     data: EventCreate,
     uid_host: str,
     limits: VolumeLimits = DEFAULT_VOLUME,
+    audit_note: audit.Note | None = None,
 ) -> EventRecord:
+    """Make the event; with `audit_note`, its audit entry too, in the same statement."""
     times = resolve_times(
         starts_at=data.starts_at,
         ends_at=data.ends_at,
@@ -115,12 +124,12 @@ async def create_event(
     if partnership_id is None:
         # no agreement to lock: the check reads nothing, and the insert is one statement
         row["cohosts"] = await link
-        await database.fetch(_INSERT, org_id, *_VALUES(row))
+        await _insert(org_id, row, audit_note)
     else:
         async with Event._meta.db.transaction():
             # checked in the transaction that inserts: an agreement ending meanwhile waits
             row["cohosts"] = await link
-            await database.fetch(_INSERT, org_id, *_VALUES(row))
+            await _insert(org_id, row, audit_note)
     # the co-hosts were checked above: their slugs are the ones given
     slugs = sorted({c.strip().lower() for c in data.cohosts} - {org_slug})
     visiting_slugs = sorted({v.strip().lower() for v in data.visiting})
@@ -131,6 +140,14 @@ async def create_event(
     row["venue_slug"] = venue_slug
     row["visiting_slugs"] = visiting_slugs
     return _row_out(row)
+
+
+async def _insert(org_id: uuid.UUID, row: dict[str, Any], note: audit.Note | None) -> None:
+    if note is None:
+        await database.fetch(_INSERT, org_id, *_VALUES(row))
+    else:
+        entry = note.columns(subject=str(row["id"]), at=row["created_at"])
+        await database.fetch(_INSERT_AUDITED, org_id, *_VALUES(row), *entry)
 
 
 async def _visit(
