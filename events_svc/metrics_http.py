@@ -1,6 +1,6 @@
 """`GET /metrics` (Prometheus text format, bearer METRICS_TOKEN), `GET /healthz/workers`, and the
 ASGI middleware that gives every request its id (X-Request-ID), its access log line and its
-HTTP metrics.
+HTTP metrics, and answers 503 while the database watch (`availability`) says PostgreSQL is down.
 
 `/metrics` holds this process's counters (or, with PROMETHEUS_MULTIPROC_DIR, those of every
 process writing there) and gauges read when it is scraped: outbox rows by kind and status (from
