@@ -48,8 +48,9 @@ _INSERT = (
 )
 #: the insert and, in the same statement (one round trip, one commit), its audit entry
 _INSERT_AUDITED = (
-    f"WITH made AS ({_INSERT}) INSERT INTO audit_entry ({audit.COLUMNS}) VALUES ("  # noqa: S608
-    + ", ".join(f"${n}" for n in range(len(_NAMES) + 2, len(_NAMES) + 10))
+    f"WITH made AS ({_INSERT}) INSERT INTO audit_entry (id, {audit.COLUMNS})"  # noqa: S608
+    " VALUES (gen_random_uuid(), "
+    + ", ".join(f"${n}" for n in range(len(_NAMES) + 2, len(_NAMES) + 9))
     + ")"
 )
 

@@ -44,9 +44,9 @@ class Note:
     status: int
 
     def columns(self, *, subject: str, at: datetime) -> tuple[Any, ...]:
-        """Values for COLUMNS, in order: id, org, actor, action, route, subject, status, at."""
+        """Values for COLUMNS, in order: org, actor, action, route, subject, status, at (the
+        entry's id is the database's `gen_random_uuid()`)."""
         return (
-            uuid.uuid4(),
             self.org_id,
             self.actor[:300],
             self.action[:80],
@@ -57,8 +57,8 @@ class Note:
         )
 
 
-#: the columns `Note.columns` gives values for
-COLUMNS = "id, org, actor, action, route, subject, status, created_at"
+#: the columns `Note.columns` gives values for, after the id
+COLUMNS = "org, actor, action, route, subject, status, created_at"
 
 #: at most this many entries go into one INSERT
 BATCH_MAX = 500
