@@ -7,6 +7,10 @@ While the watch says "down", new requests get a 503 problem with Retry-After str
 and requests already waiting on the database are answered 503 the moment the watch notices
 (their work is cancelled; an unfinished transaction never commits). Statements themselves
 keep a generous timeout, so a legitimately large write is never cut short.
+
+The request middleware (`metrics_http.request_middleware`) does the per-request part without
+a task of its own per request: each request in flight is a `Waiter` in the watch's set, and
+the watch, when it notices, answers those whose answer has not started and cancels their work.
 """
 
 from __future__ import annotations
@@ -14,19 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Protocol
 
 import asyncpg
 import msgspec
-from litestar.types import (
-    ASGIApp,
-    HTTPResponseBodyEvent,
-    HTTPResponseStartEvent,
-    Message,
-    Receive,
-    Scope,
-    Send,
-)
+from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Scope, Send
 
 from events_svc.errors import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, RETRY_AFTER_OUTAGE, Problem
 
@@ -38,13 +34,21 @@ WATCH_EVERY = 0.5
 UNWATCHED = ("/healthz", "/readyz")
 
 
+class Waiter(Protocol):
+    """A request in flight while the database may stop answering."""
+
+    def database_down(self) -> None:
+        """Answer 503 now unless the answer has started, and stop the request's work."""
+
+
 class DatabaseWatch:
     def __init__(self, dsn: str, *, timeout: float) -> None:
         self.dsn = dsn
         self.timeout = timeout
         self.down = False
-        #: set when the database stops answering; a new one is made when it is back
-        self.went_down = asyncio.Event()
+        #: requests in flight (the middleware adds and removes them): answered 503 when the
+        #: database stops answering
+        self.waiting: set[Waiter] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -84,11 +88,11 @@ class DatabaseWatch:
         if down and not self.down:
             log.warning("PostgreSQL is not answering (%r): API answers 503", reason)
             self.down = True
-            self.went_down.set()
+            for waiter in list(self.waiting):
+                waiter.database_down()
         elif not down and self.down:
             log.info("PostgreSQL answers again")
             self.down = False
-            self.went_down = asyncio.Event()
 
 
 def _problem_body(path: str) -> bytes:
@@ -103,15 +107,21 @@ def _problem_body(path: str) -> bytes:
     )
 
 
-async def _send_503(scope: Scope, send: Send) -> None:
+_RETRY_AFTER = (b"retry-after", str(RETRY_AFTER_OUTAGE).encode())
+_PROBLEM_TYPE = (b"content-type", PROBLEM_MEDIA_TYPE.encode())
+
+
+async def send_503(scope: Scope, send: Send, extra_headers: list[tuple[bytes, bytes]]) -> None:
+    """The 503 problem document with Retry-After (and `extra_headers`), on `send`."""
     body = _problem_body(str(scope.get("path", "")))
     start: HTTPResponseStartEvent = {
         "type": "http.response.start",
         "status": 503,
         "headers": [
-            (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+            _PROBLEM_TYPE,
             (b"content-length", str(len(body)).encode()),
-            (b"retry-after", str(RETRY_AFTER_OUTAGE).encode()),
+            _RETRY_AFTER,
+            *extra_headers,
         ],
     }
     await send(start)
@@ -119,41 +129,9 @@ async def _send_503(scope: Scope, send: Send) -> None:
     await send(end)
 
 
-def availability_middleware(app: ASGIApp) -> ASGIApp:
-    """ASGI middleware: see the module's docstring."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        watch: DatabaseWatch | None = getattr(scope["app"].state, "database_watch", None)
-        if scope["type"] != "http" or watch is None or scope["path"] in UNWATCHED:
-            await app(scope, receive, send)
-            return
-        if watch.down:
-            await _send_503(scope, send)
-            return
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        handler = asyncio.ensure_future(app(scope, receive, tracked))
-        went_down = asyncio.ensure_future(watch.went_down.wait())
-        await asyncio.wait({handler, went_down}, return_when=asyncio.FIRST_COMPLETED)
-        if handler.done() or started:
-            went_down.cancel()
-            await handler
-            return
-        # the database stopped answering while this request waited on it: answer now; the
-        # handler is cancelled (its transaction, never committed, dies with its connection)
-        handler.cancel()
-        handler.add_done_callback(_quiet)
-        await _send_503(scope, send)
-
-    return middleware
-
-
-def _quiet(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled():
-        task.exception()  # retrieved, so asyncio does not log it as never retrieved
+def watch_of(scope: Scope) -> DatabaseWatch | None:
+    """The app's watch when this request is one it guards (not /healthz, /readyz)."""
+    if scope["path"] in UNWATCHED:
+        return None
+    watch: DatabaseWatch | None = getattr(scope["app"].state, "database_watch", None)
+    return watch

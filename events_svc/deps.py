@@ -10,10 +10,19 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import QueryParameter
 
-from events_svc import logctx, paging
+from events_svc import logctx, paging, ratelimit
+from events_svc.errors import Unauthorized
 from events_svc.orgs.service import Caller, authenticate
-from events_svc.ratelimit import guard_credentials
 from events_svc.settings import Settings
+
+
+def _authorization(request: Request[Any, Any, Any]) -> str | None:
+    """The Authorization header, read off the scope: `request.headers` would build a headers
+    object that nothing else on a JSON read needs."""
+    for name, value in request.scope["headers"]:
+        if name == b"authorization":
+            return value.decode("latin-1")
+    return None
 
 
 async def provide_caller(
@@ -22,13 +31,24 @@ async def provide_caller(
     # `settings` as a dependency of this one, not only of the handler: Litestar resolves
     # dependencies that do not depend on each other in an anyio task group per request
     # (tasks, a cancel scope), which cost more CPU than the rest of a cached key check
-    authorization = request.headers.get("authorization")
-    ttl = settings.api_key_cache_seconds
-    caller = await guard_credentials(
-        request, lambda: authenticate(authorization=authorization, cache_seconds=ttl)
-    )
-    request.state.caller = caller  # the actor of the audit entry (`web/audit.py`)
-    logctx.bind(org=caller.slug)  # every later log line of the request names the organization
+    return await _caller(request, settings, _authorization(request))
+
+
+async def _caller(
+    request: Request[Any, Any, Any], settings: Settings, authorization: str | None
+) -> Caller:
+    # as `ratelimit.guard_credentials`, written out: this runs on every API request
+    limit = settings.rate_limit_auth_failures
+    await ratelimit.check(request, ratelimit.AUTH, limit)
+    try:
+        caller = await authenticate(
+            authorization=authorization, cache_seconds=settings.api_key_cache_seconds
+        )
+    except Unauthorized:
+        await ratelimit.hit(request, ratelimit.AUTH, limit)  # over the limit: a 429
+        raise
+    request.scope["state"]["caller"] = caller  # the audit entry's actor (`web/audit.py`)
+    logctx.bind_one("org", caller.slug)  # every later log line of the request names it
     return caller
 
 
@@ -36,9 +56,10 @@ async def provide_optional_caller(
     request: Request[Any, Any, Any], settings: NamedDependency[Settings]
 ) -> Caller | None:
     """The caller when a key is given (and valid); None without an Authorization header."""
-    if not request.headers.get("authorization"):
+    authorization = _authorization(request)
+    if not authorization:
         return None
-    return await provide_caller(request, settings)
+    return await _caller(request, settings, authorization)
 
 
 def provide_queue(request: Request[Any, Any, Any]) -> ArqRedis:

@@ -25,16 +25,21 @@ from events_svc.feeds import service as feeds
 #: pair decodes to one character; only a lone one stays a surrogate)
 _JSON_SUSPECT = re.compile(rb"\\u(?:0000|[dD][89abcdefABCDEF])")
 _FORM = "application/x-www-form-urlencoded"
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _MULTIPART = "multipart/form-data"
+
+
+#: what PostgreSQL text cannot hold: NUL and (lone) UTF-16 surrogates
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
 def text_problem(value: str) -> str | None:
     """Why PostgreSQL cannot store `value` as text (None when it can)."""
+    if _NOT_TEXT.search(value) is None:
+        return None
     if "\x00" in value:
         return "must not contain NUL characters"
-    if any("\ud800" <= ch <= "\udfff" for ch in value):
-        return "must not contain lone UTF-16 surrogates (not Unicode text)"
-    return None
+    return "must not contain lone UTF-16 surrogates (not Unicode text)"
 
 
 def _bad_path(value: Any, path: str) -> tuple[str, str] | None:
@@ -95,7 +100,11 @@ async def _check_multipart(request: Request[Any, Any, Any]) -> None:
 
 def _media_type(request: Request[Any, Any, Any]) -> tuple[str, str] | None:
     """(type, charset) of the body as declared; None without a Content-Type."""
-    header = request.headers.get("content-type")
+    header = None
+    for name, raw in request.scope["headers"]:  # not `request.headers`: built for this only
+        if name == b"content-type":
+            header = raw.decode("latin-1")
+            break
     if header is None:
         return None
     kind, _, params = header.partition(";")
@@ -107,13 +116,14 @@ def _media_type(request: Request[Any, Any, Any]) -> tuple[str, str] | None:
     return kind.strip().lower(), charset
 
 
-def _require_json(request: Request[Any, Any, Any], body: bytes) -> None:
+def _require_json(
+    request: Request[Any, Any, Any], body: bytes, declared: tuple[str, str] | None
+) -> None:
     """A handler that decodes a JSON body gets one declared as JSON (RFC 8259: UTF-8); a body
     sent as text/plain, or with no type, is refused instead of guessed at."""
     handler = request.scope.get("route_handler")
     if handler is None or "data" not in handler.parsed_fn_signature.parameters:
         return
-    declared = _media_type(request)
     if declared is None:
         if body:
             raise UnsupportedMediaType("send the body as application/json (no Content-Type given)")
@@ -130,20 +140,25 @@ def _require_json(request: Request[Any, Any, Any], body: bytes) -> None:
 async def reject_nul(request: Request[Any, Any, Any]) -> None:
     """Refuse, naming the field, text PostgreSQL cannot store anywhere in the request: path,
     query, JSON body or form body (see the module's docstring); and JSON sent as another type."""
-    raw_path = request.scope.get("raw_path") or request.scope["path"].encode("utf-8", "replace")
-    try:
-        path = unquote_to_bytes(raw_path).decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidInput.field("path", "must be UTF-8 text") from None
-    if text_problem(path) or text_problem(request.scope["path"]):
+    scope = request.scope
+    raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "replace")
+    # a plain ASCII path without escapes (an API path with an id) holds nothing to refuse
+    if b"%" in raw_path or b"\x00" in raw_path or not raw_path.isascii():
+        try:
+            path = unquote_to_bytes(raw_path).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput.field("path", "must be UTF-8 text") from None
+        if text_problem(path) or text_problem(scope["path"]):
+            raise InvalidInput.field("path", "must not contain NUL characters or lone surrogates")
+    elif text_problem(scope["path"]):
         raise InvalidInput.field("path", "must not contain NUL characters or lone surrogates")
-    query = request.scope.get("query_string", b"")
+    query = scope.get("query_string", b"")
     if query:
         _check_pairs(query, fallback="query")
-    if request.method in ("POST", "PUT", "PATCH"):
+    if scope["method"] in _BODY_METHODS:
         body = await request.body()  # cached: the handler's decoding reads it again for free
-        _require_json(request, body)
         declared = _media_type(request)
+        _require_json(request, body, declared)
         if declared is not None and declared[0] == _FORM:
             _check_pairs(body, fallback="body")
         elif declared is not None and declared[0] == _MULTIPART:

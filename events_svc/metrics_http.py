@@ -1,6 +1,6 @@
 """`GET /metrics` (Prometheus text format, bearer METRICS_TOKEN), `GET /healthz/workers`, and the
 ASGI middleware that gives every request its id (X-Request-ID), its access log line and its
-HTTP metrics.
+HTTP metrics, and answers 503 while the database watch (`availability`) says PostgreSQL is down.
 
 `/metrics` holds this process's counters (or, with PROMETHEUS_MULTIPROC_DIR, those of every
 process writing there) and gauges read when it is scraped: outbox rows by kind and status (from
@@ -28,6 +28,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import REGISTRY, Collector
 
 from events_svc import logctx, telemetry
+from events_svc.availability import send_503, watch_of
 from events_svc.errors import Unauthorized, problem_response
 from events_svc.jobs import BEATS_KEY, HEARTBEAT_TTL
 from events_svc.openapi import problem_spec, problems
@@ -201,11 +202,6 @@ async def healthz_workers(request: Request[Any, Any, Any]) -> Response[Any]:
 # --- per request ------------------------------------------------------------------------------
 
 
-def _route(scope: Scope) -> str:
-    """The route template the router matched (`/events/{event_id}`), never the raw path."""
-    return scope.get("path_template") or "unmatched"
-
-
 _CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
@@ -225,9 +221,84 @@ def _children(method: str, route: str, status: int) -> tuple[Any, Any]:
 #: polled all the time: no access line each
 _QUIET = frozenset({"/metrics", "/healthz", "/healthz/workers", "/readyz"})
 
+#: an exchange's answer: not started, started by the app, or answered 503 by the watch
+_WAITING, _STARTED, _ANSWERED = 0, 1, 2
+
+
+class _Exchange:
+    """One request through `request_middleware`: its id, its answer's status, and (when the
+    database watch guards it) its place among the requests the watch answers 503."""
+
+    __slots__ = ("scope", "send", "rid", "fields", "started", "status", "state", "task", "answer")
+
+    def __init__(self, scope: Scope, send: Send, rid: str, fields: dict[str, Any]) -> None:
+        self.scope = scope
+        self.send = send
+        self.rid = rid.encode()
+        self.fields = fields
+        self.started = time.perf_counter()
+        self.status = 500
+        self.state = _WAITING
+        #: the request's task, while the watch guards it
+        self.task: asyncio.Task[Any] | None = None
+        #: the watch's task sending the 503
+        self.answer: asyncio.Task[None] | None = None
+
+    async def send_with_id(self, message: Message) -> None:
+        if self.state == _ANSWERED:
+            return  # the watch answered 503: what the cancelled work still sends goes nowhere
+        if message["type"] == "http.response.start":
+            self.state = _STARTED
+            self.status = message["status"]
+            message["headers"] = [*message.get("headers", ()), (b"x-request-id", self.rid)]
+        await self.send(message)
+
+    def database_down(self) -> None:
+        """The watch noticed the database stopped answering (`availability.Waiter`)."""
+        if self.state != _WAITING or self.task is None:
+            return
+        self.state = _ANSWERED
+        self.status = 503
+        # answered beside the request's own task: its work, cancelled, may take long to undo
+        # (a frozen server holds the connection it waited on)
+        self.answer = asyncio.create_task(self._answer_503())
+        self.task.cancel()  # its transaction, never committed, dies with its connection
+
+    async def _answer_503(self) -> None:
+        try:
+            await send_503(self.scope, self.send, [(b"x-request-id", self.rid)])
+        except Exception as exc:  # noqa: BLE001 - the client went away meanwhile
+            log.debug("could not answer 503: %r", exc)
+        self.finish(with_fields=True)
+
+    def finish(self, *, with_fields: bool = False) -> None:
+        """The request's metrics and its access line (`with_fields`: written outside the
+        request's context, so its fields are given outright)."""
+        elapsed = time.perf_counter() - self.started
+        scope = self.scope
+        route = scope.get("path_template") or "unmatched"
+        method = str(scope.get("method", ""))
+        if telemetry.enabled:
+            count, latency = _children(method, route, self.status)
+            count.inc()
+            latency.observe(elapsed)
+        if telemetry.access_log and route not in _QUIET and log.isEnabledFor(logging.INFO):
+            # a constant message: the fields are the line (and none can hold a token: the
+            # route is the template, not the path)
+            extra = {
+                "method": method,
+                "route": route,
+                "status": self.status,
+                "duration_ms": round(elapsed * 1000, 2),
+            }
+            log.info("request", extra={**self.fields, **extra} if with_fields else extra)
+
 
 def request_middleware(app: ASGIApp) -> ASGIApp:
-    """Request id in and out, context for the log lines, one access line, HTTP metrics."""
+    """Request id in and out, context for the log lines, one access line, HTTP metrics; and
+    the database watch's promise (`availability`): while it says the database is down, a new
+    request gets a 503 at once, and one waiting on the database is answered 503 when the
+    watch notices. One middleware, no task of its own per request."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -239,41 +310,39 @@ def request_middleware(app: ASGIApp) -> ASGIApp:
                 header = value.decode("latin-1")
                 break
         rid = logctx.request_id_from(header)
-        params = scope.get("path_params") or {}
-        token = logctx.begin(request_id=rid, event_id=params.get("event_id"))
-        started = time.perf_counter()
-        status = 500
-        raw_id = rid.encode()
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", raw_id)]
-            await send(message)
-
+        event_id = (scope.get("path_params") or {}).get("event_id")
+        fields = (
+            {"request_id": rid} if event_id is None else {"request_id": rid, "event_id": event_id}
+        )
+        token = logctx.begin_fields(fields)  # `bind` adds to this dict (the organization)
+        exchange = _Exchange(scope, send, rid, fields)
+        watch = watch_of(scope)
         try:
-            await app(scope, receive, send_with_id)
+            if watch is None:
+                await app(scope, receive, exchange.send_with_id)
+            elif watch.down:
+                exchange.status = 503
+                await send_503(scope, send, [(b"x-request-id", exchange.rid)])
+            else:
+                task = exchange.task = asyncio.current_task()
+                watch.waiting.add(exchange)
+                try:
+                    await app(scope, receive, exchange.send_with_id)
+                except asyncio.CancelledError:
+                    if exchange.answer is None:
+                        raise  # not the watch's cancel
+                finally:
+                    watch.waiting.discard(exchange)
+                if exchange.answer is not None:
+                    # the watch answers 503 and cancelled the work: that cancel is done with,
+                    # and the request ends once the answer is out (uvicorn calls a return
+                    # before it an error)
+                    if task is not None and task.cancelling():
+                        task.uncancel()
+                    await exchange.answer
         finally:
-            elapsed = time.perf_counter() - started
-            route = _route(scope)
-            method = str(scope.get("method", ""))
-            if telemetry.enabled:
-                count, latency = _children(method, route, status)
-                count.inc()
-                latency.observe(elapsed)
-            if telemetry.access_log and route not in _QUIET:
-                # a constant message: the fields are the line (and none can hold a token: the
-                # route is the template, not the path)
-                log.info(
-                    "request",
-                    extra={
-                        "method": method,
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                    },
-                )
+            if exchange.state != _ANSWERED:  # else the watch's answer wrote them
+                exchange.finish()
             logctx.end(token)
 
     return middleware

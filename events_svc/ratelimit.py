@@ -100,10 +100,12 @@ class RateLimiter:
 
     async def check(self, name: str, subject: str, limit: RateLimit | None) -> None:
         """Raise TooManyRequests when the limit is already used up; counts nothing."""
-        if limit is None or self._skipping():
+        if limit is None:
             return
-        key = self._key(name, subject)
         now = time.monotonic()
+        if now < self._open_until:
+            return  # Redis failed a moment ago: not asked for a while
+        key = self._key(name, subject)
         clean_until = self._clean.get(key, 0.0)
         if clean_until > now:
             return
@@ -192,7 +194,8 @@ def client_address(request: Request[Any, Any, Any]) -> str:
     the right-most X-Forwarded-For hop that is not one (hops further left are whatever the
     client wrote). IPv6 clients count per /64, the block one subscriber usually holds."""
     settings: Settings = request.app.state.settings
-    address = request.client.host if request.client else ""
+    client = request.scope.get("client")
+    address = client[0] if client else ""
     if settings.trusted_proxies and _trusted(address, settings.trusted_proxies):
         hops = [
             hop.strip()

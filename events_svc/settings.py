@@ -73,6 +73,16 @@ class VolumeLimits:
 DEFAULT_VOLUME = VolumeLimits()
 
 
+@lru_cache(maxsize=32)  # read on every write of an event: made once, not per request
+def _volume(per_day: int, occurrences: int, reminder_rows: int) -> VolumeLimits:
+    return VolumeLimits(per_day=per_day, occurrences=occurrences, reminder_rows=reminder_rows)
+
+
+@lru_cache(maxsize=32)
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or "localhost"
+
+
 @dataclass(frozen=True, slots=True)
 class RateLimit:
     """At most `count` requests per `seconds` (a fixed window), e.g. RATE_LIMIT_...=30/5m."""
@@ -175,10 +185,8 @@ class Settings:
 
     @property
     def volume(self) -> VolumeLimits:
-        return VolumeLimits(
-            per_day=self.max_occurrences_per_day,
-            occurrences=self.max_occurrences,
-            reminder_rows=self.max_reminder_rows_per_event,
+        return _volume(
+            self.max_occurrences_per_day, self.max_occurrences, self.max_reminder_rows_per_event
         )
 
     #: failed API key / admin token / inbound token checks per client address; over it,
@@ -263,7 +271,7 @@ class Settings:
 
     @property
     def public_host(self) -> str:
-        return urlsplit(self.public_base_url).hostname or "localhost"
+        return _host(self.public_base_url)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -13,6 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from events_svc import paging
+from events_svc.answers import JSONResponse
 from events_svc.deps import BEARER, CALLER, QUEUE, Cursor, Limit, provide_optional_caller
 from events_svc.errors import Unauthorized
 from events_svc.events import service
@@ -34,6 +35,7 @@ from events_svc.jobs import enqueue_notifications
 from events_svc.openapi import also_answers, problems
 from events_svc.orgs.service import Caller
 from events_svc.settings import Settings
+from events_svc.web.audit import creation_note
 
 
 class EventController(Controller):
@@ -42,9 +44,16 @@ class EventController(Controller):
     dependencies = {**CALLER, **QUEUE}
     security = BEARER
 
-    @post("/", status_code=HTTP_201_CREATED, responses=problems(401), summary="Create an event")
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        responses=problems(401),
+        summary="Create an event",
+        response_class=JSONResponse,
+    )
     async def create_event(
         self,
+        request: Request[Any, Any, Any],
         caller: NamedDependency[Caller],
         data: JSONBody[EventCreate],
         settings: NamedDependency[Settings],
@@ -55,6 +64,8 @@ class EventController(Controller):
             data=data,
             uid_host=settings.public_host,
             limits=settings.volume,
+            # the audit entry goes in with the event (the before_send hook then skips it)
+            audit_note=creation_note(request.scope),
         )
         return msgspec.convert(row, EventOut, from_attributes=True)
 
@@ -136,7 +147,7 @@ class EventController(Controller):
         if caller is None:
             raise Unauthorized("an API key is required: Authorization: Bearer <key>")
         row = await service.get_event(org_id=caller.org_id, event_id=ident)
-        return Response(msgspec.convert(row, EventOut, from_attributes=True))
+        return JSONResponse(msgspec.convert(row, EventOut, from_attributes=True))
 
     @patch(
         "/{event_id:str}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import operator
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from events_svc.events.times import (
     resolve_times,
     validate_reminders,
 )
+from events_svc.organizers import audit
 from events_svc.partnerships import service as partnerships
 from events_svc.settings import DEFAULT_VOLUME, VolumeLimits
 
@@ -35,11 +37,20 @@ _NAMES = (
     *("registration_deadline", "registration_questions", "reminders", "partnership", "area"),
     *("cohosts", "venue_org", "visiting", "itinerary", "created_at", "updated_at"),
 )
+_NAME_SET = frozenset(_NAMES)
+_VALUES = operator.itemgetter(*_NAMES)
 # Raw SQL on the create path: building the insert through Piccolo's Table object cost more
 # CPU than the statement itself (bench/api.py)
 _INSERT = (
     f"INSERT INTO event (org, {', '.join(_NAMES)}) VALUES ("  # noqa: S608 - constant names
     + ", ".join(f"${n}" for n in range(1, len(_NAMES) + 2))
+    + ")"
+)
+#: the insert and, in the same statement (one round trip, one commit), its audit entry
+_INSERT_AUDITED = (
+    f"WITH made AS ({_INSERT}) INSERT INTO audit_entry (id, {audit.COLUMNS})"  # noqa: S608
+    " VALUES (gen_random_uuid(), "
+    + ", ".join(f"${n}" for n in range(len(_NAMES) + 2, len(_NAMES) + 9))
     + ")"
 )
 
@@ -51,7 +62,9 @@ async def create_event(
     data: EventCreate,
     uid_host: str,
     limits: VolumeLimits = DEFAULT_VOLUME,
+    audit_note: audit.Note | None = None,
 ) -> EventRecord:
+    """Make the event; with `audit_note`, its audit entry too, in the same statement."""
     times = resolve_times(
         starts_at=data.starts_at,
         ends_at=data.ends_at,
@@ -61,9 +74,12 @@ async def create_event(
     )
     reminders = validate_reminders(data.reminders, tz_name=data.timezone)
     partnership_id = _partnership_id(data.partnership)
-    venue, visiting = await _visit(
-        org_id=org_id, kind=data.kind, host=data.host, visiting=data.visiting
-    )
+    venue: uuid.UUID | None = None
+    visiting: list[uuid.UUID] = []
+    if data.kind == "exchange_visit" or data.host is not None or data.visiting:
+        venue, visiting = await _visit(
+            org_id=org_id, kind=data.kind, host=data.host, visiting=data.visiting
+        )
     itinerary = _itinerary(data.itinerary, times=times)
     registration_rules.check_public(registration=data.registration, visibility=data.visibility)
     now = datetime.now(UTC)
@@ -102,32 +118,37 @@ async def create_event(
         "created_at": now,
         "updated_at": now,
     }
-    assert row.keys() == set(_NAMES), "_NAMES lists every column the row sets"
+    assert row.keys() == _NAME_SET, "_NAMES lists every column the row sets"
     link = partnerships.check_event_link(
         org_id=org_id, partnership_id=partnership_id, area=data.area, cohost_slugs=data.cohosts
     )
     if partnership_id is None:
         # no agreement to lock: the check reads nothing, and the insert is one statement
         row["cohosts"] = await link
-        await database.fetch(_INSERT, org_id, *(row[name] for name in _NAMES))
+        await _insert(org_id, row, audit_note)
     else:
         async with Event._meta.db.transaction():
             # checked in the transaction that inserts: an agreement ending meanwhile waits
             row["cohosts"] = await link
-            await database.fetch(_INSERT, org_id, *(row[name] for name in _NAMES))
+            await _insert(org_id, row, audit_note)
     # the co-hosts were checked above: their slugs are the ones given
     slugs = sorted({c.strip().lower() for c in data.cohosts} - {org_slug})
     visiting_slugs = sorted({v.strip().lower() for v in data.visiting})
     venue_slug = data.host.strip().lower() if data.host else None
-    return _row_out(
-        {
-            **row,
-            "org_slug": org_slug,
-            "cohost_slugs": slugs,
-            "venue_slug": venue_slug,
-            "visiting_slugs": visiting_slugs,
-        }
-    )
+    # the row as a read gives it (stored, it is done with: no copy)
+    row["org_slug"] = org_slug
+    row["cohost_slugs"] = slugs
+    row["venue_slug"] = venue_slug
+    row["visiting_slugs"] = visiting_slugs
+    return _row_out(row)
+
+
+async def _insert(org_id: uuid.UUID, row: dict[str, Any], note: audit.Note | None) -> None:
+    if note is None:
+        await database.fetch(_INSERT, org_id, *_VALUES(row))
+    else:
+        entry = note.columns(subject=str(row["id"]), at=row["created_at"])
+        await database.fetch(_INSERT_AUDITED, org_id, *_VALUES(row), *entry)
 
 
 async def _visit(

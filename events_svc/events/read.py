@@ -39,6 +39,12 @@ _SELECT_ONE = (
 )
 
 
+def _wall(value: datetime) -> str:
+    """`local_iso` of a stored wall-clock time (naive, whole seconds): `isoformat` writes the
+    same text for less than `strftime` costs."""
+    return value.isoformat(timespec="seconds") if value.tzinfo is None else local_iso(value)
+
+
 def _row_out(row: Mapping[str, Any]) -> EventRecord:
     """The record of an event row (a dict, or an asyncpg Record of the same columns)."""
     reminders = row["reminders"]
@@ -60,8 +66,8 @@ def _row_out(row: Mapping[str, Any]) -> EventRecord:
         description=row["description"],
         location=row["location"],
         online_url=row["online_url"],
-        starts_at=local_iso(row["starts_at"]),
-        ends_at=local_iso(row["ends_at"]),
+        starts_at=_wall(row["starts_at"]),
+        ends_at=_wall(row["ends_at"]),
         timezone=row["timezone"],
         starts_at_utc=row["starts_at_utc"],
         ends_at_utc=row["ends_at_utc"],

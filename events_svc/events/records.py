@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 
-@dataclass(frozen=True, slots=True)
-class EventRecord:
-    """One event as the API shows it (ids and times already in their outward form)."""
+
+class EventRecord(msgspec.Struct, frozen=True):
+    """One event as the API shows it (ids and times already in their outward form).
+
+    A frozen msgspec Struct rather than a frozen dataclass like the other records: it is made
+    on every read and write of an event, and a frozen dataclass of 31 fields costs more to
+    make (an `object.__setattr__` per field) than the rest of answering a cached read."""
 
     id: str
     uid: str
@@ -42,7 +47,7 @@ class EventRecord:
     registration: str = "closed"  #: self-registration: closed / open
     registration_deadline: datetime | None = None
     #: [{"id", "label", "type", "required", "choices"}]
-    registration_questions: list[dict[str, Any]] = field(default_factory=list)
+    registration_questions: list[dict[str, Any]] = []
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,7 +102,10 @@ def resolve_times(
                 total=limits.occurrences,
                 horizon=HORIZON,
             )
-        series_end = series_end_utc(rule, start_local=start, end_local=end, tz=tz)
+        # a single event ends when it ends (what series_end_utc works out again for no rule)
+        series_end = (
+            series_end_utc(rule, start_local=start, end_local=end, tz=tz) if rule else end_utc
+        )
     except TimeRuleError as exc:
         raise _invalid(exc) from exc
     return EventTimes(start, end, timezone, start_utc, end_utc, series_end, rule)

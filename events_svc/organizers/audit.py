@@ -13,6 +13,7 @@ import uuid
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from events_svc import database
 from events_svc.organizers.tables import AuditEntry
@@ -29,6 +30,35 @@ class Entry:
     status: int
     created_at: datetime
 
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """An entry to write together with the change it records (in the same statement), for a
+    creation whose service does so: who, through which route, with which answer. The service
+    adds the subject (what it made) and the time (`columns`)."""
+
+    org_id: uuid.UUID
+    actor: str
+    action: str
+    route: str
+    status: int
+
+    def columns(self, *, subject: str, at: datetime) -> tuple[Any, ...]:
+        """Values for COLUMNS, in order: org, actor, action, route, subject, status, at (the
+        entry's id is the database's `gen_random_uuid()`)."""
+        return (
+            self.org_id,
+            self.actor[:300],
+            self.action[:80],
+            self.route[:200],
+            subject[:300],
+            self.status,
+            at,
+        )
+
+
+#: the columns `Note.columns` gives values for, after the id
+COLUMNS = "org, actor, action, route, subject, status, created_at"
 
 #: at most this many entries go into one INSERT
 BATCH_MAX = 500
@@ -58,7 +88,9 @@ class _Writer:
         if self.task is None or self.task.done():
             # a fresh context: the writer must never run inside the caller's transaction
             self.task = asyncio.create_task(self._drain(), context=contextvars.Context())
-        await asyncio.shield(future)  # a caller that goes away still has its entry written
+        # a caller that goes away still has its entry written: the row is in `waiting`, and
+        # the writer stores what it took whatever became of the future (no shield needed)
+        await future
 
     async def _drain(self) -> None:
         while self.waiting:

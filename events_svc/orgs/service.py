@@ -233,10 +233,13 @@ class _Verified:
     key_id: uuid.UUID
     last_used_at: datetime | None
     until: float  #: time.monotonic() after which the key is looked up again
+    #: time.monotonic() from which its use is due to be noted again (`_touch`)
+    touch_at: float = 0.0
 
 
-#: sha256 of a whole valid key -> its recent verification; only keys that passed the check are
-#: kept (a wrong or revoked key is looked up, and counted by the rate limit, every time)
+#: a whole valid key (the Bearer token) -> its recent verification; only keys that passed the
+#: check are kept (a wrong or revoked key is looked up, and counted by the rate limit, every
+#: time). Keyed by the token itself: its hash costs more than the rest of a cached check.
 _VERIFIED: dict[str, _Verified] = {}
 #: at most this many verified keys are remembered per process (then the memory starts afresh)
 VERIFIED_MAX = 10_000
@@ -248,8 +251,8 @@ def forget_keys(*, org_id: uuid.UUID | None = None) -> None:
     if org_id is None:
         _VERIFIED.clear()
         return
-    for digest in [d for d, v in _VERIFIED.items() if v.caller.org_id == org_id]:
-        _VERIFIED.pop(digest, None)
+    for token in [t for t, v in _VERIFIED.items() if v.caller.org_id == org_id]:
+        _VERIFIED.pop(token, None)
 
 
 async def authenticate(
@@ -266,12 +269,15 @@ async def authenticate(
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("use the Bearer scheme: Authorization: Bearer <key>")
-    digest = hash_key(token)
     if cache_seconds > 0:
-        known = _VERIFIED.get(digest)
-        if known is not None and known.until > time.monotonic():
-            await _touch(known.key_id, known.last_used_at, now, known)
-            return known.caller
+        known = _VERIFIED.get(token)
+        if known is not None:
+            moment = time.monotonic()
+            if known.until > moment:
+                if now is not None or moment >= known.touch_at:
+                    await _touch(known.key_id, known.last_used_at, now, known)
+                return known.caller
+    digest = hash_key(token)
     match = _KEY_RE.match(token)
     prefix = match.group(1) if match else ""
     row = None
@@ -301,18 +307,22 @@ async def authenticate(
         if len(_VERIFIED) >= VERIFIED_MAX:
             _VERIFIED.clear()
         verified.until = time.monotonic() + cache_seconds
-        _VERIFIED[digest] = verified
+        _VERIFIED[token] = verified
     return caller
 
 
 async def _touch(
     key_id: uuid.UUID, last: datetime | None, now: datetime | None, verified: _Verified
 ) -> None:
-    """Note the key's use, at most once per LAST_USED_RESOLUTION."""
+    """Note the key's use, at most once per LAST_USED_RESOLUTION (and note in `verified` when
+    that is next due, so that a cached key's requests need not read the clock as a date)."""
     now = now or datetime.now(UTC)
-    if last is None or now - last > LAST_USED_RESOLUTION:
+    since = None if last is None else now - last
+    if since is None or since > LAST_USED_RESOLUTION:
         await ApiKey.update({ApiKey.last_used_at: now}).where(ApiKey.id == key_id)
         verified.last_used_at = now
+        since = timedelta(0)
+    verified.touch_at = time.monotonic() + max((LAST_USED_RESOLUTION - since).total_seconds(), 0)
 
 
 def check_admin_token(*, authorization: str | None, admin_token: str | None) -> None:

@@ -75,6 +75,30 @@ async def test_entries_written_together_are_each_stored(make_org: Any) -> None:
     assert sorted(int(r["subject"]) for r in stored) == list(range(40))
 
 
+async def test_an_event_made_over_the_api_has_one_entry_written_with_it(
+    client: Any, make_org: Any
+) -> None:
+    """POST /events writes its audit entry in the statement that inserts the event (the hook
+    that writes the others then leaves it): one entry, the one the hook would have written."""
+    from tests.helpers import auth, event_body
+
+    _org, key = await make_org()
+    made = await client.post("/events", json=event_body(), headers=auth(key))
+    assert made.status_code == 201, made.text
+    event_id = made.json()["id"]
+    rows = await AuditEntry.select().where(AuditEntry.subject == event_id)
+    assert len(rows) == 1, rows
+    entry = rows[0]
+    assert entry["actor"] == f"api-key:{key.split('_')[1]}"
+    assert (entry["action"], entry["status"]) == ("create_event", 201)
+    assert entry["route"].startswith("POST /")
+    # a refused creation leaves none
+    before = await AuditEntry.count().where(AuditEntry.action == "create_event")
+    bad = await client.post("/events", json=event_body(title=""), headers=auth(key))
+    assert bad.status_code == 422
+    assert await AuditEntry.count().where(AuditEntry.action == "create_event") == before
+
+
 @pytest.mark.parametrize(
     "address",
     ["Zhang.San@Example.ORG", "a+b@例子.中国", "x@ëxample.org", "o'brien@sub.example.co.uk"],

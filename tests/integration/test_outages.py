@@ -394,3 +394,45 @@ async def test_the_api_answers_503_within_2_s_while_the_database_is_down_or_froz
 async def _ok(get: Any) -> bool:
     resp, _ = await get()
     return bool(resp.status_code == 200)
+
+
+async def test_a_request_waiting_when_the_watch_notices_is_answered_503_and_its_work_ends(
+    app: Any, client: Any, make_org: Any, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """In-process, with a watch driven by hand: the request middleware answers a request that
+    waits on the database 503 the moment the watch says down (no task of its own per request:
+    its work is cancelled, the answer goes out beside it), answers new ones 503 at once, and
+    serves again when the watch says the database is back."""
+    from events_svc.availability import DatabaseWatch
+    from events_svc.events import service
+
+    _org, key = await make_org()
+    waiting, undone = asyncio.Event(), asyncio.Event()
+
+    async def stuck(**_kwargs: Any) -> Any:
+        waiting.set()
+        try:
+            await asyncio.sleep(3600)  # as a query on a frozen server
+        finally:
+            undone.set()
+
+    watch = DatabaseWatch(settings.database_url, timeout=1.0)  # not started: driven below
+    monkeypatch.setattr(app.state, "database_watch", watch)
+    monkeypatch.setattr(service, "get_event", stuck)
+    event_path = "/events/00000000-0000-4000-8000-000000000001"
+    request = asyncio.create_task(
+        client.get(event_path, headers={**auth(key), "X-Request-ID": "held-1"})
+    )
+    await asyncio.wait_for(waiting.wait(), 10)
+    assert len(watch.waiting) == 1
+    watch._mark(down=True, reason=OSError("frozen"))
+    resp = await asyncio.wait_for(request, 2)
+    assert resp.status_code == 503, resp.text
+    assert resp.headers["retry-after"] and resp.headers["x-request-id"] == "held-1"
+    assert resp.json()["status"] == 503 and resp.json()["instance"] == event_path
+    assert undone.is_set() and not watch.waiting
+    resp = await client.get("/events", headers=auth(key))  # new requests: 503 at once
+    assert resp.status_code == 503 and resp.headers["x-request-id"]
+    watch._mark(down=False)
+    monkeypatch.undo()
+    assert (await client.get("/events", headers=auth(key))).status_code == 200
