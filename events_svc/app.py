@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -23,6 +22,7 @@ from events_svc.events.controllers import EventController
 from events_svc.feeds.controllers import FeedController, FeedTokenController
 from events_svc.guards import invalidate_feeds_after_writes, reject_nul
 from events_svc.health import healthz, readyz
+from events_svc.heap import settle_heap
 from events_svc.inbound.controllers import HeldReplyController, InboundController
 from events_svc.invitations.controllers import InvitationController
 from events_svc.jobs import redis_pool
@@ -48,22 +48,6 @@ from events_svc.webhooks.controllers import WebhookController
 #: seconds a statement of the API may run: generous, so that a large invitation or import is
 #: never cut short; an unresponsive database is caught by the watch (`availability`) instead
 API_STATEMENT_TIMEOUT = 60.0
-
-
-#: the youngest generation is collected after this many allocations (Python's default: 700)
-GC_YOUNG_THRESHOLD = 10_000
-
-
-def settle_heap() -> None:
-    """Once started: what start-up made (modules, routes, the OpenAPI schema, pools; some
-    150,000 objects) goes out of the cyclic collector's sight (`gc.freeze`), and the young
-    generation is collected less often. Otherwise every full collection walks all of it (tens
-    of milliseconds, several times a minute under load: about a sixth of a write's CPU), and
-    the requests in flight are walked once per 700 allocations."""
-    gc.collect()
-    gc.freeze()
-    _young, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
