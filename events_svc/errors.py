@@ -282,6 +282,12 @@ def recursion_error_handler(
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    # While the database watch (availability.py) says the database is down, a failure is its
+    # doing even where the driver's error does not say so (a connection whose query was cut
+    # short by the outage can report "another operation is in progress"): a 503, not a 500.
+    watch = getattr(request.app.state, "database_watch", None)
+    if watch is not None and watch.down:
+        return _unavailable(request, exc)
     # The trace goes to the log, never to the client.
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
@@ -302,6 +308,10 @@ def unavailable_handler(request: Request[Any, Any, Any], exc: Exception) -> Resp
     (A change cut short this way was never committed: its transaction dies with it.)"""
     if not unavailable(exc):
         return internal_error_handler(request, exc)
+    return _unavailable(request, exc)
+
+
+def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     log.warning("%s %s: dependency unavailable: %r", request.method, request.url.path, exc)
     return problem_response(
         request,
