@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Literal
 
 from events_svc.errors import Conflict, FieldError, InvalidInput, NotFound
 from events_svc.orgs.records import MembershipRecord
@@ -90,23 +91,31 @@ async def accept_membership(
 
 async def remove_member(*, org_id: uuid.UUID, member_slug: str) -> None:
     """The federation ends a membership or withdraws its invitation."""
-    rows = await OrgMembership.raw(
-        "DELETE FROM org_membership m USING organization o"
-        " WHERE o.id = m.member AND o.slug = {} AND m.federation = {} RETURNING m.id",
-        member_slug,
-        org_id,
-    )
-    if not rows:
+    if not await _end_membership(named="member", own="federation", slug=member_slug, org_id=org_id):
         raise NotFound(f"{member_slug!r} is not a member unit of this federation")
 
 
 async def leave_federation(*, org_id: uuid.UUID, federation_slug: str) -> None:
     """The member unit leaves a federation or declines its invitation."""
+    if not await _end_membership(
+        named="federation", own="member", slug=federation_slug, org_id=org_id
+    ):
+        raise NotFound(f"no membership in {federation_slug!r}")
+
+
+async def _end_membership(
+    *,
+    named: Literal["member", "federation"],
+    own: Literal["member", "federation"],
+    slug: str,
+    org_id: uuid.UUID,
+) -> bool:
+    """Delete the membership between `org_id` (its `own` side) and the organization `slug`
+    names (the other side); whether there was one."""
     rows = await OrgMembership.raw(
-        "DELETE FROM org_membership m USING organization o"
-        " WHERE o.id = m.federation AND o.slug = {} AND m.member = {} RETURNING m.id",
-        federation_slug,
+        f"DELETE FROM org_membership m USING organization o"  # noqa: S608 - column names only
+        f" WHERE o.id = m.{named} AND o.slug = {{}} AND m.{own} = {{}} RETURNING m.id",
+        slug,
         org_id,
     )
-    if not rows:
-        raise NotFound(f"no membership in {federation_slug!r}")
+    return bool(rows)
